@@ -1,0 +1,1 @@
+"""The rules and the data of Staff Pulse: everything a check-in is, independent of Telegram."""

@@ -1,0 +1,120 @@
+"""Units and members: who belongs where, found by pseudonym and reached by encrypted chat id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from survey.crypto import KeyRing
+from survey.settings import SUPPORTED_LANGUAGES
+from survey.storage import Database
+from survey.storage.models import Member, MemberStatus, Role, Unit
+
+
+class EnrolmentError(ValueError):
+    """A unit or member request that cannot be carried out; the message says why."""
+
+
+class AlreadyEnrolledError(EnrolmentError):
+    pass
+
+
+def create_unit(db: Database, name: str, parent_id: int | None = None, kind: str = "enhet") -> Unit:
+    name = name.strip()
+    if not name:
+        raise EnrolmentError("a unit needs a name")
+    with db.session() as session:
+        if parent_id is not None and session.get(Unit, parent_id) is None:
+            raise EnrolmentError(f"parent unit {parent_id} does not exist")
+        unit = Unit(name=name, parent_id=parent_id, kind=kind)
+        session.add(unit)
+        session.flush()
+        return unit
+
+
+def subtree_ids(session: Session, root_id: int) -> list[int]:
+    """The unit and all units below it (breadth-first), archived ones included."""
+    children: dict[int | None, list[int]] = {}
+    for unit_id, parent_id in session.exec(select(Unit.id, Unit.parent_id)).all():
+        children.setdefault(parent_id, []).append(unit_id)
+    found, frontier = [root_id], [root_id]
+    while frontier:
+        frontier = [child for parent in frontier for child in children.get(parent, [])]
+        found.extend(frontier)
+    return found
+
+
+def enrol_member(
+    db: Database,
+    keys: KeyRing,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    unit_id: int,
+    role: Role = Role.WORKER,
+    language: str = "sv",
+) -> Member:
+    """Add a member; only the keyed pseudonym and the encrypted chat id are stored (P4)."""
+    if language not in SUPPORTED_LANGUAGES:
+        raise EnrolmentError(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+    pseudonym = keys.pseudonymizer().pseudonym(telegram_user_id)
+    sealed_chat = keys.chat_id_cipher().encrypt(chat_id, pseudonym)
+    with db.session() as session:
+        unit = session.get(Unit, unit_id)
+        if unit is None or unit.archived:
+            raise EnrolmentError(f"unit {unit_id} does not exist or is archived")
+        if session.exec(select(Member.id).where(Member.pseudonym == pseudonym)).first():
+            raise AlreadyEnrolledError("you are already enrolled")
+        member = Member(
+            pseudonym=pseudonym,
+            chat_id_sealed=sealed_chat,
+            role=role,
+            unit_id=unit_id,
+            language=language,
+        )
+        session.add(member)
+        session.flush()
+        return member
+
+
+def find_member(db: Database, keys: KeyRing, telegram_user_id: int) -> Member | None:
+    pseudonym = keys.pseudonymizer().pseudonym(telegram_user_id)
+    with db.session() as session:
+        return session.exec(select(Member).where(Member.pseudonym == pseudonym)).first()
+
+
+def member_chat_id(keys: KeyRing, member: Member) -> int:
+    return keys.chat_id_cipher().decrypt(member.chat_id_sealed, member.pseudonym)
+
+
+def set_status(db: Database, member_id: int, status: MemberStatus) -> None:
+    with db.session() as session:
+        member = session.get(Member, member_id)
+        if member is None:
+            raise EnrolmentError("no such member")
+        member.status = status
+
+
+def leave(db: Database, member_id: int) -> None:
+    """Delete the member row; their sealed answers stay, tied to no one."""
+    with db.session() as session:
+        member = session.get(Member, member_id)
+        if member is not None:
+            session.delete(member)
+
+
+def member_counts(session: Session, unit_ids: Iterable[int]) -> dict[str, int]:
+    """Workers per unit (active or paused), keyed by unit id as text for JSON storage."""
+    ids = list(unit_ids)
+    rows = session.exec(
+        select(Member.unit_id, func.count())
+        .where(Member.unit_id.in_(ids))  # type: ignore[attr-defined]
+        .where(Member.role == Role.WORKER)
+        .where(Member.status != MemberStatus.UNREACHABLE)
+        .group_by(Member.unit_id)
+    ).all()
+    counts = {str(unit_id): 0 for unit_id in ids}
+    counts.update({str(unit_id): count for unit_id, count in rows})
+    return counts

@@ -1,0 +1,86 @@
+"""What a round asks, as locked when it opened, and checking a check-in against it.
+
+A round stores its items as plain data (``SurveyRound.items``) so that a later change to a
+question set can never change what an old round meant (P7). Every answer type reduces to a closed
+list of allowed values, which is also what the sealed payload may contain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AnswerValue = int | str
+
+
+class LockedItem(BaseModel):
+    """One item of a round: its stable key, the values it accepts, and whether it may be skipped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    options: tuple[AnswerValue, ...] = Field(min_length=2)
+    required: bool = True
+
+    @field_validator("options")
+    @classmethod
+    def _distinct(cls, options: tuple[AnswerValue, ...]) -> tuple[AnswerValue, ...]:
+        if any(isinstance(o, bool) for o in options):
+            raise ValueError("options must be numbers or codes, not true/false")
+        if len(set(options)) != len(options):
+            raise ValueError("options must be distinct")
+        return options
+
+
+class InvalidAnswersError(ValueError):
+    """A check-in does not fit the round's locked items; ``problems`` says each reason."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def parse_items(raw: Sequence[Mapping[str, Any]]) -> list[LockedItem]:
+    items = [LockedItem.model_validate(entry) for entry in raw]
+    keys = [item.key for item in items]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate item keys: {', '.join(duplicates)}")
+    if not items:
+        raise ValueError("a round must ask at least one item")
+    return items
+
+
+def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, AnswerValue]:
+    """Return the answers in item order, or raise with every problem found (not just the first)."""
+    if not isinstance(answers, Mapping):
+        raise InvalidAnswersError(["answers must be a mapping of item key to value"])
+    by_key = {item.key: item for item in items}
+    problems: list[str] = []
+    for key in answers:
+        if key not in by_key:
+            problems.append(f"unknown item {key!r}: this round does not ask it")
+    clean: dict[str, AnswerValue] = {}
+    for item in items:
+        if item.key not in answers or answers[item.key] is None:
+            if item.required:
+                problems.append(f"item {item.key!r} is required")
+            continue
+        value = answers[item.key]
+        if not _is_option(value, item.options):
+            allowed = ", ".join(str(o) for o in item.options)
+            problems.append(f"item {item.key!r}: {value!r} is not allowed (allowed: {allowed})")
+            continue
+        clean[item.key] = value
+    if problems:
+        raise InvalidAnswersError(problems)
+    if not clean:
+        raise InvalidAnswersError(["a check-in must answer at least one item"])
+    return clean
+
+
+def _is_option(value: object, options: Sequence[AnswerValue]) -> bool:
+    # Exact type match: True must not pass for 1, nor 1.0 for 1, nor "1" for 1.
+    return any(type(value) is type(option) and value == option for option in options)

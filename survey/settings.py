@@ -1,0 +1,113 @@
+"""Settings of the survey core, from ``PULSE_*`` environment variables and an optional ``.env``.
+
+Every other package builds on these; nothing in the code base carries its own copy of a path, a
+threshold or a timezone, so an operator can see and change the whole configuration in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: P6: k may be configured, but never below this floor.
+ABSOLUTE_MIN_GROUP_SIZE = 3
+SUPPORTED_LANGUAGES = ("sv", "en")
+
+
+class SurveySettings(BaseSettings):
+    """Where the data lives and which privacy thresholds new rounds lock in."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PULSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("pulse-data"),
+        description="Directory for the embedded SQLite database and, by default, the keys.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file pulse.sqlite3 in the data directory. "
+        "Production: postgresql+psycopg://user@host/dbname.",
+    )
+    keys_dir: Path | None = Field(
+        default=None, description="Directory for the keys; default: <data_dir>/keys."
+    )
+    report_private_keys_dir: Path | None = Field(
+        default=None,
+        description="Directory holding report private keys; default: the keys directory. Point it "
+        "at removable or separate storage so the bot's machine holds only public keys (P3).",
+    )
+    min_group_size: int = Field(
+        default=5, description="k: fewest respondents for any figure to be shown (P6)."
+    )
+    spread_min_group_size: int = Field(
+        default=10,
+        description="Fewest respondents for the spread of answers (counts per option) and eNPS.",
+    )
+    timezone: str = Field(default="Europe/Stockholm", description="Default timezone of schedules.")
+    language: str = Field(default="sv", description="Default language (sv or en).")
+    sqlite_synchronous: str = Field(
+        default="FULL",
+        description="SQLite PRAGMA synchronous. FULL makes an acknowledged answer survive a power "
+        "cut; NORMAL is faster and still safe against process crashes.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, description="How long a SQLite writer waits for the lock before failing."
+    )
+
+    @field_validator("min_group_size")
+    @classmethod
+    def _k_floor(cls, value: int) -> int:
+        if value < ABSOLUTE_MIN_GROUP_SIZE:
+            raise ValueError(
+                f"PULSE_MIN_GROUP_SIZE must be at least {ABSOLUTE_MIN_GROUP_SIZE}, got {value}"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _synchronous_mode(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("sqlite_synchronous must be NORMAL, FULL or EXTRA")
+        return value
+
+    @model_validator(mode="after")
+    def _spread_not_below_k(self) -> SurveySettings:
+        if self.spread_min_group_size < self.min_group_size:
+            raise ValueError("PULSE_SPREAD_MIN_GROUP_SIZE must not be below PULSE_MIN_GROUP_SIZE")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'pulse.sqlite3').as_posix()}"
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
+
+    @property
+    def resolved_report_private_keys_dir(self) -> Path:
+        return self.report_private_keys_dir or self.resolved_keys_dir
