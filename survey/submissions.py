@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.crypto import KeyRing, SealingError, seal, seal_context, unseal
@@ -197,24 +197,5 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
         session.execute(delete(PoolSubmission).where(PoolSubmission.round_id == round_id))
         session.execute(delete(Participation).where(Participation.round_id == round_id))
         survey_round.state = RoundState.CLOSED
-    scrub_destroyed_rows(db)
+    db.scrub_deleted(("pool_submission", "participation"))
     return ReleaseSummary(round_id, len(order), per_unit)
-
-
-def scrub_destroyed_rows(db: Database) -> None:
-    """Leave no readable remnant of deleted pool and participation rows (P2).
-
-    SQLite overwrites deleted content because ``secure_delete`` is on; the checkpoint then moves
-    those zeroed pages into the database file and truncates the WAL that still held the old ones.
-    PostgreSQL keeps dead tuples until a vacuum; VACUUM FULL rewrites the two small tables.
-    """
-    if db.dialect == "sqlite":
-        raw = db.engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            raw.close()
-    elif db.dialect == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM FULL pool_submission"))
-            connection.execute(text("VACUUM FULL participation"))

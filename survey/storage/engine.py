@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,21 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from survey.settings import SurveySettings
+
+
+class _DropResultRows(logging.Filter):
+    """SQLAlchemy logs every fetched row at DEBUG; rows hold pseudonyms and sealed chat ids (P4).
+
+    ``hide_parameters`` covers what goes in, this covers what comes out, whatever level an
+    operator turns SQL logging up to.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+_ROW_FILTER = _DropResultRows()
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_ROW_FILTER)
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -86,6 +102,27 @@ class Database:
                     "the database is not reachable right now; nothing was saved, try again"
                 ) from exc
             raise
+
+    def scrub_deleted(self, tables: tuple[str, ...]) -> None:
+        """Leave no readable remnant of rows just deleted from ``tables`` (P2).
+
+        SQLite overwrites deleted content itself (``secure_delete``); the checkpoint then moves the
+        zeroed pages into the database file and truncates the WAL that still held the old ones.
+        PostgreSQL keeps dead tuples until a vacuum; VACUUM FULL rewrites the (small) tables.
+        Both must run outside a transaction, hence the driver-level connection.
+        """
+        if self.dialect == "sqlite":
+            raw = self.engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        elif self.dialect == "postgresql":
+            with self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                for table in tables:
+                    connection.execute(text(f'VACUUM FULL "{table}"'))
 
     def ping(self) -> None:
         try:

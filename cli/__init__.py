@@ -1,0 +1,1 @@
+"""The `pulse` command line: one entry point over survey/, aggregation/ and bot/."""

@@ -1,0 +1,133 @@
+"""`pulse`: set up, inspect and operate a Staff Pulse installation.
+
+Each command is a thin shell over a survey/ (or later aggregation/, bot/) function: it parses
+options, calls one function, and turns known errors into a one-line message and exit code 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from survey.crypto import KeyFileError
+from survey.installation import initialise, rotate_keys, status
+from survey.settings import SurveySettings
+from survey.storage import Database, DatabaseUnavailableError, upgrade_to_head
+
+app = typer.Typer(
+    help="Staff Pulse: anonymous pulse check-ins for social-work units.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Report keys: rotation and listing.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+T = TypeVar("T")
+
+console = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Known failures become one readable line and exit code 1, never a traceback."""
+    try:
+        yield
+    except ValidationError as exc:
+        err.print("[red]Invalid setting:[/red]")
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            err.print(f"  PULSE_{field.upper()}: {error['msg']}")
+        raise typer.Exit(1) from exc
+    except (DatabaseUnavailableError, KeyFileError, ValueError) as exc:
+        err.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _settings() -> SurveySettings:
+    return SurveySettings()
+
+
+def _with_db(action: Callable[[SurveySettings, Database], T]) -> T:
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        return action(settings, db)
+    finally:
+        db.dispose()
+
+
+@app.command()
+def init() -> None:
+    """Create the keys (never overwriting existing ones) and migrate the database to the newest."""
+    with _clear_errors():
+        result = _with_db(initialise)
+        settings = _settings()
+    if result.keys_created:
+        console.print(f"[green]Created keys[/green] in {settings.resolved_keys_dir} (mode 0600).")
+    else:
+        console.print(f"Keys already exist in {settings.resolved_keys_dir}; left unchanged.")
+    console.print(f"Active report key: {result.report_key_id}")
+    console.print(f"Database schema at revision {result.revision}.")
+    console.print(
+        "[yellow]Keep report private keys off the bot's machine[/yellow] once rounds close "
+        "elsewhere: see PULSE_REPORT_PRIVATE_KEYS_DIR."
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (Alembic) up to the newest schema."""
+    with _clear_errors():
+        revision = _with_db(lambda _s, db: upgrade_to_head(db.engine))
+    console.print(f"Database schema at revision {revision}.")
+
+
+@app.command("status")
+def status_command() -> None:
+    """Show the database, schema revision, keys and overall counts."""
+    with _clear_errors():
+        current = _with_db(status)
+    table = Table(title="Staff Pulse", show_header=False)
+    table.add_row("Database", current.database)
+    schema = current.revision or "empty (run `pulse init`)"
+    if current.revision and not current.schema_current:
+        schema += f" (newest is {current.head}: run `pulse migrate`)"
+    table.add_row("Schema", schema)
+    table.add_row("Active report key", current.active_report_key or "none (run `pulse init`)")
+    table.add_row(
+        "Report keys",
+        f"{len(current.report_keys)} public, {len(current.private_keys_here)} private on this host",
+    )
+    table.add_row("Units", str(current.units))
+    table.add_row("Members", str(current.members))
+    table.add_row("Rounds", f"{current.open_rounds} open, {current.closed_rounds} closed")
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new report key pair for rounds opened from now on; older rounds keep their key."""
+    with _clear_errors():
+        key_id = rotate_keys(_settings())
+    console.print(f"New active report key: {key_id}. Rounds already open keep their own key.")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List report keys and whether their private half is on this host."""
+    with _clear_errors():
+        current = _with_db(status)
+    for key_id in current.report_keys:
+        marks = []
+        if key_id == current.active_report_key:
+            marks.append("active")
+        marks.append("private key here" if key_id in current.private_keys_here else "public only")
+        console.print(f"{key_id}  ({', '.join(marks)})")
+
+
