@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 AnswerValue = int | str
 
@@ -21,14 +21,19 @@ class LockedItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
-    options: tuple[AnswerValue, ...] = Field(min_length=2)
+    options: tuple[StrictInt | StrictStr, ...] = Field(min_length=2)
     required: bool = True
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _no_booleans(cls, options: Any) -> Any:
+        if isinstance(options, list | tuple) and any(isinstance(o, bool) for o in options):
+            raise ValueError("options must be numbers or codes, not true/false")
+        return options
 
     @field_validator("options")
     @classmethod
     def _distinct(cls, options: tuple[AnswerValue, ...]) -> tuple[AnswerValue, ...]:
-        if any(isinstance(o, bool) for o in options):
-            raise ValueError("options must be numbers or codes, not true/false")
         if len(set(options)) != len(options):
             raise ValueError("options must be distinct")
         return options

@@ -1,0 +1,207 @@
+"""Round close (P2): shuffled, re-sealed release; pool destroyed; participation made counts."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+
+import pandas as pd
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from survey.crypto import SEALED_BYTES, KeysMissingError, rotate_report_key, unseal
+from survey.crypto.sealing import seal_context
+from survey.installation import key_paths
+from survey.storage.models import (
+    Participation,
+    PoolSubmission,
+    Response,
+    RoundState,
+    RoundUnitCount,
+    SurveyRound,
+)
+from survey.submissions import ReleaseError, decode_answers, release_round, submit
+
+# Three 5-point items give 125 distinct answer combinations: each member's answer identifies them
+# for the test, which is exactly what lets it check whether storage order gives them away.
+COMBINATIONS = list(itertools.product(range(1, 6), repeat=3))
+# Two-sided critical |Spearman rho| for n = 100 at alpha = 0.001 (t = 3.39 with 98 df): a shuffled
+# release exceeds it by chance once in a thousand runs; an unshuffled one has rho = 1.
+CRITICAL_RHO_N100 = 0.33
+
+
+def _answers(index: int) -> dict[str, int]:
+    behind, stress, support = COMBINATIONS[index]
+    return {"behind": behind, "stress": stress, "support": support}
+
+
+def _submit_in_order(world) -> None:  # type: ignore[no-untyped-def]
+    for index, member in enumerate(world.members):
+        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
+               answers=_answers(index))
+
+
+def _physical_order(db, table: str, round_id: int) -> list[tuple[int, bytes]]:  # type: ignore[no-untyped-def]
+    """Rows as stored: SQLite scans a WITHOUT ROWID table in b-tree order; PostgreSQL by ctid."""
+    order = " ORDER BY ctid" if db.dialect == "postgresql" else ""
+    with db.engine.connect() as connection:
+        return [
+            (row.unit_id, row.sealed)
+            for row in connection.execute(
+                text(f"SELECT unit_id, sealed FROM {table} WHERE round_id = :r{order}"),  # noqa: S608
+                {"r": round_id},
+            )
+        ]
+
+
+def _answer_ranks(world, rows) -> list[int]:  # type: ignore[no-untyped-def]
+    private = world.keys.report_private_key(world.round.report_key_id)
+    ranks = []
+    for unit_id, sealed in rows:
+        answers = decode_answers(unseal(private, sealed, seal_context(world.round.id, unit_id)))
+        ranks.append(COMBINATIONS.index((answers["behind"], answers["stress"], answers["support"])))
+    return ranks
+
+
+def _spearman(ranks: list[int]) -> float:
+    """Spearman's rho: Pearson's correlation of the ranks (pandas needs SciPy for its own)."""
+    position = pd.Series(range(len(ranks)), dtype=float)
+    return float(position.corr(pd.Series(ranks).rank()))
+
+
+def test_storage_order_says_nothing_about_answering_order(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((100,))
+    _submit_in_order(world)
+    pool_ranks = _answer_ranks(world, _physical_order(world.db, "pool_submission", world.round.id))
+    release_round(world.db, world.keys, world.round.id)
+    ranks = _answer_ranks(world, _physical_order(world.db, "response", world.round.id))
+    assert sorted(ranks) == list(range(100))  # every answer released exactly once
+    rho = _spearman(ranks)
+    assert abs(rho) < CRITICAL_RHO_N100, f"release order correlates with answer order: {rho:.2f}"
+    if world.db.dialect == "postgresql":
+        # The test has power: before release, heap order is answering order.
+        assert _spearman(pool_ranks) > 0.99
+
+
+def test_released_rows_share_no_transaction_id_with_participation(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((8, 7))
+    if world.db.dialect != "postgresql":
+        pytest.skip("xmin is PostgreSQL's")
+    _submit_in_order(world)
+    with world.db.engine.connect() as connection:
+        before = {
+            str(x)
+            for table in ("pool_submission", "participation")
+            for x in connection.execute(text(f"SELECT xmin FROM {table}")).scalars()  # noqa: S608
+        }
+    assert len(before) == 15  # one transaction per submission, as expected
+    release_round(world.db, world.keys, world.round.id)
+    with world.db.engine.connect() as connection:
+        after = {str(x) for x in connection.execute(text("SELECT xmin FROM response")).scalars()}
+    assert after
+    assert not (after & before)
+
+
+def test_after_close_nothing_says_who_answered(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6, 5))
+    for index, member in enumerate(world.members[:9]):
+        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
+               answers=_answers(index))
+    summary = release_round(world.db, world.keys, world.round.id)
+    assert summary.respondents == 9
+    assert summary.per_unit == {world.teams[0].id: 6, world.teams[1].id: 3}
+    with world.db.session() as session:
+        assert session.exec(select(Participation)).all() == []
+        assert session.exec(select(PoolSubmission)).all() == []
+        counts = {c.unit_id: c.respondents for c in session.exec(select(RoundUnitCount)).all()}
+        assert counts == summary.per_unit
+        assert session.get(SurveyRound, world.round.id).state == RoundState.CLOSED
+    # Only participation may ever refer to members; if a new table does, this test must grow.
+    inspector = inspect(world.db.engine)
+    member_tables = {
+        table
+        for table in inspector.get_table_names()
+        if any(fk["referred_table"] == "member" for fk in inspector.get_foreign_keys(table))
+    }
+    assert member_tables == {"participation"}
+
+
+def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((10,))
+    _submit_in_order(world)
+    pool = {sealed for _, sealed in _physical_order(world.db, "pool_submission", world.round.id)}
+    release_round(world.db, world.keys, world.round.id)
+    with world.db.session() as session:
+        responses = session.exec(select(Response)).all()
+    assert len(responses) == 10
+    assert all(isinstance(r.id, uuid.UUID) and r.id.version == 4 for r in responses)
+    assert {len(r.sealed) for r in responses} == {SEALED_BYTES}
+    assert {len(p) for p in pool} == {SEALED_BYTES}
+    assert not pool & {r.sealed for r in responses}
+    # No shared 32-byte window either: re-sealing changed every byte that carries the answer.
+    windows = {p[i : i + 32] for p in pool for i in range(0, SEALED_BYTES - 32, 32)}
+    assert not any(r.sealed[i : i + 32] in windows for r in responses
+                   for i in range(0, SEALED_BYTES - 32, 32))
+
+
+def test_release_is_idempotent(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6,))
+    _submit_in_order(world)
+    first = release_round(world.db, world.keys, world.round.id)
+    again = release_round(world.db, world.keys, world.round.id)
+    assert again.already_closed
+    assert again.per_unit == first.per_unit
+    with world.db.session() as session:
+        assert len(session.exec(select(Response)).all()) == 6
+
+
+def test_release_without_private_key_changes_nothing(make_world, settings) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6,))
+    _submit_in_order(world)
+    key_paths(settings).report_private(world.round.report_key_id).unlink()
+    from survey.crypto import KeyRing  # a fresh ring: the old one may have cached nothing yet
+
+    with pytest.raises(KeysMissingError, match="not available here"):
+        release_round(world.db, KeyRing(key_paths(settings)), world.round.id)
+    with world.db.session() as session:
+        assert len(session.exec(select(PoolSubmission)).all()) == 6
+        assert session.get(SurveyRound, world.round.id).state == RoundState.OPEN
+
+
+def test_a_damaged_pool_row_stops_release_and_loses_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6,))
+    _submit_in_order(world)
+    with world.db.session() as session:
+        row = session.exec(select(PoolSubmission)).first()
+        damaged = bytearray(row.sealed)
+        damaged[200] ^= 1
+        row.sealed = bytes(damaged)
+    with pytest.raises(ReleaseError, match="does not open"):
+        release_round(world.db, world.keys, world.round.id)
+    with world.db.session() as session:
+        assert len(session.exec(select(PoolSubmission)).all()) == 6
+        assert len(session.exec(select(Participation)).all()) == 6
+        assert session.exec(select(Response)).all() == []
+
+
+def test_rounds_sealed_under_a_rotated_key_still_release(make_world, settings) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6,))
+    _submit_in_order(world)
+    old_key = world.round.report_key_id
+    new_key = rotate_report_key(key_paths(settings))
+    assert new_key != old_key
+    summary = release_round(world.db, world.keys, world.round.id)
+    assert summary.respondents == 6
+    with world.db.session() as session:
+        assert session.get(SurveyRound, world.round.id).report_key_id == old_key
+
+
+def test_released_answers_are_exactly_the_submitted_ones(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((7, 6))
+    _submit_in_order(world)
+    release_round(world.db, world.keys, world.round.id)
+    ranks = _answer_ranks(world, _physical_order(world.db, "response", world.round.id))
+    assert sorted(ranks) == list(range(13))
+    assert math.isfinite(_spearman(ranks))
