@@ -7,6 +7,8 @@ list of allowed values, which is also what the sealed payload may contain.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,7 +20,9 @@ AnswerValue = int | str
 class LockedItem(BaseModel):
     """One item of a round: its stable key, the values it accepts, and whether it may be skipped."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ignored_types=(functools.cached_property,)
+    )
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     options: tuple[StrictInt | StrictStr, ...] = Field(min_length=2)
@@ -38,6 +42,17 @@ class LockedItem(BaseModel):
             raise ValueError("options must be distinct")
         return options
 
+    @functools.cached_property
+    def _allowed(self) -> frozenset[tuple[type, AnswerValue]]:
+        # Exact type match: True must not pass for 1, nor 1.0 for 1, nor "1" for 1.
+        return frozenset((type(option), option) for option in self.options)
+
+    def allows(self, value: object) -> bool:
+        try:
+            return (type(value), value) in self._allowed
+        except TypeError:  # unhashable, e.g. a list: certainly not an option
+            return False
+
 
 class InvalidAnswersError(ValueError):
     """A check-in does not fit the round's locked items; ``problems`` says each reason."""
@@ -47,8 +62,15 @@ class InvalidAnswersError(ValueError):
         super().__init__("; ".join(self.problems))
 
 
-def parse_items(raw: Sequence[Mapping[str, Any]]) -> list[LockedItem]:
-    items = [LockedItem.model_validate(entry) for entry in raw]
+def parse_items(raw: Sequence[Mapping[str, Any]]) -> tuple[LockedItem, ...]:
+    """Items as a round stored them; parsed once per distinct item list, since a round's items
+    never change after it opened (P7) and every submit of the round needs them."""
+    return _parse_items_cached(json.dumps(raw, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_items_cached(raw_json: str) -> tuple[LockedItem, ...]:
+    items = tuple(LockedItem.model_validate(entry) for entry in json.loads(raw_json))
     keys = [item.key for item in items]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
@@ -74,7 +96,7 @@ def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, 
                 problems.append(f"item {item.key!r} is required")
             continue
         value = answers[item.key]
-        if not _is_option(value, item.options):
+        if not item.allows(value):
             allowed = ", ".join(str(o) for o in item.options)
             problems.append(f"item {item.key!r}: {value!r} is not allowed (allowed: {allowed})")
             continue
@@ -85,7 +107,3 @@ def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, 
         raise InvalidAnswersError(["a check-in must answer at least one item"])
     return clean
 
-
-def _is_option(value: object, options: Sequence[AnswerValue]) -> bool:
-    # Exact type match: True must not pass for 1, nor 1.0 for 1, nor "1" for 1.
-    return any(type(value) is type(option) and value == option for option in options)

@@ -13,15 +13,22 @@ import json
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.crypto import KeyRing, SealingError, seal, seal_context, unseal
-from survey.questions import AnswerValue, InvalidAnswersError, parse_items, validate_answers
+from survey.questions import (
+    AnswerValue,
+    InvalidAnswersError,
+    LockedItem,
+    parse_items,
+    validate_answers,
+)
 from survey.rounds import RoundError
 from survey.storage import Database
 from survey.storage.models import (
@@ -83,6 +90,13 @@ def decode_answers(plaintext: bytes) -> dict[str, AnswerValue]:
     return answers
 
 
+@dataclass(frozen=True)
+class SubmissionRequest:
+    member_id: int
+    round_id: int
+    answers: object
+
+
 def submit(
     db: Database,
     keys: KeyRing,
@@ -93,42 +107,141 @@ def submit(
     now: datetime | None = None,
 ) -> None:
     """Accept one finished check-in, or raise a ``SubmissionError`` and store nothing."""
+    (outcome,) = submit_many(db, keys, [SubmissionRequest(member_id, round_id, answers)], now=now)
+    if outcome is not None:
+        raise outcome
+
+
+def submit_many(
+    db: Database,
+    keys: KeyRing,
+    requests: Sequence[SubmissionRequest],
+    *,
+    now: datetime | None = None,
+) -> list[SubmissionError | None]:
+    """Accept several check-ins in one transaction (group commit); one outcome per request.
+
+    ``None`` means accepted and committed; an error means that request stored nothing and says
+    why. One refused request never costs the others theirs. Sharing a commit is safe for privacy:
+    pool rows are destroyed at release, and released rows share no transaction with them (P2).
+    """
     now = now or datetime.now(UTC)
     try:
-        with db.session() as session:
-            survey_round = session.get(SurveyRound, round_id)
-            if survey_round is None:
-                raise RoundNotOpenError("this check-in round does not exist")
-            if survey_round.state != RoundState.OPEN or not (
-                survey_round.opens_at <= now < survey_round.closes_at
-            ):
-                raise RoundNotOpenError("this check-in round is closed")
-            member = session.get(Member, member_id)
-            if member is None:
-                raise NotEligibleError("you are not enrolled")
-            if member.role != Role.WORKER:
-                raise NotEligibleError("check-ins are answered by staff enrolled as workers")
-            if str(member.unit_id) not in survey_round.member_counts:
-                raise NotEligibleError("your unit is not part of this check-in round")
-            if session.get(Participation, (round_id, member_id)) is not None:
-                raise AlreadyAnsweredError("you have already answered this round")
-            clean = validate_answers(parse_items(survey_round.items), answers)
-            public_key = keys.report_public_key(survey_round.report_key_id)
-            sealed = seal(
-                public_key, encode_answers(clean), seal_context(round_id, member.unit_id)
+        return _submit_batch(db, keys, requests, now)
+    except IntegrityError:
+        # Another process won a race on one of these (member, round) pairs between our check and
+        # our insert. Nothing of the batch was written; redo it one by one to find the loser.
+        if len(requests) == 1:
+            return [AlreadyAnsweredError("you have already answered this round")]
+        return [submit_many(db, keys, [request], now=now)[0] for request in requests]
+
+
+def _submit_batch(
+    db: Database, keys: KeyRing, requests: Sequence[SubmissionRequest], now: datetime
+) -> list[SubmissionError | None]:
+    outcomes: list[SubmissionError | None] = []
+    participation: list[dict[str, object]] = []
+    pool: list[dict[str, object]] = []
+    with db.transaction() as connection:
+        context = _BatchContext.load(connection, requests)
+        for request in requests:
+            try:
+                unit_id, sealed = _accept(context, keys, request, now)
+            except SubmissionError as exc:
+                outcomes.append(exc)
+                continue
+            context.answered.add((request.round_id, request.member_id))
+            participation.append({"round_id": request.round_id, "member_id": request.member_id})
+            pool.append(
+                {
+                    "id": uuid.uuid4(),
+                    "round_id": request.round_id,
+                    "unit_id": unit_id,
+                    "sealed": sealed,
+                }
             )
-            session.add(Participation(round_id=round_id, member_id=member_id))
-            session.add(
-                PoolSubmission(
-                    id=uuid.uuid4(), round_id=round_id, unit_id=member.unit_id, sealed=sealed
-                )
-            )
-            session.flush()
-    except IntegrityError as exc:
-        # A concurrent double tap that passed the check above: the primary key caught it.
-        raise AlreadyAnsweredError("you have already answered this round") from exc
+            outcomes.append(None)
+        if participation:
+            connection.execute(_INSERT_PARTICIPATION, participation)
+            connection.execute(_INSERT_POOL, pool)
+    return outcomes
+
+
+@dataclass
+class _BatchContext:
+    """Everything a batch needs to know, read in three queries whatever the batch size."""
+
+    rounds: dict[int, Row[Any]]
+    items: dict[int, tuple[LockedItem, ...]]
+    members: dict[int, Row[Any]]
+    answered: set[tuple[int, int]]
+
+    @classmethod
+    def load(cls, connection: Connection, requests: Sequence[SubmissionRequest]) -> _BatchContext:
+        ids = {
+            "round_ids": sorted({r.round_id for r in requests}),
+            "member_ids": sorted({r.member_id for r in requests}),
+        }
+        rounds = {row.id: row for row in connection.execute(_ROUNDS, ids)}
+        members = {row.id: row for row in connection.execute(_MEMBERS, ids)}
+        answered = {(row.round_id, row.member_id) for row in connection.execute(_ANSWERED, ids)}
+        items = {round_id: parse_items(row.items) for round_id, row in rounds.items()}
+        return cls(rounds, items, members, answered)
+
+
+# Built once: constructing a statement costs more than running it on the hot path.
+_ROUND_IDS = bindparam("round_ids", expanding=True)
+_MEMBER_IDS = bindparam("member_ids", expanding=True)
+_ROUNDS = select(
+    SurveyRound.id,
+    SurveyRound.state,
+    SurveyRound.opens_at,
+    SurveyRound.closes_at,
+    SurveyRound.items,
+    SurveyRound.member_counts,
+    SurveyRound.report_key_id,
+).where(SurveyRound.id.in_(_ROUND_IDS))  # type: ignore[union-attr]
+_MEMBERS = select(Member.id, Member.unit_id, Member.role).where(
+    Member.id.in_(_MEMBER_IDS)  # type: ignore[union-attr]
+)
+_ANSWERED = select(Participation.round_id, Participation.member_id).where(
+    Participation.round_id.in_(_ROUND_IDS),  # type: ignore[attr-defined]
+    Participation.member_id.in_(_MEMBER_IDS),  # type: ignore[attr-defined]
+)
+_INSERT_PARTICIPATION = insert(Participation)
+_INSERT_POOL = insert(PoolSubmission)
+
+
+def _accept(
+    context: _BatchContext, keys: KeyRing, request: SubmissionRequest, now: datetime
+) -> tuple[int, bytes]:
+    """Check one request and seal its answers; returns (unit id, sealed payload)."""
+    survey_round = context.rounds.get(request.round_id)
+    if survey_round is None:
+        raise RoundNotOpenError("this check-in round does not exist")
+    if survey_round.state != RoundState.OPEN or not (
+        survey_round.opens_at <= now < survey_round.closes_at
+    ):
+        raise RoundNotOpenError("this check-in round is closed")
+    member = context.members.get(request.member_id)
+    if member is None:
+        raise NotEligibleError("you are not enrolled")
+    if member.role != Role.WORKER:
+        raise NotEligibleError("check-ins are answered by staff enrolled as workers")
+    if str(member.unit_id) not in survey_round.member_counts:
+        raise NotEligibleError("your unit is not part of this check-in round")
+    if (request.round_id, request.member_id) in context.answered:
+        raise AlreadyAnsweredError("you have already answered this round")
+    try:
+        clean = validate_answers(context.items[request.round_id], request.answers)
     except InvalidAnswersError as exc:
         raise SubmissionError(f"answers not accepted: {exc}") from exc
+    sealed = seal(
+        keys.report_public_key(survey_round.report_key_id),
+        encode_answers(clean),
+        seal_context(request.round_id, member.unit_id),
+    )
+    return member.unit_id, sealed
 
 
 def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:

@@ -52,11 +52,11 @@ def test_participation_has_no_time_or_answer(db: Database) -> None:
     assert columns == {"round_id", "member_id"}
 
 
-def test_sqlite_answer_tables_have_no_rowid(db: Database) -> None:
+def test_sqlite_answer_and_participation_tables_have_no_rowid(db: Database) -> None:
     if db.dialect != "sqlite":
         pytest.skip("rowid is SQLite's")
     with db.engine.connect() as connection:
-        for table in ("response", "pool_submission"):
+        for table in ("response", "pool_submission", "participation"):
             with pytest.raises(OperationalError, match="no such column: rowid"):
                 connection.execute(text(f"SELECT rowid FROM {table}"))  # noqa: S608
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,15 +11,20 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+import survey.intake as intake_module
 from survey.crypto import SEALED_BYTES
 from survey.enrolment import create_unit, enrol_member
+from survey.intake import SubmissionIntake
+from survey.storage import Database, DatabaseUnavailableError, make_engine
 from survey.storage.models import Participation, PoolSubmission, Role
 from survey.submissions import (
     AlreadyAnsweredError,
     NotEligibleError,
     RoundNotOpenError,
     SubmissionError,
+    SubmissionRequest,
     submit,
+    submit_many,
 )
 
 ANSWER = {"behind": 4, "stress": 2, "support": 5, "deadlines": "no"}
@@ -170,3 +176,69 @@ def test_sql_logs_carry_no_pseudonym_payload_or_id(make_world, caplog) -> None: 
         sealed = session.exec(select(PoolSubmission.sealed)).one()
     assert sealed[-32:].hex() not in caplog.text
     assert repr(sealed[-32:])[2:-1] not in caplog.text
+
+
+def test_a_batch_keeps_every_good_answer_and_refuses_each_bad_one(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6,))
+    first, second, third = (m.id for m in world.members[:3])
+    submit(world.db, world.keys, member_id=third, round_id=world.round.id, answers=ANSWER)
+    outcomes = submit_many(
+        world.db,
+        world.keys,
+        [
+            SubmissionRequest(first, world.round.id, ANSWER),
+            SubmissionRequest(first, world.round.id, ANSWER),  # double tap inside the batch
+            SubmissionRequest(second, world.round.id, {"behind": 9}),
+            SubmissionRequest(third, world.round.id, ANSWER),  # answered before the batch
+            SubmissionRequest(second, 999, ANSWER),
+        ],
+    )
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], AlreadyAnsweredError)
+    assert isinstance(outcomes[2], SubmissionError)
+    assert "not allowed" in str(outcomes[2])
+    assert isinstance(outcomes[3], AlreadyAnsweredError)
+    assert isinstance(outcomes[4], RoundNotOpenError)
+    assert _counts(world) == (2, 2)
+
+
+async def test_intake_groups_concurrent_answers(make_world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((15, 15))
+    intake = SubmissionIntake(world.db, world.keys)
+    batches: list[int] = []
+    original = intake_module.submit_many
+
+    def counting(db, keys, requests, **kwargs):  # type: ignore[no-untyped-def]
+        batches.append(len(requests))
+        return original(db, keys, requests, **kwargs)
+
+    monkeypatch.setattr(intake_module, "submit_many", counting)
+
+    async def press(member_id: int) -> str:
+        try:
+            await intake.submit(member_id=member_id, round_id=world.round.id, answers=ANSWER)
+        except AlreadyAnsweredError:
+            return "already"
+        return "accepted"
+
+    ids = [m.id for m in world.members] + [m.id for m in world.members[:10]]
+    results = await asyncio.gather(*(press(i) for i in ids))
+    assert results.count("accepted") == 30
+    assert results.count("already") == 10
+    assert _counts(world) == (30, 30)
+    assert sum(batches) == 40
+    assert len(batches) < 40  # callers that arrived together shared a transaction
+
+
+async def test_intake_reports_a_database_failure_to_every_waiting_caller(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6,))
+    broken = Database(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    intake = SubmissionIntake(broken, world.keys)  # the database went away
+    calls = [
+        intake.submit(member_id=m.id, round_id=world.round.id, answers=ANSWER)
+        for m in world.members[:3]
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, DatabaseUnavailableError) for r in results)
+    assert "nothing was saved" in str(results[0])
+    assert _counts(world) == (0, 0)

@@ -91,8 +91,11 @@ class SurveyRound(SQLModel, table=True):
 class Participation(SQLModel, table=True):
     """That a member answered an open round: needed for reminders and one-answer-per-round.
 
-    Deliberately no timestamp and no unit; deleted when the round closes (P2).
+    Deliberately no timestamp and no unit; deleted when the round closes (P2). WITHOUT ROWID on
+    SQLite, so not even a hidden row number records in which order members answered.
     """
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
     round_id: int = Field(
         sa_column=Column(

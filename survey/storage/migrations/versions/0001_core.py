@@ -71,6 +71,7 @@ def upgrade() -> None:
             sa.ForeignKey("member.id", ondelete="CASCADE"),
             primary_key=True,
         ),
+        sqlite_with_rowid=False,
     )
     for table, index in (
         ("pool_submission", "ix_pool_submission_round_id"),
