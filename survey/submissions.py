@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from survey.crypto import KeyRing, SealingError, seal, seal_context, unseal
+from survey.crypto import KeyRing, Sealer, SealingError, Unsealer, seal, seal_context
 from survey.questions import (
     AnswerValue,
     InvalidAnswersError,
@@ -256,7 +256,8 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
             raise RoundError(f"round {round_id} does not exist")
         key_id = survey_round.report_key_id
     private_key = keys.report_private_key(key_id)
-    public_key = private_key.public_key()
+    unsealer = Unsealer(private_key)
+    sealer = Sealer(private_key.public_key())  # fresh randomness, one exchange for the batch
 
     with db.session() as session:
         survey_round = session.get(SurveyRound, round_id, with_for_update=True)
@@ -281,7 +282,7 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
         for position, (unit_id, sealed) in enumerate(order):
             context = seal_context(round_id, unit_id)
             try:
-                plaintext = unseal(private_key, sealed, context)
+                plaintext = unsealer.unseal(sealed, context)
                 decode_answers(plaintext)
             except (SealingError, ValueError) as exc:
                 raise ReleaseError(
@@ -293,7 +294,7 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
                     "id": uuid.uuid4(),
                     "round_id": round_id,
                     "unit_id": unit_id,
-                    "sealed": seal(public_key, plaintext, context),
+                    "sealed": sealer.seal(plaintext, context),
                 }
             )
         if rows:

@@ -20,7 +20,9 @@ from survey.crypto import (
     KeysExistError,
     KeysMissingError,
     Pseudonymizer,
+    Sealer,
     SealingError,
+    Unsealer,
     generate_keys,
     rotate_report_key,
     seal,
@@ -150,3 +152,18 @@ def test_missing_keys_say_how_to_fix(tmp_path: Path) -> None:
         ring.active_report_key()
     with pytest.raises(KeysMissingError, match="pulse init"):
         ring.pseudonymizer()
+
+
+def test_batch_sealer_gives_distinct_fixed_length_payloads_that_each_open() -> None:
+    sealer = Sealer(PUBLIC)
+    contexts = [seal_context(3, unit) for unit in (1, 1, 2)]
+    payloads = [sealer.seal(b'{"a":1}', context) for context in contexts]
+    assert len(set(payloads)) == 3
+    assert {len(p) for p in payloads} == {SEALED_BYTES}
+    unsealer = Unsealer(PRIVATE)
+    for payload, context in zip(payloads, contexts, strict=True):
+        assert unsealer.unseal(payload, context) == b'{"a":1}'
+    with pytest.raises(SealingError, match="not sealed for this round and unit"):
+        unsealer.unseal(payloads[0], seal_context(3, 2))
+    other_batch = Sealer(PUBLIC).seal(b"x", contexts[0])
+    assert unsealer.unseal(other_batch, contexts[0]) == b"x"

@@ -13,7 +13,9 @@ from survey.crypto.keys import (
 )
 from survey.crypto.sealing import (
     SEALED_BYTES,
+    Sealer,
     SealingError,
+    Unsealer,
     seal,
     seal_context,
     sealed_key_id,
@@ -31,7 +33,9 @@ __all__ = [
     "KeysMissingError",
     "Pseudonymizer",
     "ReportPublicKey",
+    "Sealer",
     "SealingError",
+    "Unsealer",
     "generate_keys",
     "rotate_report_key",
     "seal",

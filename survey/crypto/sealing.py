@@ -35,6 +35,8 @@ MAX_PLAINTEXT_BYTES = PADDED_PLAINTEXT_BYTES - _LENGTH_PREFIX.size
 _HEADER_BYTES = 1 + KEY_ID_BYTES + _PUBLIC_BYTES + _NONCE_BYTES
 SEALED_BYTES = _HEADER_BYTES + PADDED_PLAINTEXT_BYTES + _TAG_BYTES
 _HKDF_INFO = b"staff-pulse/sealed-answer/v1"
+#: Pool payloads each carry their own ephemeral key; don't let a huge round grow the cache.
+_MAX_CACHED_KEYS = 1024
 
 
 class SealingError(ValueError):
@@ -53,22 +55,36 @@ def seal_context(round_id: int, unit_id: int) -> bytes:
     return f"staff-pulse/v{FORMAT_VERSION}/round={round_id}/unit={unit_id}".encode()
 
 
+class Sealer:
+    """Seals many payloads to one report key with one ephemeral key pair.
+
+    Releasing a round re-seals thousands of answers; one X25519 exchange for the whole batch
+    instead of one per answer makes that about ten times cheaper. Each payload still gets its own
+    random 96-bit nonce, so the AES-GCM key is used well within its safe number of messages, and
+    no output matches any earlier ciphertext of the same answer. The wire format is unchanged.
+    """
+
+    def __init__(self, public_key: X25519PublicKey) -> None:
+        ephemeral = X25519PrivateKey.generate()
+        self._ephemeral_public = _raw_public(ephemeral.public_key())
+        shared = ephemeral.exchange(public_key)
+        self._aead = AESGCM(_derive_key(shared, self._ephemeral_public, _raw_public(public_key)))
+        self._prefix = bytes([FORMAT_VERSION]) + key_id_of(public_key) + self._ephemeral_public
+
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        if len(plaintext) > MAX_PLAINTEXT_BYTES:
+            raise SealingError(
+                f"answer payload is {len(plaintext)} bytes; at most {MAX_PLAINTEXT_BYTES} fit"
+            )
+        nonce = os.urandom(_NONCE_BYTES)
+        header = self._prefix + nonce
+        return header + self._aead.encrypt(nonce, _pad(plaintext), header + context)
+
+
 def seal(public_key: X25519PublicKey, plaintext: bytes, context: bytes) -> bytes:
-    """Encrypt ``plaintext`` to ``public_key``; needs no secret, so the bot can do it (P3)."""
-    if len(plaintext) > MAX_PLAINTEXT_BYTES:
-        raise SealingError(
-            f"answer payload is {len(plaintext)} bytes; at most {MAX_PLAINTEXT_BYTES} fit"
-        )
-    padded = _pad(plaintext)
-    ephemeral = X25519PrivateKey.generate()
-    ephemeral_public = _raw_public(ephemeral.public_key())
-    recipient_public = _raw_public(public_key)
-    key = _derive_key(ephemeral.exchange(public_key), ephemeral_public, recipient_public)
-    nonce = os.urandom(_NONCE_BYTES)
-    key_id = key_id_of(public_key)
-    header = bytes([FORMAT_VERSION]) + key_id + ephemeral_public + nonce
-    ciphertext = AESGCM(key).encrypt(nonce, padded, header + context)
-    return header + ciphertext
+    """Encrypt one payload to ``public_key`` with a fresh ephemeral key; needs no secret, so the
+    bot can do it (P3)."""
+    return Sealer(public_key).seal(plaintext, context)
 
 
 def sealed_key_id(sealed: bytes) -> bytes:
@@ -77,28 +93,50 @@ def sealed_key_id(sealed: bytes) -> bytes:
     return sealed[1 : 1 + KEY_ID_BYTES]
 
 
+class Unsealer:
+    """Opens payloads with one report private key, remembering the key derived for each
+    ephemeral public key, so a batch sealed by one ``Sealer`` costs one exchange to open."""
+
+    def __init__(self, private_key: X25519PrivateKey) -> None:
+        self._private_key = private_key
+        self._public = _raw_public(private_key.public_key())
+        self._key_id = key_id_of(private_key.public_key())
+        self._aeads: dict[bytes, AESGCM] = {}
+
+    def unseal(self, sealed: bytes, context: bytes) -> bytes:
+        """Open a payload; fails for tampering, a wrong key, or a payload moved to another
+        round or unit."""
+        _check_shape(sealed)
+        header, ciphertext = sealed[:_HEADER_BYTES], sealed[_HEADER_BYTES:]
+        if header[1 : 1 + KEY_ID_BYTES] != self._key_id:
+            raise SealingError("payload was sealed to another report key")
+        ephemeral_public = header[1 + KEY_ID_BYTES : 1 + KEY_ID_BYTES + _PUBLIC_BYTES]
+        nonce = header[-_NONCE_BYTES:]
+        try:
+            padded = self._aead_for(ephemeral_public).decrypt(nonce, ciphertext, header + context)
+        except InvalidTag as exc:
+            raise SealingError(
+                "payload does not open: tampered, or not sealed for this round and unit"
+            ) from exc
+        return _unpad(padded)
+
+    def _aead_for(self, ephemeral_public: bytes) -> AESGCM:
+        aead = self._aeads.get(ephemeral_public)
+        if aead is None:
+            try:
+                peer = X25519PublicKey.from_public_bytes(ephemeral_public)
+                shared = self._private_key.exchange(peer)
+            except ValueError as exc:
+                raise SealingError("payload header is damaged") from exc
+            aead = AESGCM(_derive_key(shared, ephemeral_public, self._public))
+            if len(self._aeads) < _MAX_CACHED_KEYS:
+                self._aeads[ephemeral_public] = aead
+        return aead
+
+
 def unseal(private_key: X25519PrivateKey, sealed: bytes, context: bytes) -> bytes:
-    """Open a payload; fails for tampering, a wrong key, or a payload moved to another context."""
-    _check_shape(sealed)
-    header, ciphertext = sealed[:_HEADER_BYTES], sealed[_HEADER_BYTES:]
-    key_id = header[1 : 1 + KEY_ID_BYTES]
-    if key_id != key_id_of(private_key.public_key()):
-        raise SealingError("payload was sealed to another report key")
-    ephemeral_public = header[1 + KEY_ID_BYTES : 1 + KEY_ID_BYTES + _PUBLIC_BYTES]
-    nonce = header[-_NONCE_BYTES:]
-    try:
-        peer = X25519PublicKey.from_public_bytes(ephemeral_public)
-        shared = private_key.exchange(peer)
-    except ValueError as exc:
-        raise SealingError("payload header is damaged") from exc
-    key = _derive_key(shared, ephemeral_public, _raw_public(private_key.public_key()))
-    try:
-        padded = AESGCM(key).decrypt(nonce, ciphertext, header + context)
-    except InvalidTag as exc:
-        raise SealingError(
-            "payload does not open: tampered, or not sealed for this round and unit"
-        ) from exc
-    return _unpad(padded)
+    """Open one payload (see ``Unsealer`` for many)."""
+    return Unsealer(private_key).unseal(sealed, context)
 
 
 def _check_shape(sealed: bytes) -> None:

@@ -1,0 +1,59 @@
+"""Settings: PULSE_* variables, their checks, and the documented example staying complete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from survey.settings import SurveySettings
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "pulse.env.example"
+
+
+def _settings(**values: object) -> SurveySettings:
+    return SurveySettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_defaults_are_embedded_sqlite_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PULSE_DATA_DIR", "PULSE_DATABASE_URL", "PULSE_KEYS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = _settings()
+    assert settings.resolved_database_url == "sqlite:///pulse-data/pulse.sqlite3"
+    assert settings.resolved_keys_dir == Path("pulse-data/keys")
+    assert settings.resolved_report_private_keys_dir == Path("pulse-data/keys")
+    assert (settings.min_group_size, settings.spread_min_group_size) == (5, 10)
+    assert (settings.timezone, settings.language) == ("Europe/Stockholm", "sv")
+
+
+def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_MIN_GROUP_SIZE", "6")
+    monkeypatch.setenv("PULSE_DATABASE_URL", "postgresql+psycopg://pulse@db/pulse")
+    monkeypatch.setenv("PULSE_REPORT_PRIVATE_KEYS_DIR", "/mnt/vault")
+    settings = _settings()
+    assert settings.min_group_size == 6
+    assert settings.resolved_database_url == "postgresql+psycopg://pulse@db/pulse"
+    assert settings.resolved_report_private_keys_dir == Path("/mnt/vault")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"min_group_size": 2}, "at least 3"),
+        ({"min_group_size": 8, "spread_min_group_size": 5}, "must not be below"),
+        ({"timezone": "Europe/Stockholmm"}, "unknown timezone"),
+        ({"language": "fi"}, "language must be one of sv, en"),
+        ({"sqlite_synchronous": "OFF"}, "NORMAL, FULL or EXTRA"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _settings(**values)
+
+
+def test_the_example_file_documents_every_setting() -> None:
+    documented = set(re.findall(r"^(PULSE_[A-Z_]+)=", EXAMPLE.read_text(), flags=re.MULTILINE))
+    expected = {f"PULSE_{name.upper()}" for name in SurveySettings.model_fields}
+    assert documented == expected
