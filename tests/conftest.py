@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 
 from survey.crypto import KeyPaths, KeyRing, generate_keys
 from survey.enrolment import create_unit, enrol_member
@@ -31,15 +32,8 @@ POSTGRES_URL = os.environ.get(
     "PULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-TABLES = (
-    "round_unit_count",
-    "response",
-    "pool_submission",
-    "participation",
-    "survey_round",
-    "member",
-    "unit",
-)
+# Every table of the models, children first, so TRUNCATE order never needs updating.
+TABLES = tuple(table.name for table in reversed(SQLModel.metadata.sorted_tables))
 
 
 @pytest.fixture(scope="session")
