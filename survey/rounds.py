@@ -26,7 +26,9 @@ def open_round(
     items: Sequence[LockedItem],
     opens_at: datetime,
     closes_at: datetime,
-    question_set_version: str | None = None,
+    question_set_versions: Sequence[int] = (),
+    schedule_id: int | None = None,
+    sequence: int = 0,
 ) -> SurveyRound:
     """Open a round for a unit sub-tree, locking items, k, the report key and member counts."""
     if closes_at <= opens_at:
@@ -41,7 +43,9 @@ def open_round(
         scope = subtree_ids(session, unit_id)
         survey_round = SurveyRound(
             unit_id=unit_id,
-            question_set_version=question_set_version,
+            question_set_versions=list(question_set_versions),
+            schedule_id=schedule_id,
+            sequence=sequence,
             items=[item.model_dump(mode="json") for item in items],
             min_group_size=settings.min_group_size,
             spread_min_group_size=settings.spread_min_group_size,

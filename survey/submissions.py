@@ -150,8 +150,9 @@ def _submit_batch(
             except SubmissionError as exc:
                 outcomes.append(exc)
                 continue
-            context.answered.add((request.round_id, request.member_id))
-            participation.append({"round_id": request.round_id, "member_id": request.member_id})
+            pseudonym = context.members[request.member_id].pseudonym
+            context.answered.add((request.round_id, pseudonym))
+            participation.append({"round_id": request.round_id, "pseudonym": pseudonym})
             pool.append(
                 {
                     "id": uuid.uuid4(),
@@ -184,7 +185,7 @@ class _BatchContext:
         }
         rounds = {row.id: row for row in connection.execute(_ROUNDS, ids)}
         members = {row.id: row for row in connection.execute(_MEMBERS, ids)}
-        answered = {(row.round_id, row.member_id) for row in connection.execute(_ANSWERED, ids)}
+        answered = {(row.round_id, row.pseudonym) for row in connection.execute(_ANSWERED, ids)}
         items = {round_id: parse_items(row.items) for round_id, row in rounds.items()}
         return cls(rounds, items, members, answered)
 
@@ -201,12 +202,16 @@ _ROUNDS = select(
     SurveyRound.member_counts,
     SurveyRound.report_key_id,
 ).where(SurveyRound.id.in_(_ROUND_IDS))  # type: ignore[union-attr]
-_MEMBERS = select(Member.id, Member.unit_id, Member.role).where(
+_MEMBERS = select(Member.id, Member.unit_id, Member.role, Member.pseudonym).where(
     Member.id.in_(_MEMBER_IDS)  # type: ignore[union-attr]
 )
-_ANSWERED = select(Participation.round_id, Participation.member_id).where(
-    Participation.round_id.in_(_ROUND_IDS),  # type: ignore[attr-defined]
-    Participation.member_id.in_(_MEMBER_IDS),  # type: ignore[attr-defined]
+_ANSWERED = (
+    select(Participation.round_id, Participation.pseudonym)
+    .join(Member, Member.pseudonym == Participation.pseudonym)
+    .where(
+        Participation.round_id.in_(_ROUND_IDS),  # type: ignore[attr-defined]
+        Member.id.in_(_MEMBER_IDS),  # type: ignore[union-attr]
+    )
 )
 _INSERT_PARTICIPATION = insert(Participation)
 _INSERT_POOL = insert(PoolSubmission)
@@ -230,7 +235,7 @@ def _accept(
         raise NotEligibleError("check-ins are answered by staff enrolled as workers")
     if str(member.unit_id) not in survey_round.member_counts:
         raise NotEligibleError("your unit is not part of this check-in round")
-    if (request.round_id, request.member_id) in context.answered:
+    if (request.round_id, member.pseudonym) in context.answered:
         raise AlreadyAnsweredError("you have already answered this round")
     try:
         clean = validate_answers(context.items[request.round_id], request.answers)

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from survey.storage import head_revision
 
 runner = CliRunner()
 
@@ -34,7 +35,7 @@ def test_init_then_status(env: Path) -> None:
     assert (env / "pulse.sqlite3").exists()
     status_code, status = _run("status")
     assert status_code == 0
-    assert "0001_core" in status
+    assert head_revision() in status
     assert "1 public, 1 private on this host" in status
 
 

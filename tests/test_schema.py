@@ -49,7 +49,7 @@ def test_no_table_holds_both_a_member_and_an_answer(db: Database) -> None:
 
 def test_participation_has_no_time_or_answer(db: Database) -> None:
     columns = {c["name"] for c in inspect(db.engine).get_columns("participation")}
-    assert columns == {"round_id", "member_id"}
+    assert columns == {"round_id", "pseudonym"}
 
 
 def test_sqlite_answer_and_participation_tables_have_no_rowid(db: Database) -> None:

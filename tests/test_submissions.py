@@ -47,7 +47,7 @@ def test_submit_stores_a_sealed_answer_and_a_participation_mark(make_world) -> N
     assert len(pool) == 1
     assert len(pool[0].sealed) == SEALED_BYTES
     assert pool[0].unit_id == member.unit_id
-    assert [(m.round_id, m.member_id) for m in marks] == [(world.round.id, member.id)]
+    assert [(m.round_id, m.pseudonym) for m in marks] == [(world.round.id, member.pseudonym)]
 
 
 def test_double_submit_gives_one_answer_and_a_clear_message(make_world) -> None:  # type: ignore[no-untyped-def]

@@ -21,11 +21,39 @@ def alembic_config() -> Config:
 
 def upgrade_to_head(engine: Engine) -> str:
     """Apply every pending migration; returns the revision the database is at afterwards."""
+    return migrate_to(engine, "head")
+
+
+def migrate_to(engine: Engine, revision: str) -> str:
+    """Upgrade or downgrade to ``revision`` (downgrades are for tests and emergencies)."""
     config = alembic_config()
+    current = current_revision(engine)
+    target = head_revision() if revision == "head" else revision
     with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds altered tables (batch mode); foreign keys must be off meanwhile,
+            # and the pragma only takes effect outside a transaction.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            config.attributes["connection"] = connection
+            script = ScriptDirectory.from_config(config)
+            ahead = current is not None and target in {
+                rev.revision for rev in script.iterate_revisions(current, "base")
+            }
+            if ahead and target != current:
+                command.downgrade(config, target)
+            else:
+                command.upgrade(config, target)
+            if sqlite:
+                problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if problems:
+                    raise RuntimeError(f"migration left broken references: {problems[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
     return current_revision(engine) or ""
 
 

@@ -9,11 +9,23 @@ per-unit counts when the round closes.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlmodel import Field, SQLModel
 
 from survey.storage.types import UTCDateTime
@@ -70,12 +82,22 @@ class SurveyRound(SQLModel, table=True):
     """One check-in round for a unit sub-tree, with the rules it locked when it opened (P7)."""
 
     __tablename__ = "survey_round"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "opens_at", name="uq_survey_round_schedule_opens_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
     )
-    question_set_version: str | None = Field(default=None, max_length=120)
+    schedule_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("schedule.id", ondelete="SET NULL"), index=True),
+    )
+    #: 0-based position of the round in its schedule: drives item rotation.
+    sequence: int = Field(default=0)
+    #: Ids of the question_set_version rows this round asks from (locked at open, P7).
+    question_set_versions: list[int] = Field(sa_column=Column(JSON, nullable=False))
     items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     min_group_size: int
     spread_min_group_size: int
@@ -86,13 +108,17 @@ class SurveyRound(SQLModel, table=True):
     state: RoundState = Field(
         default=RoundState.OPEN, sa_column=Column(String(16), nullable=False, index=True)
     )
+    #: When the single reminder went out (None: not yet). Set once; never per member.
+    reminded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class Participation(SQLModel, table=True):
     """That a member answered an open round: needed for reminders and one-answer-per-round.
 
-    Deliberately no timestamp and no unit; deleted when the round closes (P2). WITHOUT ROWID on
-    SQLite, so not even a hidden row number records in which order members answered.
+    Keyed by the member's pseudonym, not the member row, so that leaving and re-joining during a
+    round cannot give a second answer. Deliberately no timestamp and no unit; deleted when the
+    round closes (P2). WITHOUT ROWID on SQLite, so not even a hidden row number records in which
+    order members answered.
     """
 
     __table_args__ = {"sqlite_with_rowid": False}
@@ -102,9 +128,7 @@ class Participation(SQLModel, table=True):
             Integer, ForeignKey("survey_round.id", ondelete="CASCADE"), primary_key=True
         )
     )
-    member_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
-    )
+    pseudonym: str = Field(sa_column=Column(String(64), primary_key=True))
 
 
 class PoolSubmission(SQLModel, table=True):
@@ -162,3 +186,79 @@ class RoundUnitCount(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True)
     )
     respondents: int
+
+
+class QuestionSetRecord(SQLModel, table=True):
+    """A question set by its stable id, and which of its versions new rounds use."""
+
+    __tablename__ = "question_set"
+
+    id: str = Field(sa_column=Column(String(60), primary_key=True))
+    active_version: int | None = None
+
+
+class QuestionSetVersion(SQLModel, table=True):
+    """One imported version of a set, stored whole so a round can always show what it asked."""
+
+    __tablename__ = "question_set_version"
+    __table_args__ = (UniqueConstraint("set_id", "version", name="uq_question_set_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    set_id: str = Field(
+        sa_column=Column(
+            String(60), ForeignKey("question_set.id", ondelete="RESTRICT"), nullable=False
+        )
+    )
+    version: int
+    digest: str = Field(max_length=64)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: item key -> trend lineage: items share a lineage across versions only while their key,
+    #: answers and meaning are unchanged, so trends never join two different questions.
+    lineage: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Invite(SQLModel, table=True):
+    """An invite link: only a hash of its token is stored, so the table cannot mint links."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    unit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
+    )
+    role: Role = Field(sa_column=Column(String(16), nullable=False))
+    label: str = Field(default="", max_length=120)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    max_uses: int
+    uses: int = 0
+    revoked: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+
+
+class InviteFailure(SQLModel, table=True):
+    """Wrong invite codes per pseudonym in the current window, for rate limiting (P8)."""
+
+    __tablename__ = "invite_failure"
+
+    pseudonym: str = Field(sa_column=Column(String(64), primary_key=True))
+    window_start: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    failures: int = 0
+
+
+class Schedule(SQLModel, table=True):
+    """When a unit sub-tree gets its check-ins, in local time (DST-correct), and with what."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
+    )
+    question_sets: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    cadence: str = Field(max_length=16)
+    weekday: int
+    local_time: str = Field(max_length=5)
+    timezone: str = Field(max_length=64)
+    open_hours: int
+    remind_after_hours: int
+    skip: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    starts_on: date = Field(sa_column=Column(Date, nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))

@@ -1,0 +1,42 @@
+"""Upgrades keep data: an open round's participation survives the move to pseudonym keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from survey.storage import Database, current_revision, head_revision
+from survey.storage.migrate import migrate_to
+
+
+def test_upgrade_from_the_core_schema_keeps_open_round_participation(db: Database) -> None:
+    migrate_to(db.engine, "0001_core")
+    assert current_revision(db.engine) == "0001_core"
+    with db.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO unit (id, name, kind, archived) VALUES (1, 'IFO', 'enhet', false)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO member (id, pseudonym, chat_id_sealed, role, unit_id, language, "
+                "status) VALUES (7, :p, :c, 'worker', 1, 'sv', 'active')"
+            ),
+            {"p": "ab" * 32, "c": b"x"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO survey_round (id, unit_id, question_set_version, items, "
+                "min_group_size, spread_min_group_size, member_counts, report_key_id, opens_at, closes_at, state) "
+                "VALUES (3, 1, 'old@1', '[]', 5, 10, '{}', 'k', :t, :t, 'open')"
+            ),
+            {"t": "2026-11-02 08:00:00"},
+        )
+        connection.execute(text("INSERT INTO participation (round_id, member_id) VALUES (3, 7)"))
+    migrate_to(db.engine, "head")
+    assert current_revision(db.engine) == head_revision()
+    with db.engine.connect() as connection:
+        marks = connection.execute(text("SELECT round_id, pseudonym FROM participation")).all()
+        rounds = connection.execute(
+            text("SELECT id, sequence, schedule_id, reminded_at FROM survey_round")
+        ).all()
+    assert [tuple(m) for m in marks] == [(3, "ab" * 32)]
+    assert [tuple(r) for r in rounds] == [(3, 0, None, None)]
