@@ -25,7 +25,8 @@ def test_upgrade_from_the_core_schema_keeps_open_round_participation(db: Databas
         connection.execute(
             text(
                 "INSERT INTO survey_round (id, unit_id, question_set_version, items, "
-                "min_group_size, spread_min_group_size, member_counts, report_key_id, opens_at, closes_at, state) "
+                "min_group_size, spread_min_group_size, member_counts, report_key_id, opens_at, "
+                "closes_at, state) "
                 "VALUES (3, 1, 'old@1', '[]', 5, 10, '{}', 'k', :t, :t, 'open')"
             ),
             {"t": "2026-11-02 08:00:00"},
