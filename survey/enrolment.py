@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -32,6 +33,95 @@ def create_unit(db: Database, name: str, parent_id: int | None = None, kind: str
         session.add(unit)
         session.flush()
         return unit
+
+
+def rename_unit(db: Database, unit_id: int, name: str) -> Unit:
+    name = name.strip()
+    if not name:
+        raise EnrolmentError("a unit needs a name")
+    with db.session() as session:
+        unit = _unit(session, unit_id)
+        unit.name = name
+        return unit
+
+
+def move_unit(db: Database, unit_id: int, new_parent_id: int | None) -> Unit:
+    """Re-attach a unit (with its sub-tree) elsewhere; refuses to make the tree a loop."""
+    with db.session() as session:
+        unit = _unit(session, unit_id)
+        if new_parent_id is not None:
+            parent = _unit(session, new_parent_id)
+            if parent.archived:
+                raise EnrolmentError(f"unit {new_parent_id} is archived")
+            if new_parent_id in subtree_ids(session, unit_id):
+                raise EnrolmentError("a unit cannot move under itself or one of its sub-units")
+        unit.parent_id = new_parent_id
+        return unit
+
+
+def archive_unit(db: Database, unit_id: int) -> Unit:
+    """Archive a unit that no longer has members or active sub-units; its history stays."""
+    with db.session() as session:
+        unit = _unit(session, unit_id)
+        members = session.exec(
+            select(func.count()).select_from(Member).where(Member.unit_id == unit_id)
+        ).one()
+        if members:
+            raise EnrolmentError(
+                f"unit {unit_id} still has members: move them (or let them leave) first"
+            )
+        active_children = session.exec(
+            select(func.count())
+            .select_from(Unit)
+            .where(Unit.parent_id == unit_id, Unit.archived == False)  # noqa: E712
+        ).one()
+        if active_children:
+            raise EnrolmentError(f"unit {unit_id} has active sub-units: archive or move them first")
+        unit.archived = True
+        return unit
+
+
+@dataclass(frozen=True)
+class UnitNode:
+    unit: Unit
+    depth: int
+    #: Workers enrolled here (not below); None when fewer than k, so it is never shown (P6).
+    members: int | None
+
+
+def unit_tree(db: Database, min_group_size: int, include_archived: bool = False) -> list[UnitNode]:
+    """The tree in display order (depth-first), with member counts only where >= k."""
+    with db.session() as session:
+        units = session.exec(select(Unit).order_by(Unit.name)).all()
+        counts = dict(
+            session.exec(
+                select(Member.unit_id, func.count())
+                .where(Member.role == Role.WORKER)
+                .group_by(Member.unit_id)
+            ).all()
+        )
+    children: dict[int | None, list[Unit]] = {}
+    for unit in units:
+        if unit.archived and not include_archived:
+            continue
+        children.setdefault(unit.parent_id, []).append(unit)
+    nodes: list[UnitNode] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for unit in children.get(parent, []):
+            count = counts.get(unit.id, 0)
+            nodes.append(UnitNode(unit, depth, count if count >= min_group_size else None))
+            walk(unit.id, depth + 1)
+
+    walk(None, 0)
+    return nodes
+
+
+def _unit(session: Session, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise EnrolmentError(f"unit {unit_id} does not exist (see `pulse units list`)")
+    return unit
 
 
 def subtree_ids(session: Session, root_id: int) -> list[int]:
@@ -87,6 +177,26 @@ def find_member(db: Database, keys: KeyRing, telegram_user_id: int) -> Member | 
 
 def member_chat_id(keys: KeyRing, member: Member) -> int:
     return keys.chat_id_cipher().decrypt(member.chat_id_sealed, member.pseudonym)
+
+
+def move_member(db: Database, member_id: int, unit_id: int) -> None:
+    """An admin action: the member answers for the new unit from the next check-in on."""
+    with db.session() as session:
+        member = session.get(Member, member_id)
+        if member is None:
+            raise EnrolmentError("no such member")
+        unit = _unit(session, unit_id)
+        if unit.archived:
+            raise EnrolmentError(f"unit {unit_id} is archived")
+        member.unit_id = unit_id
+
+
+def scope_of(db: Database, member: Member) -> set[int]:
+    """Units a manager or admin may see: their unit and everything below it (P8)."""
+    if member.role == Role.WORKER:
+        return set()
+    with db.session() as session:
+        return set(subtree_ids(session, member.unit_id))
 
 
 def set_status(db: Database, member_id: int, status: MemberStatus) -> None:

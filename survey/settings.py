@@ -59,6 +59,18 @@ class SurveySettings(BaseSettings):
         default=10_000, description="How long a SQLite writer waits for the lock before failing."
     )
 
+    bot_username: str | None = Field(
+        default=None,
+        description="The bot's Telegram username (without @), for invite links t.me/<bot>?start=…",
+    )
+    invite_expiry_days: int = Field(default=14, ge=1, le=365, description="Default invite life.")
+    invite_max_failures: int = Field(
+        default=5, ge=1, description="Wrong invite codes one user may send per window."
+    )
+    invite_failure_window_minutes: int = Field(
+        default=15, ge=1, description="Length of the wrong-invite-code window."
+    )
+
     @field_validator("min_group_size")
     @classmethod
     def _k_floor(cls, value: int) -> int:

@@ -12,7 +12,17 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from survey.questions.model import QuestionSet, items_for_round
 
 AnswerValue = int | str
 
@@ -25,8 +35,21 @@ class LockedItem(BaseModel):
     )
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
-    options: tuple[StrictInt | StrictStr, ...] = Field(min_length=2)
+    options: tuple[StrictInt | StrictStr, ...] = ()
     required: bool = True
+    #: A free-text item: any non-empty text up to ``max_length`` characters instead of options.
+    text: bool = False
+    max_length: int = Field(default=500, ge=1, le=1500)
+    #: The question_set_version row the item comes from (None for ad-hoc rounds).
+    version_id: int | None = None
+
+    @model_validator(mode="after")
+    def _options_or_text(self) -> LockedItem:
+        if not self.text and len(self.options) < 2:
+            raise ValueError("an item needs at least two options (or text: true)")
+        if self.text and self.options:
+            raise ValueError("a text item has no options")
+        return self
 
     @field_validator("options", mode="before")
     @classmethod
@@ -48,6 +71,8 @@ class LockedItem(BaseModel):
         return frozenset((type(option), option) for option in self.options)
 
     def allows(self, value: object) -> bool:
+        if self.text:
+            return isinstance(value, str) and 0 < len(value.strip()) <= self.max_length
         try:
             return (type(value), value) in self._allowed
         except TypeError:  # unhashable, e.g. a list: certainly not an option
@@ -97,13 +122,41 @@ def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, 
             continue
         value = answers[item.key]
         if not item.allows(value):
-            allowed = ", ".join(str(o) for o in item.options)
-            problems.append(f"item {item.key!r}: {value!r} is not allowed (allowed: {allowed})")
+            if item.text:
+                allowed = f"text of 1 to {item.max_length} characters"
+            else:
+                allowed = ", ".join(str(o) for o in item.options)
+            shown = value if not isinstance(value, str) or len(value) < 40 else value[:37] + "..."
+            problems.append(f"item {item.key!r}: {shown!r} is not allowed (allowed: {allowed})")
             continue
-        clean[item.key] = value
+        clean[item.key] = value.strip() if item.text else value  # type: ignore[union-attr]
     if problems:
         raise InvalidAnswersError(problems)
     if not clean:
         raise InvalidAnswersError(["a check-in must answer at least one item"])
     return clean
 
+
+
+def lock_items(
+    sets: Sequence[tuple[int, QuestionSet]], sequence: int
+) -> list[LockedItem]:
+    """What the ``sequence``-th round of a schedule asks, from its sets' active versions."""
+    locked: list[LockedItem] = []
+    for version_id, question_set in sets:
+        for item in items_for_round(question_set, sequence):
+            locked.append(
+                LockedItem(
+                    key=item.key,
+                    options=tuple(question_set.answer_values(item)),
+                    required=item.required,
+                    text=item.type == "text",
+                    max_length=item.max_length,
+                    version_id=version_id,
+                )
+            )
+    keys = [item.key for item in locked]
+    clashes = sorted({key for key in keys if keys.count(key) > 1})
+    if clashes:
+        raise ValueError(f"question sets of one schedule share item keys: {', '.join(clashes)}")
+    return locked

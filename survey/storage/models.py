@@ -108,7 +108,9 @@ class SurveyRound(SQLModel, table=True):
     state: RoundState = Field(
         default=RoundState.OPEN, sa_column=Column(String(16), nullable=False, index=True)
     )
-    #: When the single reminder went out (None: not yet). Set once; never per member.
+    #: When the single reminder is due, and when it went out (None: not yet). Set once for the
+    #: round, never per member, so nothing records who had not answered at that moment.
+    remind_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     reminded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 

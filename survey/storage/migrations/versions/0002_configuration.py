@@ -100,6 +100,7 @@ def upgrade() -> None:
                 server_default=sa.text("'[]'"),
             )
         )
+        batch.add_column(sa.Column("remind_at", UTCDateTime()))
         batch.add_column(sa.Column("reminded_at", UTCDateTime()))
         batch.drop_column("question_set_version")
         batch.create_index("ix_survey_round_schedule_id", ["schedule_id"])
@@ -154,6 +155,7 @@ def downgrade() -> None:
         batch.drop_index("ix_survey_round_schedule_id")
         batch.add_column(sa.Column("question_set_version", sa.String(120)))
         batch.drop_column("reminded_at")
+        batch.drop_column("remind_at")
         batch.drop_column("question_set_versions")
         batch.drop_column("sequence")
         batch.drop_constraint("fk_survey_round_schedule_id", type_="foreignkey")

@@ -1,0 +1,215 @@
+"""Invite links: how people join their unit without anyone typing their name anywhere.
+
+A token is 32 random bytes (43 URL-safe characters, within Telegram's 64 for a start
+parameter); only its SHA-256 is stored, so a database copy cannot be used to join. Wrong codes
+are counted per pseudonym and rate limited, so guessing is pointless as well as hopeless (P8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import qrcode
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from survey.crypto import KeyRing
+from survey.enrolment import AlreadyEnrolledError
+from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
+from survey.storage import Database
+from survey.storage.models import Invite, InviteFailure, Member, Role, Unit
+
+
+class InviteError(ValueError):
+    """The invite cannot be used; the message is safe and helpful to show the person."""
+
+
+class UnknownInviteError(InviteError):
+    pass
+
+
+class ExpiredInviteError(InviteError):
+    pass
+
+
+class UsedUpInviteError(InviteError):
+    pass
+
+
+class RevokedInviteError(InviteError):
+    pass
+
+
+class TooManyAttemptsError(InviteError):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedInvite:
+    invite_id: int
+    token: str
+    unit_id: int
+    role: Role
+    expires_at: datetime
+    max_uses: int
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_invite(
+    db: Database,
+    *,
+    unit_id: int,
+    role: Role,
+    expires_in: timedelta,
+    max_uses: int,
+    label: str = "",
+    now: datetime | None = None,
+) -> CreatedInvite:
+    """Make an invite; the token is returned once and never stored."""
+    now = now or datetime.now(UTC)
+    if max_uses < 1:
+        raise InviteError("an invite needs at least one use")
+    if expires_in <= timedelta(0):
+        raise InviteError("an invite must expire in the future")
+    token = secrets.token_urlsafe(32)
+    with db.session() as session:
+        unit = session.get(Unit, unit_id)
+        if unit is None or unit.archived:
+            raise InviteError(f"unit {unit_id} does not exist or is archived")
+        invite = Invite(
+            token_hash=hash_token(token),
+            unit_id=unit_id,
+            role=role,
+            label=label.strip()[:120],
+            created_at=now,
+            expires_at=now + expires_in,
+            max_uses=max_uses,
+        )
+        session.add(invite)
+        session.flush()
+        return CreatedInvite(invite.id, token, unit_id, role, invite.expires_at, max_uses)  # type: ignore[arg-type]
+
+
+def invite_link(bot_username: str, token: str) -> str:
+    return f"https://t.me/{bot_username.lstrip('@')}?start={token}"
+
+
+def write_qr_png(link: str, path: Path) -> Path:
+    """A QR code of the link, large enough to scan from a poster or a projected slide."""
+    image = qrcode.make(link, box_size=12, border=4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(str(path))
+    return path
+
+
+def revoke_invite(db: Database, invite_id: int) -> None:
+    with db.session() as session:
+        invite = session.get(Invite, invite_id)
+        if invite is None:
+            raise InviteError(f"no invite {invite_id}")
+        invite.revoked = True
+
+
+def list_invites(db: Database) -> list[Invite]:
+    with db.session() as session:
+        return list(session.exec(select(Invite).order_by(Invite.id)).all())
+
+
+def redeem_invite(
+    db: Database,
+    keys: KeyRing,
+    settings: SurveySettings,
+    *,
+    token: str,
+    telegram_user_id: int,
+    chat_id: int,
+    language: str,
+    now: datetime | None = None,
+) -> Member:
+    """Enrol the person behind ``telegram_user_id`` with the invite's unit and role."""
+    now = now or datetime.now(UTC)
+    if language not in SUPPORTED_LANGUAGES:
+        language = settings.language
+    pseudonym = keys.pseudonymizer().pseudonym(telegram_user_id)
+    window = timedelta(minutes=settings.invite_failure_window_minutes)
+    token = token.strip()
+    with db.session() as session:
+        failure = session.get(InviteFailure, pseudonym)
+        if failure is not None and now - failure.window_start >= window:
+            session.delete(failure)
+            session.flush()
+            failure = None
+        if failure is not None and failure.failures >= settings.invite_max_failures:
+            wait = failure.window_start + window - now
+            minutes = max(1, int(wait.total_seconds() // 60) + 1)
+            raise TooManyAttemptsError(
+                f"too many wrong invite codes; try again in {minutes} minutes"
+            )
+        invite = (
+            session.exec(select(Invite).where(Invite.token_hash == hash_token(token))).first()
+            if 16 <= len(token) <= 64
+            else None
+        )
+    if invite is None:
+        _count_failure(db, pseudonym, now, window)
+        raise UnknownInviteError(
+            "this invite code is not valid: check the link or ask for a new one"
+        )
+    if invite.revoked:
+        raise RevokedInviteError("this invite has been withdrawn: ask for a new one")
+    if now >= invite.expires_at:
+        raise ExpiredInviteError("this invite has expired: ask for a new one")
+    sealed_chat = keys.chat_id_cipher().encrypt(chat_id, pseudonym)
+    try:
+        with db.session() as session:
+            if session.exec(select(Member.id).where(Member.pseudonym == pseudonym)).first():
+                raise AlreadyEnrolledError("you are already enrolled")
+            taken = session.execute(
+                update(Invite)
+                .where(
+                    Invite.id == invite.id,
+                    Invite.uses < Invite.max_uses,
+                    Invite.revoked == False,  # noqa: E712
+                )
+                .values(uses=Invite.uses + 1)
+            )
+            if taken.rowcount != 1:
+                raise UsedUpInviteError("this invite has been used up: ask for a new one")
+            unit = session.get(Unit, invite.unit_id)
+            if unit is None or unit.archived:
+                raise InviteError("the unit of this invite no longer exists: ask for a new one")
+            member = Member(
+                pseudonym=pseudonym,
+                chat_id_sealed=sealed_chat,
+                role=invite.role,
+                unit_id=invite.unit_id,
+                language=language,
+            )
+            session.add(member)
+            stale = session.get(InviteFailure, pseudonym)
+            if stale is not None:
+                session.delete(stale)
+            session.flush()
+            return member
+    except IntegrityError as exc:  # the same person redeeming twice at the same moment
+        raise AlreadyEnrolledError("you are already enrolled") from exc
+
+
+def _count_failure(db: Database, pseudonym: str, now: datetime, window: timedelta) -> None:
+    with db.session() as session:
+        failure = session.get(InviteFailure, pseudonym)
+        if failure is None or now - failure.window_start >= window:
+            if failure is not None:
+                session.delete(failure)
+                session.flush()
+            session.add(InviteFailure(pseudonym=pseudonym, window_start=now, failures=1))
+        else:
+            failure.failures += 1
