@@ -29,6 +29,7 @@ def open_round(
     question_set_versions: Sequence[int] = (),
     schedule_id: int | None = None,
     sequence: int = 0,
+    remind_at: datetime | None = None,
 ) -> SurveyRound:
     """Open a round for a unit sub-tree, locking items, k, the report key and member counts."""
     if closes_at <= opens_at:
@@ -46,6 +47,7 @@ def open_round(
             question_set_versions=list(question_set_versions),
             schedule_id=schedule_id,
             sequence=sequence,
+            remind_at=remind_at,
             items=[item.model_dump(mode="json") for item in items],
             min_group_size=settings.min_group_size,
             spread_min_group_size=settings.spread_min_group_size,

@@ -175,22 +175,25 @@ def _where(document: Any, path: list[str | int]) -> str:
 
 
 def _line_of(node: yaml.Node, path: list[str | int]) -> int:
-    """The line of the deepest node the path reaches (1-based)."""
+    """The line (1-based) of the deepest key or element the path reaches: for ``text`` that is
+    the ``text:`` line even when its translations follow on the lines below."""
+    line = node.start_mark.line
     for part in path:
         child = None
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if key_node.value == str(part):
-                    child = value_node
+                    child, line = value_node, key_node.start_mark.line
                     break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(
+            node.value
         ):
             child = node.value[part]
+            line = child.start_mark.line
         if child is None:
             break
         node = child
-    return node.start_mark.line + 1
+    return line + 1
 
 
 def _duplicate_keys(node: yaml.Node, trail: str = "") -> list[Problem]:

@@ -1,0 +1,237 @@
+"""Schedules in the database and the round lifecycle they drive: open -> remind -> close.
+
+``due`` reads the state and asks the pure ``survey.schedules.due_at``; ``tick`` carries out
+what is due. Opening is guarded by a unique (schedule, opening time) constraint, so two processes
+or a restart never open a round twice; closing runs the anonymous release of the survey core.
+Reminders are only reported here: the bot sends them and then calls ``mark_reminded``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from survey.crypto import KeyFileError, KeyRing
+from survey.enrolment import EnrolmentError, subtree_ids
+from survey.questions import load_version
+from survey.questions.locked import lock_items
+from survey.rounds import open_round
+from survey.schedules import Due, OpenDue, RoundState, ScheduleSpec, ScheduleState, due_at
+from survey.settings import SurveySettings
+from survey.storage import Database
+from survey.storage.models import (
+    Member,
+    MemberStatus,
+    Participation,
+    Role,
+    Schedule,
+    SurveyRound,
+    Unit,
+)
+from survey.storage.models import (
+    RoundState as StoredRoundState,
+)
+from survey.submissions import ReleaseError, ReleaseSummary, release_round
+
+
+class ScheduleError(ValueError):
+    """A schedule request that cannot be carried out; the message says why."""
+
+
+def create_schedule(
+    db: Database, *, unit_id: int, question_sets: list[str], spec: ScheduleSpec
+) -> Schedule:
+    """Store a schedule after checking its unit and that its sets fit together in every round."""
+    if not question_sets:
+        raise ScheduleError("a schedule needs at least one question set")
+    sets = _active_sets(db, question_sets)
+    cycle = math.lcm(*(item.cadence for _, qs in sets for item in qs.items))
+    for sequence in range(cycle):
+        try:
+            lock_items(sets, sequence)
+        except ValueError as exc:
+            raise ScheduleError(str(exc)) from exc
+    with db.session() as session:
+        unit = session.get(Unit, unit_id)
+        if unit is None or unit.archived:
+            raise ScheduleError(f"unit {unit_id} does not exist or is archived")
+        schedule = Schedule(
+            unit_id=unit_id,
+            question_sets=list(question_sets),
+            cadence=spec.cadence,
+            weekday=spec.weekday,
+            local_time=spec.local_time.strftime("%H:%M"),
+            timezone=spec.timezone,
+            open_hours=spec.open_hours,
+            remind_after_hours=spec.remind_after_hours,
+            skip=list(spec.skip),
+            starts_on=spec.starts_on,
+        )
+        session.add(schedule)
+        session.flush()
+        return schedule
+
+
+def spec_of(schedule: Schedule) -> ScheduleSpec:
+    return ScheduleSpec(
+        cadence=schedule.cadence,  # type: ignore[arg-type]
+        weekday=schedule.weekday,
+        local_time=datetime.strptime(schedule.local_time, "%H:%M").time(),
+        timezone=schedule.timezone,
+        open_hours=schedule.open_hours,
+        remind_after_hours=schedule.remind_after_hours,
+        skip=tuple(schedule.skip),
+        starts_on=schedule.starts_on,
+    )
+
+
+def list_schedules(db: Database) -> list[Schedule]:
+    with db.session() as session:
+        return list(session.exec(select(Schedule).order_by(Schedule.id)).all())
+
+
+def update_schedule(
+    db: Database, schedule_id: int, *, active: bool | None = None, add_skip: str | None = None
+) -> Schedule:
+    with db.session() as session:
+        schedule = session.get(Schedule, schedule_id)
+        if schedule is None:
+            raise ScheduleError(f"no schedule {schedule_id} (see `pulse schedules list`)")
+        if add_skip is not None:
+            spec = spec_of(schedule).model_copy(update={"skip": (*schedule.skip, add_skip)})
+            ScheduleSpec.model_validate(spec.model_dump())
+            schedule.skip = [*schedule.skip, add_skip]
+        if active is not None:
+            schedule.active = active
+        return schedule
+
+
+def due(db: Database, now: datetime) -> Due:
+    with db.session() as session:
+        schedules = [
+            ScheduleState(s.id, spec_of(s), s.active)  # type: ignore[arg-type]
+            for s in session.exec(select(Schedule)).all()
+        ]
+        rounds = [
+            RoundState(
+                r.id,  # type: ignore[arg-type]
+                r.schedule_id,
+                r.opens_at,
+                r.closes_at,
+                r.remind_at,
+                r.reminded_at is not None,
+                r.state == StoredRoundState.OPEN,
+            )
+            for r in session.exec(select(SurveyRound)).all()
+        ]
+    return due_at(now, schedules, rounds)
+
+
+@dataclass
+class TickReport:
+    opened: list[int] = field(default_factory=list)
+    to_remind: list[int] = field(default_factory=list)
+    closed: list[ReleaseSummary] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def tick(
+    db: Database, keys: KeyRing, settings: SurveySettings, now: datetime | None = None
+) -> TickReport:
+    """Carry out everything due at ``now``; safe to call as often as wanted."""
+    now = now or datetime.now(UTC)
+    report = TickReport()
+    plan = due(db, now)
+    for item in plan.open:
+        try:
+            round_id = open_scheduled_round(db, keys, settings, item)
+        except (ScheduleError, EnrolmentError, KeyFileError, ValueError) as exc:
+            report.failed.append(f"schedule {item.schedule_id}: could not open: {exc}")
+            continue
+        if round_id is not None:
+            report.opened.append(round_id)
+    for item in plan.close:
+        try:
+            report.closed.append(release_round(db, keys, item.round_id))
+        except (KeyFileError, ReleaseError) as exc:
+            report.failed.append(f"round {item.round_id}: could not close: {exc}")
+    report.to_remind = [item.round_id for item in plan.remind]
+    return report
+
+
+def open_scheduled_round(
+    db: Database, keys: KeyRing, settings: SurveySettings, item: OpenDue
+) -> int | None:
+    """Open one due round; returns None if another process opened it first."""
+    with db.session() as session:
+        schedule = session.get(Schedule, item.schedule_id)
+        if schedule is None:
+            raise ScheduleError(f"no schedule {item.schedule_id}")
+        sequence = session.exec(
+            select(func.count())
+            .select_from(SurveyRound)
+            .where(SurveyRound.schedule_id == item.schedule_id)
+        ).one()
+        set_ids, unit_id = list(schedule.question_sets), schedule.unit_id
+    sets = _active_sets(db, set_ids)
+    try:
+        survey_round = open_round(
+            db,
+            keys,
+            settings,
+            unit_id=unit_id,
+            items=lock_items(sets, sequence),
+            opens_at=item.opens_at,
+            closes_at=item.closes_at,
+            remind_at=item.remind_at,
+            question_set_versions=[version_id for version_id, _ in sets],
+            schedule_id=item.schedule_id,
+            sequence=sequence,
+        )
+    except IntegrityError:
+        return None
+    return survey_round.id
+
+
+def mark_reminded(db: Database, round_id: int, now: datetime | None = None) -> None:
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, round_id)
+        if survey_round is not None and survey_round.reminded_at is None:
+            survey_round.reminded_at = now or datetime.now(UTC)
+
+
+def recipients(db: Database, round_id: int, *, only_unanswered: bool) -> list[Member]:
+    """Active workers of the round's units (optionally: those who have not answered yet).
+
+    Computed on demand from the open round's participation, never stored per member (P2).
+    """
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, round_id)
+        if survey_round is None or survey_round.state != StoredRoundState.OPEN:
+            return []
+        units = set(subtree_ids(session, survey_round.unit_id))
+        query = select(Member).where(
+            Member.unit_id.in_(units),  # type: ignore[attr-defined]
+            Member.role == Role.WORKER,
+            Member.status == MemberStatus.ACTIVE,
+        )
+        if only_unanswered:
+            answered = select(Participation.pseudonym).where(Participation.round_id == round_id)
+            query = query.where(Member.pseudonym.not_in(answered))  # type: ignore[attr-defined]
+        return list(session.exec(query.order_by(Member.id)).all())
+
+
+def _active_sets(db: Database, set_ids: list[str]):  # type: ignore[no-untyped-def]
+    sets = []
+    for set_id in set_ids:
+        try:
+            row, question_set = load_version(db, set_id)
+        except LookupError as exc:
+            raise ScheduleError(str(exc)) from exc
+        sets.append((row.id, question_set))
+    return sets
