@@ -168,7 +168,8 @@ def test_json_schema_describes_the_format() -> None:
     schema = QuestionSet.model_json_schema(by_alias=True)
     text = json.dumps(schema)
     assert schema["properties"]["items"]["type"] == "array"
-    assert '"yes_no"' in text and '"construct"' in text
+    assert '"yes_no"' in text
+    assert '"construct"' in text
 
 
 # --- hypothesis: YAML -> model -> YAML round trip -------------------------------------------
