@@ -8,6 +8,7 @@ are counted per pseudonym and rate limited, so guessing is pointless as well as 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -149,7 +150,7 @@ def redeem_invite(
             failure = None
         if failure is not None and failure.failures >= settings.invite_max_failures:
             wait = failure.window_start + window - now
-            minutes = max(1, int(wait.total_seconds() // 60) + 1)
+            minutes = max(1, math.ceil(wait.total_seconds() / 60))
             raise TooManyAttemptsError(
                 f"too many wrong invite codes; try again in {minutes} minutes"
             )

@@ -83,11 +83,29 @@ class ScheduleSpec(BaseModel):
         return False
 
 
+_WEEKDAY_NAMES = {
+    name: index
+    for index, names in enumerate(
+        [
+            ("mon", "monday", "mån", "måndag"),
+            ("tue", "tuesday", "tis", "tisdag"),
+            ("wed", "wednesday", "ons", "onsdag"),
+            ("thu", "thursday", "tor", "torsdag"),
+            ("fri", "friday", "fre", "fredag"),
+            ("sat", "saturday", "lör", "lördag"),
+            ("sun", "sunday", "sön", "söndag"),
+        ]
+    )
+    for name in names
+}
+
+
 def parse_weekday(value: str) -> int:
-    key = value.strip().lower()[:3]
-    if key not in WEEKDAYS:
+    """'mon', 'Monday', 'mån' or 'måndag' -> 0."""
+    key = value.strip().lower()
+    if key not in _WEEKDAY_NAMES:
         raise ValueError(f"weekday {value!r}: use one of {', '.join(WEEKDAYS)}")
-    return WEEKDAYS.index(key)
+    return _WEEKDAY_NAMES[key]
 
 
 def parse_duration_hours(value: str) -> int:
