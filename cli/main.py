@@ -6,19 +6,17 @@ options, calls one function, and turns known errors into a one-line message and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from survey.crypto import KeyFileError
+from cli import invites, questions, schedules, units
+from cli.common import clear_errors, console
 from survey.installation import initialise, rotate_keys, status
 from survey.settings import SurveySettings
-from survey.storage import Database, DatabaseUnavailableError, upgrade_to_head
+from survey.storage import Database, upgrade_to_head
 
 app = typer.Typer(
     help="Staff Pulse: anonymous pulse check-ins for social-work units.",
@@ -27,26 +25,12 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Report keys: rotation and listing.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(units.app, name="units")
+app.add_typer(questions.app, name="questions")
+app.add_typer(invites.app, name="invites")
+app.add_typer(schedules.schedules_app, name="schedules")
+app.add_typer(schedules.rounds_app, name="rounds")
 T = TypeVar("T")
-
-console = Console()
-err = Console(stderr=True)
-
-
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    """Known failures become one readable line and exit code 1, never a traceback."""
-    try:
-        yield
-    except ValidationError as exc:
-        err.print("[red]Invalid setting:[/red]")
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            err.print(f"  PULSE_{field.upper()}: {error['msg']}")
-        raise typer.Exit(1) from exc
-    except (DatabaseUnavailableError, KeyFileError, ValueError) as exc:
-        err.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(1) from exc
 
 
 def _settings() -> SurveySettings:
@@ -65,7 +49,7 @@ def _with_db(action: Callable[[SurveySettings, Database], T]) -> T:
 @app.command()
 def init() -> None:
     """Create the keys (never overwriting existing ones) and migrate the database to the newest."""
-    with _clear_errors():
+    with clear_errors():
         result = _with_db(initialise)
         settings = _settings()
     if result.keys_created:
@@ -83,7 +67,7 @@ def init() -> None:
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations (Alembic) up to the newest schema."""
-    with _clear_errors():
+    with clear_errors():
         revision = _with_db(lambda _s, db: upgrade_to_head(db.engine))
     console.print(f"Database schema at revision {revision}.")
 
@@ -91,7 +75,7 @@ def migrate() -> None:
 @app.command("status")
 def status_command() -> None:
     """Show the database, schema revision, keys and overall counts."""
-    with _clear_errors():
+    with clear_errors():
         current = _with_db(status)
     table = Table(title="Staff Pulse", show_header=False)
     table.add_row("Database", current.database)
@@ -113,7 +97,7 @@ def status_command() -> None:
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Make a new report key pair for rounds opened from now on; older rounds keep their key."""
-    with _clear_errors():
+    with clear_errors():
         key_id = rotate_keys(_settings())
     console.print(f"New active report key: {key_id}. Rounds already open keep their own key.")
 
@@ -121,7 +105,7 @@ def keys_rotate() -> None:
 @keys_app.command("list")
 def keys_list() -> None:
     """List report keys and whether their private half is on this host."""
-    with _clear_errors():
+    with clear_errors():
         current = _with_db(status)
     for key_id in current.report_keys:
         marks = []
@@ -129,5 +113,3 @@ def keys_list() -> None:
             marks.append("active")
         marks.append("private key here" if key_id in current.private_keys_here else "public only")
         console.print(f"{key_id}  ({', '.join(marks)})")
-
-

@@ -23,7 +23,12 @@ def _run(*args: str):  # type: ignore[no-untyped-def]
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     monkeypatch.setenv("PULSE_DATA_DIR", str(tmp_path / "data"))
-    for name in ("PULSE_DATABASE_URL", "PULSE_KEYS_DIR", "PULSE_MIN_GROUP_SIZE"):
+    for name in (
+        "PULSE_DATABASE_URL",
+        "PULSE_KEYS_DIR",
+        "PULSE_MIN_GROUP_SIZE",
+        "PULSE_BOT_USERNAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "data"
 
@@ -73,3 +78,78 @@ def test_unreachable_database_gets_a_clear_message(
     result_code, result = _run("status")
     assert result_code == 1
     assert "cannot reach the database" in result
+
+
+SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
+
+
+def test_an_admin_sets_up_a_municipality_from_the_cli(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULSE_BOT_USERNAME", "pulse_test_bot")
+    _run("init")
+    assert _run("units", "create", "Socialförvaltningen", "--kind", "forvaltning")[0] == 0
+    assert _run("units", "create", "IFO", "--parent", "1", "--kind", "avdelning")[0] == 0
+    assert _run("units", "create", "Team Norr", "--parent", "2", "--kind", "team")[0] == 0
+    code, tree = _run("units", "list")
+    assert code == 0
+    assert "Team Norr (team) - fewer than 5" in tree
+    code, moved = _run("units", "move", "1", "--parent", "3")
+    assert code == 1
+    assert "cannot move under itself" in moved
+
+    code, imported = _run("questions", "import", str(SETS / "social-work-weekly.yaml"))
+    assert code == 0
+    assert "Imported social-work-weekly version 1 (active)" in imported
+    assert "social-work-weekly" in _run("questions", "list")[1]
+    assert "key: behind" in _run("questions", "show", "social-work-weekly")[1]
+
+    qr = tmp_path / "poster.png"
+    code, invite = _run("invites", "create", "--unit", "3", "--qr", str(qr))
+    assert code == 0
+    assert "https://t.me/pulse_test_bot?start=" in invite
+    assert qr.read_bytes()[:4] == b"\x89PNG"
+    assert "unit 3 worker 0/50 used" in _run("invites", "list")[1]
+
+    code, schedule = _run(
+        "schedules",
+        "create",
+        "--unit",
+        "1",
+        "--weekday",
+        "mån",
+        "--starts",
+        "2026-11-23",
+        "--skip",
+        "2026-12-21/2027-01-03",
+    )
+    assert code == 0
+    assert "weekly on mon 09:00 Europe/Stockholm" in schedule
+    code, dry = _run("rounds", "tick", "--at", "2026-11-23T08:00:00+00:00")
+    assert "open: schedule 1" in dry
+    assert "Dry run" in dry
+    assert "No rounds yet" in _run("rounds", "list")[1]
+    code, applied = _run("rounds", "tick", "--at", "2026-11-23T08:00:00+00:00", "--apply")
+    assert code == 0
+    assert "opened round 1" in applied
+    assert "7 items k=5 open" in _run("rounds", "list")[1]
+
+
+def test_a_broken_question_set_is_explained_and_not_imported(env: Path, tmp_path: Path) -> None:
+    _run("init")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        (SETS / "social-work-weekly.yaml").read_text().replace("type: scale", "type: slider", 1)
+    )
+    code, output = _run("questions", "import", str(broken))
+    assert code == 1
+    assert "broken.yaml:" in output
+    assert "item 'behind': type: Input should be 'scale', 'choice', 'yes_no' or 'text'" in output
+    assert "Nothing was imported." in output
+    assert "No question sets yet" in _run("questions", "list")[1]
+
+
+def test_schema_is_json(env: Path) -> None:
+    code, output = _run("questions", "schema")
+    assert code == 0
+    assert '"title": "QuestionSet"' in output

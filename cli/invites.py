@@ -1,0 +1,87 @@
+"""`pulse invites`: invite links (and QR codes) for workers, managers and admins."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import console, context, err
+from survey.invites import create_invite, invite_link, list_invites, revoke_invite, write_qr_png
+from survey.storage.models import Role
+
+app = typer.Typer(help="Invite links: create, list, revoke.", no_args_is_help=True)
+
+
+def _duration(value: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([hdw])", value.strip().lower())
+    if not match:
+        raise typer.BadParameter(f"{value!r}: use e.g. 48h, 14d or 2w")
+    number = int(match.group(1))
+    return {
+        "h": timedelta(hours=number),
+        "d": timedelta(days=number),
+        "w": timedelta(weeks=number),
+    }[match.group(2)]
+
+
+@app.command("create")
+def create(
+    unit: Annotated[int, typer.Option(help="Unit id (see `pulse units list`).")],
+    role: Annotated[Role, typer.Option(help="worker, manager (unit and sub-units) or admin.")] = (
+        Role.WORKER
+    ),
+    expires: Annotated[str | None, typer.Option(help="e.g. 14d, 48h (default: setting).")] = None,
+    uses: Annotated[int, typer.Option(help="How many people may join with it.")] = 50,
+    label: Annotated[str, typer.Option(help="Your note, e.g. 'poster, team meeting'.")] = "",
+    qr: Annotated[Path | None, typer.Option(help="Also write a QR code PNG here.")] = None,
+) -> None:
+    """Create an invite and print its Telegram link (the code is shown only now)."""
+    with context() as ctx:
+        life = _duration(expires) if expires else timedelta(days=ctx.settings.invite_expiry_days)
+        created = create_invite(
+            ctx.db, unit_id=unit, role=role, expires_in=life, max_uses=uses, label=label
+        )
+        bot = ctx.settings.bot_username
+    console.print(
+        f"Invite {created.invite_id}: {created.role.value} of unit {created.unit_id}, "
+        f"{created.max_uses} uses, expires {created.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
+    if bot:
+        link = invite_link(bot, created.token)
+        typer.echo(link)
+        if qr:
+            console.print(f"QR code: {write_qr_png(link, qr)}")
+    else:
+        typer.echo(f"code: {created.token}")
+        err.print("Set PULSE_BOT_USERNAME to print the t.me link (and --qr to write a QR code).")
+    console.print(
+        "[yellow]Share it only with the people it is for; revoke it if it leaks.[/yellow]"
+    )
+
+
+@app.command("list")
+def list_all() -> None:
+    """All invites with their state (codes cannot be shown again: only hashes are stored)."""
+    with context() as ctx:
+        invites = list_invites(ctx.db)
+    if not invites:
+        console.print("No invites yet.")
+    for invite in invites:
+        state = "revoked" if invite.revoked else f"{invite.uses}/{invite.max_uses} used"
+        console.print(
+            f"{invite.id:>4}  unit {invite.unit_id}  {invite.role}  {state}  expires "
+            f"{invite.expires_at:%Y-%m-%d %H:%M} UTC  {invite.label}",
+            highlight=False,
+        )
+
+
+@app.command("revoke")
+def revoke(invite_id: int) -> None:
+    """Withdraw an invite; people who already joined stay."""
+    with context() as ctx:
+        revoke_invite(ctx.db, invite_id)
+    console.print(f"Invite {invite_id} revoked")

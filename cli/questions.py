@@ -1,0 +1,107 @@
+"""`pulse questions`: question sets, their versions and the JSON Schema for editors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import console, context, err
+from survey.questions import (
+    QuestionSet,
+    QuestionSetError,
+    activate_version,
+    dump_question_set,
+    import_question_set,
+    items_for_round,
+    list_question_sets,
+    load_question_set_file,
+    load_version,
+)
+
+app = typer.Typer(help="Question sets: validate, import, list, show, schema.", no_args_is_help=True)
+
+
+def _load(path: Path) -> QuestionSet:
+    try:
+        return load_question_set_file(path)
+    except QuestionSetError as exc:
+        count = len(exc.problems)
+        err.print(f"[red]{count} problem{'s' if count != 1 else ''} in {path}:[/red]")
+        for problem in exc.problems:
+            err.print(f"  {problem.render(exc.source)}", highlight=False, markup=False)
+        err.print("Nothing was imported.")
+        raise typer.Exit(1) from exc
+
+
+@app.command("validate")
+def validate(path: Path) -> None:
+    """Check a question-set file without importing it; shows the weekly rotation."""
+    question_set = _load(path)
+    console.print(f"[green]OK[/green]: {question_set.id}, {len(question_set.items)} items")
+    rounds = max(item.cadence for item in question_set.items)
+    for index in range(rounds):
+        keys = [item.key for item in items_for_round(question_set, index)]
+        console.print(f"  round {index + 1}: {len(keys)} items: {', '.join(keys)}")
+
+
+@app.command("import")
+def import_(
+    path: Path,
+    activate: Annotated[bool, typer.Option(help="Use it for rounds opened from now on.")] = True,
+) -> None:
+    """Import a set: a changed file becomes a new version; rounds already open keep theirs."""
+    question_set = _load(path)
+    with context() as ctx:
+        result = import_question_set(ctx.db, question_set, activate=activate)
+    if not result.created:
+        console.print(f"{result.set_id}: unchanged, still version {result.version}")
+        return
+    state = "active" if result.active else "not active"
+    console.print(f"Imported {result.set_id} version {result.version} ({state})")
+    for key, reason in result.trend_breaks.items():
+        console.print(f"  trend for '{key}' starts afresh: {reason}")
+
+
+@app.command("activate")
+def activate(set_id: str, version: int) -> None:
+    """Use an earlier or later version for rounds opened from now on."""
+    with context() as ctx:
+        activate_version(ctx.db, set_id, version)
+    console.print(f"{set_id}: version {version} is active")
+
+
+@app.command("list")
+def list_sets() -> None:
+    """Imported sets, their versions and which one is active."""
+    with context() as ctx:
+        summaries = list_question_sets(ctx.db)
+    if not summaries:
+        console.print("No question sets yet: `pulse questions import config/question_sets/...`")
+    for summary in summaries:
+        console.print(
+            f"{summary.set_id}  {summary.title}  (versions: {summary.versions}, "
+            f"active: {summary.active_version})",
+            highlight=False,
+        )
+
+
+@app.command("show")
+def show(
+    set_id: str,
+    version: Annotated[int | None, typer.Option(help="Default: the active version.")] = None,
+) -> None:
+    """Print a stored version as YAML."""
+    with context() as ctx:
+        _, question_set = load_version(ctx.db, set_id, version)
+    typer.echo(dump_question_set(question_set), nl=False)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of the format, for editor completion and checks."""
+    typer.echo(
+        json.dumps(QuestionSet.model_json_schema(by_alias=True), indent=2, ensure_ascii=False)
+    )

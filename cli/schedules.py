@@ -1,0 +1,162 @@
+"""`pulse schedules` and `pulse rounds`: when check-ins happen, and driving them by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+from sqlmodel import select
+
+from cli.common import console, context, parse_instant
+from survey.lifecycle import create_schedule, due, list_schedules, tick, update_schedule
+from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
+from survey.storage.models import RoundUnitCount, SurveyRound
+
+schedules_app = typer.Typer(
+    help="Schedules: create, list, skip a date, pause, resume.", no_args_is_help=True
+)
+rounds_app = typer.Typer(
+    help="Rounds: list, show what is due, run what is due.", no_args_is_help=True
+)
+
+
+@schedules_app.command("create")
+def create(
+    unit: Annotated[int, typer.Option(help="The unit; its whole sub-tree is included.")],
+    sets: Annotated[str, typer.Option(help="Question set ids, comma-separated.")] = (
+        "social-work-weekly"
+    ),
+    cadence: Annotated[str, typer.Option(help="weekly, biweekly or monthly.")] = "weekly",
+    weekday: Annotated[str, typer.Option(help="mon..sun (or måndag..söndag).")] = "mon",
+    at: Annotated[str, typer.Option("--time", help="Local time, HH:MM.")] = "09:00",
+    timezone: Annotated[str | None, typer.Option(help="Default: PULSE_TIMEZONE.")] = None,
+    open_for: Annotated[str, typer.Option("--open", help="How long a round stays open.")] = "72h",
+    remind: Annotated[str, typer.Option(help="Reminder this long after opening.")] = "24h",
+    skip: Annotated[list[str] | None, typer.Option(help="YYYY-MM-DD or a range A/B.")] = None,
+    starts: Annotated[str | None, typer.Option(help="First date (default: today).")] = None,
+) -> None:
+    """Create a schedule for a unit sub-tree."""
+    with context() as ctx:
+        spec = ScheduleSpec(
+            cadence=cadence,  # type: ignore[arg-type]
+            weekday=parse_weekday(weekday),
+            local_time=datetime.strptime(at, "%H:%M").time(),
+            timezone=timezone or ctx.settings.timezone,
+            open_hours=parse_duration_hours(open_for),
+            remind_after_hours=parse_duration_hours(remind),
+            skip=tuple(skip or ()),
+            starts_on=date.fromisoformat(starts) if starts else datetime.now(UTC).date(),
+        )
+        schedule = create_schedule(
+            ctx.db, unit_id=unit, question_sets=[s.strip() for s in sets.split(",")], spec=spec
+        )
+    console.print(
+        f"Schedule {schedule.id}: unit {schedule.unit_id}, {schedule.cadence} on "
+        f"{WEEKDAYS[schedule.weekday]} {schedule.local_time} {schedule.timezone}, open "
+        f"{schedule.open_hours} h, reminder after {schedule.remind_after_hours} h"
+    )
+
+
+@schedules_app.command("list")
+def list_all() -> None:
+    """All schedules."""
+    with context() as ctx:
+        schedules = list_schedules(ctx.db)
+    if not schedules:
+        console.print("No schedules yet: `pulse schedules create --unit ID`")
+    for s in schedules:
+        state = "active" if s.active else "paused"
+        skips = f", skips {', '.join(s.skip)}" if s.skip else ""
+        console.print(
+            f"{s.id:>4}  unit {s.unit_id}  {'+'.join(s.question_sets)}  {s.cadence} "
+            f"{WEEKDAYS[s.weekday]} {s.local_time} {s.timezone}  open {s.open_hours} h, "
+            f"reminder {s.remind_after_hours} h  {state}{skips}",
+            highlight=False,
+        )
+
+
+@schedules_app.command("skip")
+def skip_date(schedule_id: int, when: str) -> None:
+    """No round on this date (or range A/B), e.g. a holiday or summer weeks."""
+    with context() as ctx:
+        update_schedule(ctx.db, schedule_id, add_skip=when)
+    console.print(f"Schedule {schedule_id} skips {when}")
+
+
+@schedules_app.command("pause")
+def pause(schedule_id: int) -> None:
+    """Open no new rounds until resumed (open rounds run to their end)."""
+    with context() as ctx:
+        update_schedule(ctx.db, schedule_id, active=False)
+    console.print(f"Schedule {schedule_id} paused")
+
+
+@schedules_app.command("resume")
+def resume(schedule_id: int) -> None:
+    with context() as ctx:
+        update_schedule(ctx.db, schedule_id, active=True)
+    console.print(f"Schedule {schedule_id} active")
+
+
+@rounds_app.command("list")
+def list_rounds() -> None:
+    """Rounds with their window; respondents only for closed rounds (P6: nothing while open)."""
+    with context() as ctx, ctx.db.session() as session:
+        rounds = session.exec(select(SurveyRound).order_by(SurveyRound.opens_at)).all()
+        counts: dict[int, int] = {}
+        for row in session.exec(select(RoundUnitCount)).all():
+            counts[row.round_id] = counts.get(row.round_id, 0) + row.respondents
+    if not rounds:
+        console.print("No rounds yet.")
+    for r in rounds:
+        answered = f"{counts.get(r.id or 0, 0)} answered" if r.state == "closed" else "open"
+        console.print(
+            f"{r.id:>4}  unit {r.unit_id}  #{r.sequence + 1}  {r.opens_at:%Y-%m-%d %H:%M} -> "
+            f"{r.closes_at:%Y-%m-%d %H:%M} UTC  {len(r.items)} items  k={r.min_group_size}  "
+            f"{answered}",
+            highlight=False,
+        )
+
+
+@rounds_app.command("tick")
+def run_due(
+    at: Annotated[str | None, typer.Option(help="Pretend it is this time (ISO).")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Carry it out (default: only show).")] = (
+        False
+    ),
+) -> None:
+    """Show what is due now (open, remind, close); with --apply, open and close rounds.
+
+    The bot does this by itself every minute; this is for operators and dry runs.
+    """
+    now = parse_instant(at)
+    with context() as ctx:
+        plan = due(ctx.db, now)
+        for item in plan.open:
+            console.print(
+                f"open: schedule {item.schedule_id} at {item.opens_at:%Y-%m-%d %H:%M} "
+                f"UTC, closes {item.closes_at:%Y-%m-%d %H:%M} UTC"
+            )
+        for item in plan.remind:
+            console.print(f"remind: round {item.round_id} (the bot sends reminders)")
+        for item in plan.close:
+            console.print(f"close: round {item.round_id}")
+        if plan.empty:
+            console.print("Nothing is due.")
+            return
+        if not apply:
+            console.print("Dry run: add --apply to carry it out.")
+            return
+        report = tick(ctx.db, ctx.keys, ctx.settings, now)
+    for round_id in report.opened:
+        console.print(f"[green]opened[/green] round {round_id}")
+    for summary in report.closed:
+        console.print(
+            f"[green]closed[/green] round {summary.round_id}: "
+            f"{summary.respondents} answers released"
+        )
+    for failure in report.failed:
+        console.print(f"[red]failed[/red]: {failure}")
+    if report.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,80 @@
+"""`pulse units`: the organisation tree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import console, context
+from survey.enrolment import archive_unit, create_unit, move_unit, rename_unit, unit_tree
+
+app = typer.Typer(
+    help="Units: create, rename, move, list as a tree, archive.", no_args_is_help=True
+)
+KINDS = ("forvaltning", "avdelning", "enhet", "team")
+
+
+@app.command("create")
+def create(
+    name: str,
+    parent: Annotated[int | None, typer.Option(help="Id of the parent unit.")] = None,
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(KINDS)}.")] = "enhet",
+) -> None:
+    """Create a unit (a förvaltning at the top, teams at the bottom)."""
+    if kind not in KINDS:
+        raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
+    with context() as ctx:
+        unit = create_unit(ctx.db, name, parent_id=parent, kind=kind)
+    console.print(f"Created unit {unit.id}: {unit.name} ({unit.kind})")
+
+
+@app.command("rename")
+def rename(unit_id: int, name: str) -> None:
+    """Give a unit a new name; its history stays."""
+    with context() as ctx:
+        unit = rename_unit(ctx.db, unit_id, name)
+    console.print(f"Unit {unit.id} is now called {unit.name}")
+
+
+@app.command("move")
+def move(
+    unit_id: int,
+    parent: Annotated[int | None, typer.Option(help="New parent unit id.")] = None,
+    top: Annotated[bool, typer.Option("--top", help="Make it a top-level unit.")] = False,
+) -> None:
+    """Move a unit, with everything below it, under another unit."""
+    if (parent is None) == (not top):
+        raise typer.BadParameter("give either --parent ID or --top")
+    with context() as ctx:
+        unit = move_unit(ctx.db, unit_id, None if top else parent)
+    where = "the top" if unit.parent_id is None else f"unit {unit.parent_id}"
+    console.print(f"Moved unit {unit.id} under {where}")
+
+
+@app.command("archive")
+def archive(unit_id: int) -> None:
+    """Archive a unit without members or active sub-units; its past results stay."""
+    with context() as ctx:
+        unit = archive_unit(ctx.db, unit_id)
+    console.print(f"Archived unit {unit.id}: {unit.name}")
+
+
+@app.command("list")
+def list_units(
+    archived: Annotated[bool, typer.Option(help="Show archived units too.")] = False,
+) -> None:
+    """The tree, with workers per unit shown only where there are at least k."""
+    with context() as ctx:
+        nodes = unit_tree(ctx.db, ctx.settings.min_group_size, include_archived=archived)
+        k = ctx.settings.min_group_size
+    if not nodes:
+        console.print("No units yet: `pulse units create NAME`")
+    for node in nodes:
+        members = f"{node.members} workers" if node.members is not None else f"fewer than {k}"
+        flag = " [archived]" if node.unit.archived else ""
+        console.print(
+            f"{'  ' * node.depth}{node.unit.id:>4}  {node.unit.name} ({node.unit.kind}) - "
+            f"{members}{flag}",
+            highlight=False,
+        )
