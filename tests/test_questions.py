@@ -49,8 +49,9 @@ def test_a_value_outside_the_options_is_always_refused(case, data) -> None:  # t
     items, answers = case
     item = data.draw(st.sampled_from(items))
     bad = data.draw(
-        st.one_of(values, st.booleans(), st.floats(allow_nan=False), st.text(max_size=5))
-        .filter(lambda v: not any(type(v) is type(o) and v == o for o in item.options))
+        st.one_of(values, st.booleans(), st.floats(allow_nan=False), st.text(max_size=5)).filter(
+            lambda v: not any(type(v) is type(o) and v == o for o in item.options)
+        )
     )
     with pytest.raises(InvalidAnswersError, match=item.key):
         validate_answers(items, {**answers, item.key: bad})
@@ -100,3 +101,20 @@ def test_item_definitions_are_checked() -> None:
         LockedItem(key="a", options=(True, False))
     with pytest.raises(ValueError, match="duplicate item keys: a"):
         parse_items([{"key": "a", "options": [1, 2]}, {"key": "a", "options": [1, 2]}])
+
+
+def test_free_text_items_take_bounded_non_empty_text() -> None:
+    items = [
+        LockedItem(key="comment", text=True, max_length=20, required=False),
+        LockedItem(key="stress", options=(1, 2, 3, 4, 5)),
+    ]
+    assert validate_answers(items, {"stress": 3, "comment": "  för mycket  "}) == {
+        "stress": 3,
+        "comment": "för mycket",
+    }
+    with pytest.raises(InvalidAnswersError, match="text of 1 to 20 characters"):
+        validate_answers(items, {"stress": 3, "comment": "x" * 21})
+    with pytest.raises(InvalidAnswersError, match="text of 1 to 20 characters"):
+        validate_answers(items, {"stress": 3, "comment": "   "})
+    with pytest.raises(ValidationError, match="has no options"):
+        LockedItem(key="c", text=True, options=(1, 2))

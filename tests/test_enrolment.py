@@ -1,0 +1,95 @@
+"""Units and members: tree operations, moving, pausing, leaving (answers stay, unlinkable)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from survey.enrolment import (
+    EnrolmentError,
+    archive_unit,
+    create_unit,
+    enrol_member,
+    find_member,
+    leave,
+    member_chat_id,
+    move_member,
+    move_unit,
+    rename_unit,
+    set_status,
+    unit_tree,
+)
+from survey.lifecycle import recipients
+from survey.questions import LockedItem
+from survey.storage.models import MemberStatus, Response
+from survey.submissions import AlreadyAnsweredError, release_round, submit
+
+ANSWER = {"behind": 2, "stress": 2, "support": 4}
+
+
+def test_tree_operations(db) -> None:  # type: ignore[no-untyped-def]
+    top = create_unit(db, "Socialförvaltningen", kind="forvaltning")
+    ifo = create_unit(db, "IFO", parent_id=top.id, kind="avdelning")
+    team = create_unit(db, "Team Syd", parent_id=ifo.id, kind="team")
+    rename_unit(db, team.id, "Team Söder")
+    with pytest.raises(EnrolmentError, match="cannot move under itself"):
+        move_unit(db, ifo.id, team.id)
+    move_unit(db, team.id, top.id)
+    nodes = unit_tree(db, min_group_size=5)
+    assert [(n.unit.name, n.depth) for n in nodes] == [
+        ("Socialförvaltningen", 0),
+        ("IFO", 1),
+        ("Team Söder", 1),
+    ]
+    archive_unit(db, team.id)
+    assert "Team Söder" not in [n.unit.name for n in unit_tree(db, 5)]
+    with pytest.raises(EnrolmentError, match="active sub-units"):
+        archive_unit(db, top.id)
+    with pytest.raises(EnrolmentError, match="does not exist"):
+        rename_unit(db, 999, "x")
+
+
+def test_member_counts_below_k_are_not_shown(db, keys) -> None:  # type: ignore[no-untyped-def]
+    small = create_unit(db, "Liten")
+    large = create_unit(db, "Stor")
+    for i in range(4):
+        enrol_member(db, keys, telegram_user_id=100 + i, chat_id=100 + i, unit_id=small.id)
+    for i in range(5):
+        enrol_member(db, keys, telegram_user_id=200 + i, chat_id=200 + i, unit_id=large.id)
+    counts = {n.unit.name: n.members for n in unit_tree(db, min_group_size=5)}
+    assert counts == {"Liten": None, "Stor": 5}
+    with pytest.raises(EnrolmentError, match="still has members"):
+        archive_unit(db, small.id)
+
+
+def test_move_pause_resume_and_chat_id(db, keys, make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((5, 5))
+    member = world.members[0]
+    assert member_chat_id(keys, member) == world.telegram_ids[0]
+    move_member(db, member.id, world.teams[1].id)
+    assert find_member(db, keys, world.telegram_ids[0]).unit_id == world.teams[1].id
+    set_status(db, member.id, MemberStatus.PAUSED)
+    assert member.id not in {m.id for m in recipients(db, world.round.id, only_unanswered=False)}
+    set_status(db, member.id, MemberStatus.ACTIVE)
+    assert member.id in {m.id for m in recipients(db, world.round.id, only_unanswered=False)}
+
+
+def test_leaving_keeps_answers_and_rejoining_cannot_answer_twice(db, keys, make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world(
+        (6,),
+        items=[LockedItem(key=k, options=(1, 2, 3, 4, 5)) for k in ("behind", "stress", "support")],
+    )
+    member, telegram_id = world.members[0], world.telegram_ids[0]
+    submit(db, keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    leave(db, member.id)
+    assert find_member(db, keys, telegram_id) is None
+    again = enrol_member(
+        db, keys, telegram_user_id=telegram_id, chat_id=telegram_id, unit_id=world.teams[0].id
+    )
+    with pytest.raises(AlreadyAnsweredError):
+        submit(db, keys, member_id=again.id, round_id=world.round.id, answers=ANSWER)
+    leave(db, again.id)
+    release_round(db, keys, world.round.id)
+    with db.session() as session:
+        assert session.exec(select(func.count()).select_from(Response)).one() == 1
