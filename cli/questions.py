@@ -31,7 +31,9 @@ def _load(path: Path) -> QuestionSet:
         count = len(exc.problems)
         err.print(f"[red]{count} problem{'s' if count != 1 else ''} in {path}:[/red]")
         for problem in exc.problems:
-            err.print(f"  {problem.render(exc.source)}", highlight=False, markup=False)
+            err.print(
+                f"  {problem.render(exc.source)}", highlight=False, markup=False, soft_wrap=True
+            )
         err.print("Nothing was imported.")
         raise typer.Exit(1) from exc
 
