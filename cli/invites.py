@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -17,15 +16,10 @@ app = typer.Typer(help="Invite links: create, list, revoke.", no_args_is_help=Tr
 
 
 def _duration(value: str) -> timedelta:
-    match = re.fullmatch(r"(\d+)([hdw])", value.strip().lower())
-    if not match:
-        raise typer.BadParameter(f"{value!r}: use e.g. 48h, 14d or 2w")
-    number = int(match.group(1))
-    return {
-        "h": timedelta(hours=number),
-        "d": timedelta(days=number),
-        "w": timedelta(weeks=number),
-    }[match.group(2)]
+    try:
+        return timedelta(hours=parse_duration_hours(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 @app.command("create")

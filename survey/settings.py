@@ -17,6 +17,15 @@ ABSOLUTE_MIN_GROUP_SIZE = 3
 SUPPORTED_LANGUAGES = ("sv", "en")
 
 
+def known_timezone(value: str) -> str:
+    """Accept an IANA timezone name (Europe/Stockholm), refuse anything zoneinfo does not know."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
+    return value
+
+
 class SurveySettings(BaseSettings):
     """Where the data lives and which privacy thresholds new rounds lock in."""
 
@@ -83,11 +92,7 @@ class SurveySettings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
-        return value
+        return known_timezone(value)
 
     @field_validator("language")
     @classmethod
