@@ -10,6 +10,7 @@ import typer
 
 from cli.common import console, context, err
 from survey.invites import create_invite, invite_link, list_invites, revoke_invite, write_qr_png
+from survey.schedules import parse_duration_hours
 from survey.storage.models import Role
 
 app = typer.Typer(help="Invite links: create, list, revoke.", no_args_is_help=True)
