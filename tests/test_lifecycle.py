@@ -13,7 +13,9 @@ from survey.enrolment import create_unit, enrol_member
 from survey.lifecycle import (
     ScheduleError,
     create_schedule,
+    due,
     mark_reminded,
+    open_scheduled_round,
     recipients,
     tick,
     update_schedule,
@@ -158,3 +160,13 @@ def test_schedules_check_their_sets(db, org) -> None:  # type: ignore[no-untyped
         db, unit_id=org[1].id, question_sets=["social-work-weekly", "who5"], spec=spec
     )
     assert both.question_sets == ["social-work-weekly", "who5"]
+
+
+def test_two_processes_opening_the_same_round_open_it_once(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    (item,) = due(db, FIRST_MONDAY).open
+    first = open_scheduled_round(db, keys, settings, item)
+    second = open_scheduled_round(db, keys, settings, item)  # the other process, a moment later
+    assert first is not None
+    assert second is None
+    with db.session() as session:
+        assert len(session.exec(select(SurveyRound)).all()) == 1
