@@ -12,7 +12,7 @@ from typing import TypeVar
 import typer
 from rich.table import Table
 
-from cli import invites, questions, schedules, units
+from cli import invites, questions, reports, schedules, units
 from cli.common import clear_errors, console
 from survey.installation import initialise, rotate_keys, status
 from survey.settings import SurveySettings
@@ -30,6 +30,9 @@ app.add_typer(questions.app, name="questions")
 app.add_typer(invites.app, name="invites")
 app.add_typer(schedules.schedules_app, name="schedules")
 app.add_typer(schedules.rounds_app, name="rounds")
+app.command("report")(reports.report)
+app.command("close-round")(reports.close_round_command)
+app.command("purge")(reports.purge)
 T = TypeVar("T")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from sqlmodel import select
 
+from aggregation.close import close_round
 from cli.common import console, context, parse_instant
 from survey.lifecycle import create_schedule, due, list_schedules, tick, update_schedule
 from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
@@ -148,7 +149,7 @@ def run_due(
         if not apply:
             console.print("Dry run: add --apply to carry it out.")
             return
-        report = tick(ctx.db, ctx.keys, ctx.settings, now)
+        report = tick(ctx.db, ctx.keys, ctx.settings, now, close=close_round)
     for round_id in report.opened:
         console.print(f"[green]opened[/green] round {round_id}")
     for summary in report.closed:

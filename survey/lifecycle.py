@@ -9,6 +9,7 @@ Reminders are only reported here: the bot sends them and then calls ``mark_remin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -141,9 +142,19 @@ class TickReport:
 
 
 def tick(
-    db: Database, keys: KeyRing, settings: SurveySettings, now: datetime | None = None
+    db: Database,
+    keys: KeyRing,
+    settings: SurveySettings,
+    now: datetime | None = None,
+    *,
+    close: Callable[[Database, KeyRing, int], object] | None = None,
 ) -> TickReport:
-    """Carry out everything due at ``now``; safe to call as often as wanted."""
+    """Carry out everything due at ``now``; safe to call as often as wanted.
+
+    ``close`` closes one round; by default the core's anonymous release. The bot and the CLI
+    pass ``aggregation.close.close_round``, which also computes the round's statistics
+    (survey/ cannot import aggregation/, which builds on it).
+    """
     now = now or datetime.now(UTC)
     report = TickReport()
     plan = due(db, now)
@@ -157,8 +168,12 @@ def tick(
             report.opened.append(round_id)
     for item in plan.close:
         try:
-            report.closed.append(release_round(db, keys, item.round_id))
-        except (KeyFileError, ReleaseError) as exc:
+            if close is not None:
+                close(db, keys, item.round_id)
+                report.closed.append(release_round(db, keys, item.round_id))  # its summary
+            else:
+                report.closed.append(release_round(db, keys, item.round_id))
+        except (KeyFileError, ReleaseError, RuntimeError) as exc:
             report.failed.append(f"round {item.round_id}: could not close: {exc}")
     report.to_remind = [item.round_id for item in plan.remind]
     return report

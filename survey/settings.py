@@ -80,6 +80,12 @@ class SurveySettings(BaseSettings):
         default=15, ge=1, description="Length of the wrong-invite-code window."
     )
 
+    response_retention_days: int = Field(
+        default=730,
+        ge=1,
+        description="Days raw sealed answers are kept after their round closed; statistics stay.",
+    )
+
     @field_validator("min_group_size")
     @classmethod
     def _k_floor(cls, value: int) -> int:

@@ -264,3 +264,23 @@ class Schedule(SQLModel, table=True):
     skip: list[str] = Field(sa_column=Column(JSON, nullable=False))
     starts_on: date = Field(sa_column=Column(Date, nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+
+
+class RoundStatistic(SQLModel, table=True):
+    """The published figures of one unit in one closed round, after disclosure control (P6).
+
+    Only what may be shown is stored: figures for fewer than k people never reach the database
+    in clear, so reading this table reveals no more than a manager's report does.
+    """
+
+    __tablename__ = "round_statistic"
+
+    round_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey_round.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    unit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True)
+    )
+    figures: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

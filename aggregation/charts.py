@@ -1,0 +1,182 @@
+"""PNG charts with matplotlib: trends per construct against parent and organisation, a heatmap
+of units x constructs for the latest round, and response rates. Hidden figures are gaps, marked
+"fewer than k answers", never zeros. Colours: the Okabe-Ito palette, safe for colour-blindness.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: charts are files
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
+
+from aggregation.report import UnitReport
+from survey.i18n import Texts
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+#: Blue (good) to orange (bad): distinguishable for the common colour-vision deficiencies.
+GOOD_BAD = LinearSegmentedColormap.from_list("good_bad", ["#0072B2", "#F7F7F7", "#E69F00"])
+
+
+def trend_chart(report: UnitReport, language: str) -> bytes:
+    """One panel per construct: the unit, its parent (dashed) and the organisation (dotted)."""
+    t = Texts(language)
+    constructs = [c for c in report.indices.columns if report.indices[c].notna().any()]
+    columns = max(1, min(3, len(constructs)))
+    rows = max(1, math.ceil(len(constructs) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
+    dates = [r.closes_at.strftime("%d/%m") for r in report.rounds]
+    x = np.arange(len(dates))
+    for axis in axes.flat[len(constructs) :]:
+        axis.set_visible(False)
+    for axis, construct in zip(axes.flat, constructs, strict=False):
+        axis.plot(
+            x,
+            report.indices[construct].to_numpy(),
+            marker="o",
+            color=OKABE_ITO[0],
+            label=report.unit_name,
+        )
+        if report.parent_name:
+            axis.plot(
+                x,
+                report.parent_indices[construct].to_numpy(),
+                linestyle="--",
+                color=OKABE_ITO[1],
+                label=report.parent_name,
+            )
+        if report.org_id != report.unit_id:
+            axis.plot(
+                x,
+                report.org_indices[construct].to_numpy(),
+                linestyle=":",
+                color=OKABE_ITO[2],
+                label=report.org_name,
+            )
+        hidden = report.indices[construct].isna().to_numpy()
+        for position in x[hidden]:
+            axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
+        label = report.construct_labels[construct].get(language, construct)
+        better = report.construct_better.get(construct) == "higher_is_better"
+        axis.set_title(
+            f"{label} ({t._('higher is better') if better else t._('higher is worse')})", fontsize=9
+        )
+        axis.set_ylim(0, 100)
+        axis.set_xticks(x, dates, fontsize=7, rotation=45)
+        axis.grid(alpha=0.3)
+    if constructs:
+        axes.flat[0].legend(fontsize=7, loc="best")
+    footnote = t._("Grey: fewer than {k} answers, not shown.").format(
+        k=report.rounds[-1].k if report.rounds else 5
+    )
+    figure.suptitle(f"{report.unit_name}: {t._('Indices (0–100)')}", fontsize=11)
+    figure.text(0.01, 0.005, footnote, fontsize=7, color="#555555")
+    figure.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return _png(figure)
+
+
+def heatmap_chart(
+    units: dict[str, dict[str, float | None]],
+    labels: dict[str, str],
+    better: dict[str, str],
+    language: str,
+    k: int,
+) -> bytes:
+    """Units (rows) x constructs (columns) for one round; hidden cells hatched and labelled.
+
+    Cells are coloured by how favourable they are (so 'higher is worse' indices are flipped for
+    the colour only; the number shown is the index itself).
+    """
+    t = Texts(language)
+    names = list(units)
+    constructs = sorted({c for values in units.values() for c in values})
+    data = np.full((len(names), len(constructs)), np.nan)
+    for row, name in enumerate(names):
+        for column, construct in enumerate(constructs):
+            value = units[name].get(construct)
+            if value is not None:
+                data[row, column] = value
+    badness = data.copy()
+    for column, construct in enumerate(constructs):
+        if better.get(construct) == "higher_is_better":
+            badness[:, column] = 100 - badness[:, column]
+    figure, axis = plt.subplots(figsize=(1.3 * len(constructs) + 3, 0.5 * len(names) + 1.8))
+    axis.imshow(np.ma.masked_invalid(badness), cmap=GOOD_BAD, vmin=0, vmax=100, aspect="auto")
+    for row in range(len(names)):
+        for column in range(len(constructs)):
+            value = data[row, column]
+            if np.isnan(value):
+                axis.add_patch(
+                    plt.Rectangle(
+                        (column - 0.5, row - 0.5),
+                        1,
+                        1,
+                        fill=False,
+                        hatch="//",
+                        color="#999999",
+                        lw=0,
+                    )
+                )
+                axis.text(
+                    column,
+                    row,
+                    t._("< {k}").format(k=k),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="#555555",
+                )
+            else:
+                axis.text(column, row, t.number(value), ha="center", va="center", fontsize=8)
+    axis.set_xticks(
+        range(len(constructs)),
+        [labels.get(c, c) for c in constructs],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
+    axis.set_yticks(range(len(names)), names, fontsize=8)
+    axis.set_title(
+        t._("Latest round by unit (hatched: fewer than {k} answers)").format(k=k), fontsize=10
+    )
+    figure.tight_layout()
+    return _png(figure)
+
+
+def response_rate_chart(report: UnitReport, language: str) -> bytes:
+    t = Texts(language)
+    dates = [r.closes_at.strftime("%d/%m") for r in report.rounds]
+    rates = report.response_rate.to_numpy() * 100
+    figure, axis = plt.subplots(figsize=(6, 2.6))
+    x = np.arange(len(dates))
+    shown = ~np.isnan(rates)
+    axis.bar(x[shown], rates[shown], color=OKABE_ITO[0])
+    for position in x[~shown]:
+        axis.text(
+            position,
+            3,
+            t._("< {k}").format(k=report.rounds[position].k),
+            ha="center",
+            fontsize=7,
+            color="#555555",
+            rotation=90,
+        )
+    axis.set_ylim(0, 100)
+    axis.set_xticks(x, dates, fontsize=7, rotation=45)
+    axis.set_ylabel("%")
+    axis.set_title(f"{report.unit_name}: {t._('Response rate')}", fontsize=10)
+    axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _png(figure: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,152 @@
+"""Closing a round end to end: the core's anonymous release, then statistics, stored once.
+
+Statistics need the report private key (answers are sealed); they are computed here once and the
+published figures stored, so reports never need the key or the raw answers again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from aggregation.disclosure import Tree
+from aggregation.statistics import ItemInfo, item_infos, round_figures
+from survey.crypto import KeyRing, Unsealer, seal_context
+from survey.questions import load_version_by_id, parse_items
+from survey.storage import Database
+from survey.storage.models import (
+    Response,
+    RoundState,
+    RoundStatistic,
+    RoundUnitCount,
+    SurveyRound,
+    Unit,
+)
+from survey.submissions import ReleaseSummary, decode_answers, release_round
+
+
+class StatisticsError(RuntimeError):
+    """Statistics could not be computed (round open, answers purged, key missing...)."""
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    release: ReleaseSummary | None
+    units_shown: int
+    units_hidden: int
+    recomputed: bool
+
+
+def close_round(db: Database, keys: KeyRing, round_id: int) -> CloseResult:
+    """Release the round (if still open) and compute its statistics (if not yet done)."""
+    release = release_round(db, keys, round_id)
+    if _has_statistics(db, round_id):
+        shown, hidden = _counts(db, round_id)
+        return CloseResult(release, shown, hidden, recomputed=False)
+    shown, hidden = compute_statistics(db, keys, round_id)
+    return CloseResult(release, shown, hidden, recomputed=True)
+
+
+def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int, int]:
+    """(Re)compute and store the published figures of a closed round; returns (shown, hidden)."""
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, round_id)
+        if survey_round is None:
+            raise StatisticsError(f"round {round_id} does not exist")
+        if survey_round.state != RoundState.CLOSED:
+            raise StatisticsError(
+                f"round {round_id} is still open: nothing is computed before close"
+            )
+        scope = [int(u) for u in survey_round.member_counts]
+        parents = dict(
+            session.execute(select(Unit.id, Unit.parent_id).where(Unit.id.in_(scope))).all()  # type: ignore[union-attr]
+        )
+        rows = session.execute(
+            select(Response.unit_id, Response.sealed).where(Response.round_id == round_id)
+        ).all()
+        key_id = survey_round.report_key_id
+        locked = parse_items(survey_round.items)
+        version_ids = list(survey_round.question_set_versions)
+        k, spread_k = survey_round.min_group_size, survey_round.spread_min_group_size
+        members = {int(u): n for u, n in survey_round.member_counts.items()}
+    released = sum(_release_counts(db, round_id))
+    if released and not rows:
+        raise StatisticsError(
+            f"round {round_id}: its answers were purged after the retention period; the stored "
+            "statistics are all that is left"
+        )
+    unsealer = Unsealer(keys.report_private_key(key_id))
+    answers = [
+        (unit_id, decode_answers(unsealer.unseal(sealed, seal_context(round_id, unit_id))))
+        for unit_id, sealed in rows
+    ]
+    sets = []
+    for version_id in version_ids:
+        row, question_set = load_version_by_id(db, version_id)
+        sets.append((question_set, row.lineage))
+    asked = [item.key for item in locked]
+    infos = item_infos(sets, asked) if sets else _plain_infos(locked)
+    tree = Tree({unit: (parent if parent in parents else None) for unit, parent in parents.items()})
+    figures = round_figures(
+        tree=tree, answers=answers, items=infos, members=members, k=k, spread_k=spread_k
+    )
+    with db.session() as session:
+        session.execute(delete(RoundStatistic).where(RoundStatistic.round_id == round_id))
+        for unit, figure in figures.items():
+            session.add(RoundStatistic(round_id=round_id, unit_id=unit, figures=figure))
+    shown = sum(1 for f in figures.values() if f["shown"])
+    return shown, len(figures) - shown
+
+
+def _plain_infos(locked):  # type: ignore[no-untyped-def]
+    """Rounds opened without a question set (ad hoc): counts only, no indices."""
+    return [
+        ItemInfo(item.key, item.key, "", "choice", tuple(item.options), None, None, frozenset())
+        for item in locked
+        if not item.text
+    ]
+
+
+def _has_statistics(db: Database, round_id: int) -> bool:
+    with db.session() as session:
+        return (
+            session.execute(
+                select(RoundStatistic.unit_id).where(RoundStatistic.round_id == round_id).limit(1)
+            ).first()
+            is not None
+        )
+
+
+def _counts(db: Database, round_id: int) -> tuple[int, int]:
+    with db.session() as session:
+        figures = (
+            session.execute(
+                select(RoundStatistic.figures).where(RoundStatistic.round_id == round_id)
+            )
+            .scalars()
+            .all()
+        )
+    shown = sum(1 for f in figures if f.get("shown"))
+    return shown, len(figures) - shown
+
+
+def _release_counts(db: Database, round_id: int) -> list[int]:
+    with db.session() as session:
+        return list(
+            session.execute(
+                select(RoundUnitCount.respondents).where(RoundUnitCount.round_id == round_id)
+            ).scalars()
+        )
+
+
+def published(db: Database, round_ids: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+    """Stored figures keyed by (round, unit)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                RoundStatistic.round_id.in_(round_ids)  # type: ignore[attr-defined]
+            )
+        ).all()
+    return {(r, u): f for r, u, f in rows}

@@ -1,0 +1,136 @@
+"""Disclosure control over the unit tree (ARCHITECTURE.md P6), and an independent audit.
+
+A unit's figure is shown only if at least k people stand behind it (primary suppression). That
+is not enough in a tree: if a parent of 9 and its child of 6 are both shown, the 3 others can be
+computed by subtraction. So every shown unit is split by its closest shown descendants, and each
+block that results (the rest, including people attached directly to the unit) must hold 0 or at
+least k people; otherwise more is hidden, the smallest shown child first, then the unit itself
+(complementary suppression).
+
+``audit`` checks a publication without using any of the suppression code: it recomputes every
+block of what is published and reports each one that holds 1..k-1 people. Every derivable
+difference of shown figures is a sum of such blocks, so a clean audit means no group of fewer
+than k can be isolated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Parent links of the units in scope (a forest: several roots are fine)."""
+
+    parent: Mapping[int, int | None]
+
+    def children(self) -> dict[int | None, list[int]]:
+        kids: dict[int | None, list[int]] = {}
+        for unit, parent in self.parent.items():
+            kids.setdefault(parent if parent in self.parent else None, []).append(unit)
+        for values in kids.values():
+            values.sort()
+        return kids
+
+    def ancestors(self, unit: int) -> list[int]:
+        found = []
+        current = self.parent.get(unit)
+        while current is not None and current in self.parent:
+            found.append(current)
+            current = self.parent.get(current)
+        return found
+
+
+def rolled_up(tree: Tree, own: Mapping[int, int]) -> dict[int, int]:
+    """People per unit including everyone below it, from people attached to each unit itself."""
+    total = dict.fromkeys(tree.parent, 0)
+    for unit, count in own.items():
+        if unit not in total:
+            continue
+        total[unit] += count
+        for ancestor in tree.ancestors(unit):
+            total[ancestor] += count
+    return total
+
+
+def suppress(
+    tree: Tree, totals: Mapping[int, int], k: int, candidates: set[int] | None = None
+) -> set[int]:
+    """The units whose figure may be shown, for rolled-up ``totals`` and threshold ``k``.
+
+    ``candidates`` limits which units may be shown at all (e.g. for an item: the units shown for
+    respondents), and is itself subject to the rules.
+    """
+    pool = set(tree.parent) if candidates is None else set(candidates) & set(tree.parent)
+    shown = {unit for unit in pool if totals.get(unit, 0) >= k}
+    kids = tree.children()
+    depth = {unit: len(tree.ancestors(unit)) for unit in tree.parent}
+    changed = True
+    while changed:
+        changed = False
+        for unit in sorted(shown, key=lambda u: (depth[u], u)):
+            if unit not in shown:
+                continue
+            below = _closest_shown_descendants(kids, unit, shown)
+            rest = totals.get(unit, 0) - sum(totals.get(d, 0) for d in below)
+            if 0 < rest < k:
+                if below:
+                    smallest = min(below, key=lambda d: (totals.get(d, 0), d))
+                    shown.discard(smallest)
+                else:  # cannot happen for a unit shown with >= k, kept for safety
+                    shown.discard(unit)
+                changed = True
+    return shown
+
+
+@dataclass(frozen=True)
+class Violation:
+    unit: int
+    people: int
+    why: str
+
+
+def audit(tree: Tree, published: Mapping[int, int], k: int) -> list[Violation]:
+    """Every way the published counts reveal a group of 1..k-1 people (empty list: safe).
+
+    ``published`` maps each shown unit to the number of people its figure stands for.
+    Independent of ``suppress`` by design: it only looks at what leaves the system.
+    """
+    violations = []
+    shown = set(published)
+    for unit, people in sorted(published.items()):
+        if 0 < people < k:
+            violations.append(Violation(unit, people, f"unit {unit} is shown for {people} people"))
+    kids = tree.children()
+    for unit in sorted(shown):
+        below = []
+        frontier = list(kids.get(unit, []))
+        while frontier:
+            child = frontier.pop()
+            if child in shown:
+                below.append(child)
+            else:
+                frontier.extend(kids.get(child, []))
+        rest = published[unit] - sum(published[d] for d in below)
+        if 0 < rest < k:
+            names = ", ".join(str(d) for d in sorted(below))
+            violations.append(
+                Violation(unit, rest, f"unit {unit} minus its shown units {names} leaves {rest}")
+            )
+        if rest < 0:
+            violations.append(Violation(unit, rest, f"unit {unit} is smaller than its parts"))
+    return violations
+
+
+def _closest_shown_descendants(
+    kids: Mapping[int | None, list[int]], unit: int, shown: set[int]
+) -> list[int]:
+    found, frontier = [], list(kids.get(unit, []))
+    while frontier:
+        child = frontier.pop()
+        if child in shown:
+            found.append(child)
+        else:
+            frontier.extend(kids.get(child, []))
+    return found

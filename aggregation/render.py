@@ -1,0 +1,196 @@
+"""Reports as Telegram text (HTML parse mode), CSV and XLSX: only published, audited figures."""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from typing import Any
+
+import pandas as pd
+
+from aggregation.report import UnitReport, trend_table
+from survey.i18n import Texts
+
+TELEGRAM_LIMIT = 4096
+
+
+def report_text(report: UnitReport, language: str) -> list[str]:
+    """The report as Telegram messages (HTML), each under Telegram's 4096-character limit."""
+    t = Texts(language)
+    esc = html.escape
+    lines = ["<b>" + esc(t._("Staff Pulse")) + " – " + esc(report.unit_name) + "</b>"]
+    latest = report.latest_round
+    if latest is None:
+        lines.append(esc(t._("No closed round yet: results appear when a round closes.")))
+        return split_messages(lines)
+    figures = report.latest
+    k = latest.k
+    closed = latest.closes_at.strftime("%Y-%m-%d")
+    if not figures.get("shown"):
+        where = report.parent_name or report.org_name
+        lines.append(
+            esc(
+                t._(
+                    "Round closed {date}: fewer than {k} answered here, so nothing is shown "
+                    "for this unit. The answers are included in {parent}."
+                ).format(date=closed, k=k, parent=where)
+            )
+        )
+        return split_messages(lines)
+    rate = report.response_rate.iloc[-1]
+    answered = t._("{n} answered").format(n=figures["respondents"])
+    if not math.isnan(rate):
+        answered += f" ({t.percent(rate)})"
+    lines.append(esc(t._("Round closed {date}").format(date=closed)) + f" · {esc(answered)}")
+
+    table = trend_table(report)
+    if len(table):
+        lines += ["", "<b>" + esc(t._("Indices (0–100)")) + "</b>"]
+        for row in table.itertuples():
+            if math.isnan(row.index):
+                continue
+            label = report.construct_labels[row.construct].get(language, row.construct)
+            direction = (
+                t._("higher is better")
+                if report.construct_better.get(row.construct) == "higher_is_better"
+                else t._("higher is worse")
+            )
+            parts = [f"{esc(label)}: <b>{t.number(row.index)}</b> ({esc(direction)})"]
+            if not math.isnan(row.change_previous):
+                parts.append(
+                    esc(t._("{change:+.0f} since last round").format(change=row.change_previous))
+                )
+            if not math.isnan(row.change_4_round_mean):
+                parts.append(
+                    esc(
+                        t._("{change:+.0f} against the 4-round mean").format(
+                            change=row.change_4_round_mean
+                        )
+                    )
+                )
+            if report.parent_name and not math.isnan(row.parent):
+                parts.append(f"{esc(report.parent_name)} {t.number(row.parent)}")
+            if report.org_id != report.unit_id and not math.isnan(row.organisation):
+                parts.append(f"{esc(report.org_name)} {t.number(row.organisation)}")
+            lines.append("• " + " · ".join(parts))
+
+    shares = _unfavourable(report, language)
+    if shares:
+        lines += ["", "<b>" + esc(t._("Unfavourable answers")) + "</b>"]
+        for share, labels, text in shares[:6]:
+            lines.append(
+                "• "
+                + esc(
+                    t._('{share} answered {answers}: "{question}"').format(
+                        share=t.percent(share), answers=t._(" or ").join(labels), question=text
+                    )
+                )
+            )
+
+    if report.alerts:
+        lines += ["", "<b>⚠ " + esc(t._("Alerts")) + "</b>"]
+        for alert in report.alerts:
+            lines.append(
+                "• "
+                + esc(_alert_sentence(t, report, alert.item, alert.rule, alert.finding, language))
+            )
+            lines.append("  → " + esc(alert.advice.get(language) or alert.advice.get("en", "")))
+
+    lines += [
+        "",
+        "<i>"
+        + esc(
+            t._(
+                "Figures for fewer than {k} answers (and the spread of answers for fewer "
+                "than {spread}) are never shown."
+            ).format(k=k, spread=latest.spread_k)
+        )
+        + "</i>",
+    ]
+    return split_messages(lines)
+
+
+def _unfavourable(report: UnitReport, language: str) -> list[tuple[float, list[str], str]]:
+    found = []
+    for key, figure in report.latest.get("items", {}).items():
+        share = figure.get("unfavourable_share")
+        item = report.items.get(key)
+        if share is None or item is None or share == 0:
+            continue
+        labels = item["unfavourable_labels"].get(language) or []
+        text = item["text"].get(language) or next(iter(item["text"].values()))
+        found.append((share, labels, text))
+    return sorted(found, key=lambda entry: -entry[0])
+
+
+def _alert_sentence(
+    t: Texts, report: UnitReport, item: str, rule: str, finding: dict[str, Any], language: str
+) -> str:
+    construct = report.items.get(item, {}).get("construct", "")
+    label = report.construct_labels.get(construct, {}).get(language, construct)
+    if rule == "share_unfavourable":
+        return t._(
+            "{item}: unfavourable answers at or above {threshold} for {rounds} rounds "
+            "in a row ({shares})."
+        ).format(
+            item=item,
+            threshold=t.percent(finding["threshold"]),
+            rounds=finding["rounds"],
+            shares=", ".join(t.percent(s) for s in finding["shares"]),
+        )
+    if rule == "index_at_least":
+        return t._("{construct} index is {index}, at or above {threshold}.").format(
+            construct=label,
+            index=t.number(finding["index"]),
+            threshold=t.number(finding["threshold"]),
+        )
+    if rule == "index_at_most":
+        return t._("{construct} index is {index}, at or below {threshold}.").format(
+            construct=label,
+            index=t.number(finding["index"]),
+            threshold=t.number(finding["threshold"]),
+        )
+    return t._("{construct} index fell from {before} to {index} since the last round.").format(
+        construct=label, before=t.number(finding["before"]), index=t.number(finding["index"])
+    )
+
+
+def split_messages(lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Join lines into messages under ``limit`` characters, breaking only between lines."""
+    messages, current = [], ""
+    for line in lines:
+        while len(line) > limit:  # a single over-long line: cut it (never happens in practice)
+            messages.append(line[: limit - 1])
+            line = line[limit - 1 :]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            messages.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+def report_frame(report: UnitReport) -> pd.DataFrame:
+    """One row per round, construct index and response rate; only shown figures (NaN = hidden)."""
+    frame = report.indices.copy()
+    frame.insert(0, "respondents", report.respondents)
+    frame.insert(1, "response_rate", report.response_rate)
+    frame.insert(0, "closes_at", [r.closes_at.date().isoformat() for r in report.rounds])
+    frame.index.name = "round_id"
+    return frame
+
+
+def report_csv(report: UnitReport) -> bytes:
+    return report_frame(report).to_csv().encode()
+
+
+def report_xlsx(report: UnitReport) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        report_frame(report).to_excel(writer, sheet_name="rounds")
+        trend_table(report).to_excel(writer, sheet_name="latest", index=False)
+    return buffer.getvalue()

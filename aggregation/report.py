@@ -1,0 +1,321 @@
+"""A unit's report from stored, published figures: latest round, trends, comparisons, alerts.
+
+Reads ``round_statistic`` only (never answers), so it costs the same after five years, and it
+can show nothing that disclosure control did not already allow. Open rounds do not exist here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlmodel import select
+
+from aggregation.disclosure import Tree, audit
+from survey.questions import load_version_by_id
+from survey.questions.model import QuestionSet
+from survey.storage import Database
+from survey.storage.models import RoundState, RoundStatistic, SurveyRound, Unit
+
+
+class ReportError(LookupError):
+    """No report can be made as asked (unknown unit, nothing closed yet...)."""
+
+
+@dataclass(frozen=True)
+class RoundRef:
+    round_id: int
+    closes_at: datetime
+    k: int
+    spread_k: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    item: str
+    rule: str
+    #: Plain words: which rule fired and on what figures.
+    finding: dict[str, Any]
+    advice: dict[str, str]
+
+
+@dataclass
+class UnitReport:
+    unit_id: int
+    unit_name: str
+    parent_id: int | None
+    parent_name: str | None
+    org_id: int
+    org_name: str
+    rounds: list[RoundRef]
+    #: rows: rounds (oldest first); columns: constructs; NaN where hidden (a gap, never a zero).
+    indices: pd.DataFrame
+    parent_indices: pd.DataFrame
+    org_indices: pd.DataFrame
+    response_rate: pd.Series
+    respondents: pd.Series
+    latest: dict[str, Any]
+    construct_labels: dict[str, dict[str, str]]
+    construct_better: dict[str, str]
+    items: dict[str, dict[str, Any]]
+    alerts: list[Alert] = field(default_factory=list)
+    #: (round, unit) -> figures: everything this report shows, for the audit.
+    published: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def latest_round(self) -> RoundRef | None:
+        return self.rounds[-1] if self.rounds else None
+
+
+def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
+    """The report of ``unit_id`` over its last ``rounds`` closed rounds."""
+    with db.session() as session:
+        unit = session.get(Unit, unit_id)
+        if unit is None:
+            raise ReportError(f"unit {unit_id} does not exist")
+        units = {u.id: u for u in session.exec(select(Unit)).all()}
+        closed = session.exec(
+            select(SurveyRound)
+            .where(SurveyRound.state == RoundState.CLOSED)
+            .order_by(SurveyRound.closes_at)  # type: ignore[arg-type]
+        ).all()
+        relevant = [r for r in closed if str(unit_id) in r.member_counts][-rounds:]
+        round_ids = [r.id for r in relevant]
+        rows = session.exec(
+            select(RoundStatistic).where(RoundStatistic.round_id.in_(round_ids))  # type: ignore[attr-defined]
+        ).all()
+    figures = {(row.round_id, row.unit_id): row.figures for row in rows}
+    parent = units.get(unit.parent_id) if unit.parent_id else None
+    org = unit
+    while org.parent_id is not None and org.parent_id in units:
+        org = units[org.parent_id]
+    refs = [
+        RoundRef(r.id, r.closes_at, r.min_group_size, r.spread_min_group_size)  # type: ignore[arg-type]
+        for r in relevant
+        if (r.id, unit_id) in figures
+    ]
+    sets = _sets_of(db, relevant)
+    labels: dict[str, dict[str, str]] = {}
+    better: dict[str, str] = {}
+    items: dict[str, dict[str, Any]] = {}
+    for question_set in sets.values():
+        for name, construct in question_set.constructs.items():
+            labels[name] = dict(construct.label)
+            better[name] = construct.index_direction
+        for item in question_set.items:
+            items[item.key] = {
+                "text": dict(item.text),
+                "construct": item.construct_key,
+                "unfavourable_labels": {
+                    language: [
+                        label
+                        for value, label in zip(
+                            question_set.answer_values(item),
+                            question_set.answer_labels(item, language),
+                            strict=True,
+                        )
+                        if value in item.unfavourable
+                    ]
+                    for language in question_set.languages
+                },
+                "alerts": [a.model_dump() for a in item.alerts],
+            }
+
+    def series(of_unit: int | None) -> pd.DataFrame:
+        data = []
+        for ref in refs:
+            f = figures.get((ref.round_id, of_unit), {}) if of_unit is not None else {}
+            constructs = f.get("constructs", {}) if f.get("shown") else {}
+            data.append({name: c["index"] for name, c in constructs.items()})
+        return pd.DataFrame(
+            data, index=[r.round_id for r in refs], columns=sorted(labels), dtype=float
+        )
+
+    own = [figures[(r.round_id, unit_id)] for r in refs]
+    report = UnitReport(
+        unit_id=unit_id,
+        unit_name=unit.name,
+        parent_id=parent.id if parent else None,
+        parent_name=parent.name if parent else None,
+        org_id=org.id,  # type: ignore[arg-type]
+        org_name=org.name,
+        rounds=refs,
+        indices=series(unit_id),
+        parent_indices=series(parent.id if parent else None),
+        org_indices=series(org.id),
+        response_rate=pd.Series(
+            [_rate(f) for f in own], index=[r.round_id for r in refs], dtype=float
+        ),
+        respondents=pd.Series(
+            [f.get("respondents") if f.get("shown") else None for f in own],
+            index=[r.round_id for r in refs],
+            dtype=float,
+        ),
+        latest=own[-1] if own else {"shown": False},
+        construct_labels=labels,
+        construct_better=better,
+        items=items,
+    )
+    shown_units = {unit_id, org.id, *([parent.id] if parent else [])}
+    report.published = {
+        key: value for key, value in figures.items() if key[1] in shown_units and value.get("shown")
+    }
+    report.alerts = evaluate_alerts(report, [figures.get((r.round_id, unit_id), {}) for r in refs])
+    audit_report(db, report)
+    return report
+
+
+def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Alert]:
+    """The question sets' alert rules on the unit's published figures, latest round last."""
+    if not series or not series[-1].get("shown"):
+        return []
+    alerts = []
+    latest = series[-1]
+    for key, item in report.items.items():
+        for rule in item["alerts"]:
+            kind, threshold = rule["kind"], rule["threshold"]
+            finding: dict[str, Any] | None = None
+            if kind == "share_unfavourable":
+                run = rule["consecutive_rounds"]
+                shares = [
+                    f.get("items", {}).get(key, {}).get("unfavourable_share") for f in series[-run:]
+                ]
+                if len(shares) == run and all(s is not None and s >= threshold for s in shares):
+                    finding = {"shares": shares, "threshold": threshold, "rounds": run}
+            else:
+                construct = item["construct"]
+                index = latest.get("constructs", {}).get(construct, {}).get("index")
+                if index is None:
+                    continue
+                if (kind == "index_at_least" and index >= threshold) or (
+                    kind == "index_at_most" and index <= threshold
+                ):
+                    finding = {"index": index, "threshold": threshold, "construct": construct}
+                elif kind == "index_drop" and len(series) >= 2:
+                    before = series[-2].get("constructs", {}).get(construct, {}).get("index")
+                    if before is not None and before - index >= threshold:
+                        finding = {
+                            "before": before,
+                            "index": index,
+                            "threshold": threshold,
+                            "construct": construct,
+                        }
+            if finding is not None:
+                alerts.append(Alert(key, kind, finding, rule["advice"]))
+    return alerts
+
+
+def trend_table(report: UnitReport) -> pd.DataFrame:
+    """Per construct: latest index, change against the previous round and the 4-round mean,
+    the parent's and the organisation's latest index. NaN where not shown."""
+    rows = []
+    indices = report.indices
+    for construct in indices.columns:
+        values = indices[construct]
+        latest = values.iloc[-1] if len(values) else float("nan")
+        previous = values.iloc[-2] if len(values) > 1 else float("nan")
+        earlier = values.iloc[-5:-1].dropna()
+        rows.append(
+            {
+                "construct": construct,
+                "index": latest,
+                "change_previous": latest - previous,
+                "change_4_round_mean": latest - earlier.mean() if len(earlier) else float("nan"),
+                "parent": report.parent_indices[construct].iloc[-1]
+                if len(report.parent_indices)
+                else float("nan"),
+                "organisation": report.org_indices[construct].iloc[-1]
+                if len(report.org_indices)
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "construct",
+            "index",
+            "change_previous",
+            "change_4_round_mean",
+            "parent",
+            "organisation",
+        ],
+    )
+
+
+def audit_report(db: Database, report: UnitReport) -> None:
+    """Re-audit, per round and measure, what this report publishes, against the unit tree as it
+    was when the round closed (stored with its figures)."""
+    with db.session() as session:
+        rows = session.exec(
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                RoundStatistic.round_id.in_([r.round_id for r in report.rounds])  # type: ignore[attr-defined]
+            )
+        ).all()
+    trees: dict[int, dict[int, int | None]] = {}
+    for round_id, unit, figure in rows:
+        trees.setdefault(round_id, {})[unit] = figure.get("parent")
+    by_round: dict[int, dict[int, dict[str, Any]]] = {}
+    for (round_id, unit), figure in report.published.items():
+        by_round.setdefault(round_id, {})[unit] = figure
+    k_of = {ref.round_id: ref for ref in report.rounds}
+    for round_id, units in by_round.items():
+        ref = k_of.get(round_id)
+        if ref is None:
+            continue
+        tree = Tree(trees.get(round_id, {}))
+        problems = audit(tree, {u: f["respondents"] for u, f in units.items()}, ref.k)
+        for key in {key for f in units.values() for key in f.get("items", {})}:
+            shown = {u: f["items"][key]["n"] for u, f in units.items() if key in f.get("items", {})}
+            spread = {
+                u: f["items"][key]["n"]
+                for u, f in units.items()
+                if "counts" in f.get("items", {}).get(key, {})
+            }
+            problems += audit(tree, shown, ref.k) + audit(tree, spread, ref.spread_k)
+        if problems:
+            raise ReportError(f"report withheld: the audit found {problems[0].why}")
+
+
+def _rate(figure: dict[str, Any]) -> float | None:
+    if not figure.get("shown") or not figure.get("members"):
+        return None
+    return min(1.0, figure["respondents"] / figure["members"])
+
+
+def _sets_of(db: Database, rounds: list[SurveyRound]) -> dict[int, QuestionSet]:
+    sets: dict[int, QuestionSet] = {}
+    for survey_round in rounds:
+        for version_id in survey_round.question_set_versions:
+            if version_id not in sets:
+                _, sets[version_id] = load_version_by_id(db, version_id)
+    return sets
+
+
+def unit_heatmap_data(db: Database, report: UnitReport) -> dict[str, dict[str, float | None]]:
+    """Latest round: the unit and every unit below it in the round's scope, construct indices
+    where shown and None where hidden (drawn as "fewer than k")."""
+    latest = report.latest_round
+    if latest is None:
+        return {}
+    with db.session() as session:
+        rows = session.exec(
+            select(RoundStatistic.unit_id, RoundStatistic.figures).where(
+                RoundStatistic.round_id == latest.round_id
+            )
+        ).all()
+        names = dict(session.exec(select(Unit.id, Unit.name)).all())
+    parents = {unit: figure.get("parent") for unit, figure in rows}
+    figures = dict(rows)
+    tree = Tree(parents)
+    wanted = [u for u in parents if u == report.unit_id or report.unit_id in tree.ancestors(u)]
+    wanted.sort(key=lambda u: (len(tree.ancestors(u)), names.get(u, "")))
+    data: dict[str, dict[str, float | None]] = {}
+    for unit in wanted:
+        constructs = figures[unit].get("constructs", {}) if figures[unit].get("shown") else {}
+        data[names.get(unit, str(unit))] = {
+            c: (constructs[c]["index"] if c in constructs else None)
+            for c in report.construct_labels
+        }
+    return data

@@ -1,0 +1,107 @@
+"""`pulse report`, `pulse close-round`, `pulse purge`: results for people, upkeep for operators."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aggregation.charts import heatmap_chart, trend_chart
+from aggregation.close import close_round, compute_statistics
+from aggregation.html_report import report_html
+from aggregation.render import report_csv, report_text, report_xlsx
+from aggregation.report import build_report, unit_heatmap_data
+from cli.common import console, context, parse_instant
+from survey.retention import purge_responses
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    HTML = "html"
+    PNG = "png"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+def report(
+    unit: Annotated[int, typer.Option(help="Unit id (see `pulse units list`).")],
+    rounds: Annotated[int, typer.Option(help="How many closed rounds to include.")] = 12,
+    format: Annotated[Format, typer.Option(help="text, html, png, csv or xlsx.")] = Format.TEXT,
+    out: Annotated[Path | None, typer.Option(help="Write here (needed except for text).")] = None,
+    language: Annotated[str | None, typer.Option(help="sv or en (default: setting).")] = None,
+) -> None:
+    """A unit's results from closed rounds, with disclosure control (figures for fewer than k
+    answers are never shown) and an audit before anything is written."""
+    with context() as ctx:
+        lang = language or ctx.settings.language
+        built = build_report(ctx.db, unit, rounds)
+        if format == Format.TEXT:
+            content: bytes = "\n\n".join(report_text(built, lang)).encode()
+        elif format == Format.HTML:
+            content = report_html(built, lang).encode()
+        elif format == Format.CSV:
+            content = report_csv(built)
+        elif format == Format.XLSX:
+            content = report_xlsx(built)
+        else:
+            content = trend_chart(built, lang)
+            if out is not None:
+                heat = heatmap_chart(
+                    unit_heatmap_data(ctx.db, built),
+                    {c: labels.get(lang, c) for c, labels in built.construct_labels.items()},
+                    built.construct_better,
+                    lang,
+                    built.rounds[-1].k if built.rounds else 5,
+                )
+                out.with_name(out.stem + "-units.png").write_bytes(heat)
+    if out is None:
+        if format in (Format.TEXT, Format.CSV):
+            typer.echo(content.decode())
+            return
+        raise typer.BadParameter(f"--out is needed for {format.value}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(content)
+    console.print(f"Wrote {out}")
+
+
+def close_round_command(
+    round_id: int,
+    recompute: Annotated[bool, typer.Option(help="Recompute statistics of a closed round.")] = (
+        False
+    ),
+) -> None:
+    """Close a round now (release its answers, compute its statistics), or recompute them."""
+    with context() as ctx:
+        if recompute:
+            shown, hidden = compute_statistics(ctx.db, ctx.keys, round_id)
+        else:
+            result = close_round(ctx.db, ctx.keys, round_id)
+            shown, hidden = result.units_shown, result.units_hidden
+    console.print(
+        f"Round {round_id}: statistics for {shown} units shown, {hidden} hidden "
+        "(fewer than k answers)"
+    )
+
+
+def purge(
+    apply: Annotated[bool, typer.Option("--apply", help="Delete (default: only show).")] = False,
+    at: Annotated[str | None, typer.Option(help="Pretend it is this time (ISO).")] = None,
+) -> None:
+    """Delete raw sealed answers past PULSE_RESPONSE_RETENTION_DAYS (statistics stay)."""
+    with context() as ctx:
+        plans = purge_responses(
+            ctx.db,
+            retention_days=ctx.settings.response_retention_days,
+            now=parse_instant(at),
+            apply=apply,
+        )
+    if not plans:
+        console.print("Nothing is past the retention period.")
+        return
+    for plan in plans:
+        console.print(
+            f"round {plan.round_id} (closed {plan.closed_at:%Y-%m-%d}): {plan.responses} answers"
+        )
+    console.print("Purged." if apply else "Dry run: add --apply to delete them.")
