@@ -1,0 +1,175 @@
+"""Aggregation end to end on both engines: close, statistics, disclosure, reports, alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from aggregation.charts import heatmap_chart, trend_chart
+from aggregation.close import StatisticsError, close_round, compute_statistics
+from aggregation.html_report import report_html
+from aggregation.render import report_csv, report_text, report_xlsx, split_messages
+from aggregation.report import build_report, trend_table, unit_heatmap_data
+from survey.enrolment import create_unit, enrol_member
+from survey.lifecycle import create_schedule, tick
+from survey.questions import import_question_set, load_question_set_file, parse_items
+from survey.retention import purge_responses
+from survey.schedules import ScheduleSpec
+from survey.storage.models import Response, RoundStatistic, SurveyRound
+from survey.submissions import submit
+
+SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
+MONDAY = datetime(2026, 11, 2, 8, tzinfo=UTC)  # 09:00 Stockholm
+
+
+@pytest.fixture
+def org(db, keys, settings):  # type: ignore[no-untyped-def]
+    import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
+    root = create_unit(db, "Socialförvaltningen", kind="forvaltning")
+    big = create_unit(db, "Barn och unga", parent_id=root.id)
+    mid = create_unit(db, "Vuxen", parent_id=root.id)
+    tiny = create_unit(db, "Familjerätt", parent_id=root.id, kind="team")
+    people = {}
+    for unit, size in ((big, 8), (mid, 6), (tiny, 2)):
+        people[unit.id] = [
+            enrol_member(
+                db,
+                keys,
+                telegram_user_id=unit.id * 1000 + i,
+                chat_id=unit.id * 1000 + i,
+                unit_id=unit.id,
+            )
+            for i in range(size)
+        ]
+    create_schedule(
+        db,
+        unit_id=root.id,
+        question_sets=["social-work-weekly"],
+        spec=ScheduleSpec(starts_on=date(2026, 11, 1), local_time=time(9)),
+    )
+    return root, big, mid, tiny, people
+
+
+def _run_week(db, keys, settings, org, week: int, stress: int):  # type: ignore[no-untyped-def]
+    root, big, mid, tiny, people = org
+    opens = MONDAY + timedelta(weeks=week)
+    (round_id,) = tick(db, keys, settings, opens).opened
+    with db.session() as session:
+        items = parse_items(session.get(SurveyRound, round_id).items)
+    for unit_people in people.values():
+        for member in unit_people:
+            answers = {i.key: i.options[0] for i in items}
+            answers["stress"] = stress
+            answers["behind"] = 5
+            submit(
+                db,
+                keys,
+                member_id=member.id,
+                round_id=round_id,
+                answers=answers,
+                now=opens + timedelta(hours=1),
+            )
+    tick(db, keys, settings, opens + timedelta(hours=72), close=close_round)
+    return round_id
+
+
+def test_closing_stores_only_publishable_figures(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    root, big, mid, tiny, _ = org
+    round_id = _run_week(db, keys, settings, org, 0, stress=4)
+    with db.session() as session:
+        stats = {s.unit_id: s.figures for s in session.exec(select(RoundStatistic)).all()}
+    assert stats[tiny.id] == {"shown": False, "parent": root.id}  # 2 people: nothing stored
+    assert stats[root.id]["respondents"] == 16
+    assert stats[big.id]["respondents"] == 8
+    # 16 - 8 - 6 would reveal the 2 of the tiny team: the smaller sibling is hidden too.
+    assert stats[mid.id] == {"shown": False, "parent": root.id}
+    behind = stats[root.id]["items"]["behind"]
+    assert behind["counts"]["5"] == 16  # spread shown at 16 >= 10
+    assert behind["unfavourable_share"] == 1.0
+    assert "counts" not in stats[big.id]["items"]["behind"]  # 8 < 10: no spread
+    assert stats[big.id]["items"]["behind"]["mean_score"] == 100.0
+    assert stats[root.id]["constructs"]["stress"]["index"] == 75.0  # (4-1) x 25
+    assert close_round(db, keys, round_id).recomputed is False  # idempotent
+
+
+def test_report_text_shows_what_may_be_shown(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    root, big, mid, tiny, _ = org
+    _run_week(db, keys, settings, org, 0, stress=4)
+    _run_week(db, keys, settings, org, 1, stress=5)
+    report = build_report(db, big.id)
+    assert len(report.rounds) == 2
+    text = "\n".join(report_text(report, "en"))
+    assert "Barn och unga" in text
+    assert "8 answered" in text
+    assert "Stress" in text
+    small = "\n".join(report_text(build_report(db, tiny.id), "sv"))
+    assert "färre än 5 svarade här" in small
+    assert "16" not in small.split("\n", 1)[1]  # nothing of the parent's figures leaks in
+    table = trend_table(report)
+    stress = table[table.construct == "stress"].iloc[0]
+    assert stress["index"] == 100.0
+    assert stress["change_previous"] == 25.0
+
+
+def test_alerts_fire_on_the_question_set_rules(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    root = org[0]
+    _run_week(db, keys, settings, org, 0, stress=4)
+    _run_week(db, keys, settings, org, 1, stress=5)
+    report = build_report(db, root.id)
+    fired = {(a.item, a.rule) for a in report.alerts}
+    assert ("stress", "share_unfavourable") in fired  # 100 % high stress, two rounds running
+    assert ("behind", "share_unfavourable") in fired
+    text = "\n".join(report_text(report, "sv"))
+    assert "Varningssignaler" in text
+    assert "skyddsombudet" in text  # what a manager can do next
+
+
+def test_open_rounds_are_never_reported(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    root = org[0]
+    (round_id,) = tick(db, keys, settings, MONDAY).opened
+    report = build_report(db, root.id)
+    assert report.rounds == []
+    assert "No closed round yet" in report_text(report, "en")[0]
+    with pytest.raises(StatisticsError, match="still open"):
+        compute_statistics(db, keys, round_id)
+
+
+def test_outputs_are_generated(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    root = org[0]
+    for week in range(3):
+        _run_week(db, keys, settings, org, week, stress=3 + week % 2)
+    report = build_report(db, root.id)
+    assert trend_chart(report, "sv")[:4] == b"\x89PNG"
+    heat = unit_heatmap_data(db, report)
+    assert heat["Familjerätt"]["stress"] is None  # hidden: drawn as "fewer than k"
+    assert heatmap_chart(heat, {}, report.construct_better, "en", 5)[:4] == b"\x89PNG"
+    page = report_html(report, "en")
+    assert page.startswith("<!doctype html>")
+    assert "data:image/png;base64," in page
+    assert b"round_id,closes_at,respondents,response_rate" in report_csv(report)
+    assert report_xlsx(report)[:2] == b"PK"
+
+
+def test_purge_keeps_statistics_and_recompute_then_refuses(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    round_id = _run_week(db, keys, settings, org, 0, stress=3)
+    later = MONDAY + timedelta(days=800)
+    plan = purge_responses(db, retention_days=730, now=later)
+    assert [(p.round_id, p.responses) for p in plan] == [(round_id, 16)]
+    with db.session() as session:
+        assert len(session.exec(select(Response)).all()) == 16  # dry run changed nothing
+    purge_responses(db, retention_days=730, now=later, apply=True)
+    with db.session() as session:
+        assert session.exec(select(Response)).all() == []
+    assert build_report(db, org[0].id).latest["respondents"] == 16  # statistics stay
+    with pytest.raises(StatisticsError, match="purged"):
+        compute_statistics(db, keys, round_id)
+
+
+def test_messages_are_split_under_telegram_limit() -> None:
+    lines = [f"line {i} " + "x" * 90 for i in range(200)]
+    messages = split_messages(lines)
+    assert all(len(m) <= 4096 for m in messages)
+    assert "\n".join(messages).count("line ") == 200
