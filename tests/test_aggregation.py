@@ -77,7 +77,7 @@ def _run_week(db, keys, settings, org, week: int, stress: int):  # type: ignore[
 
 
 def test_closing_stores_only_publishable_figures(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
-    big, tiny = org[1], org[3]
+    root, big, mid, tiny, _ = org
     round_id = _run_week(db, keys, settings, org, 0, stress=4)
     with db.session() as session:
         stats = {s.unit_id: s.figures for s in session.exec(select(RoundStatistic)).all()}
