@@ -95,7 +95,10 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
     with db.session() as session:
         session.execute(delete(RoundStatistic).where(RoundStatistic.round_id == round_id))
         for unit, figure in figures.items():
-            session.add(RoundStatistic(round_id=round_id, unit_id=unit, figures=figure))
+            indices = {c: v["index"] for c, v in figure.get("constructs", {}).items()}
+            session.add(
+                RoundStatistic(round_id=round_id, unit_id=unit, figures=figure, indices=indices)
+            )
     shown = sum(1 for f in figures.values() if f["shown"])
     return shown, len(figures) - shown
 

@@ -319,3 +319,27 @@ def unit_heatmap_data(db: Database, report: UnitReport) -> dict[str, dict[str, f
             for c in report.construct_labels
         }
     return data
+
+
+def organisation_trends(db: Database, unit_id: int, rounds: int = 52) -> pd.DataFrame:
+    """Construct indices of every unit in ``unit_id``'s rounds, one row per (round, unit), one
+    column per construct; hidden figures are NaN. Reads only the compact ``indices`` column."""
+    with db.session() as session:
+        closed = session.exec(
+            select(SurveyRound.id, SurveyRound.member_counts)
+            .where(SurveyRound.state == RoundState.CLOSED)
+            .order_by(SurveyRound.closes_at)  # type: ignore[arg-type]
+        ).all()
+        round_ids = [r for r, counts in closed if str(unit_id) in counts][-rounds:]
+        rows = session.exec(
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.indices).where(
+                RoundStatistic.round_id.in_(round_ids)  # type: ignore[attr-defined]
+            )
+        ).all()
+    frame = pd.DataFrame.from_records(
+        [indices for _, _, indices in rows],
+        index=pd.MultiIndex.from_tuples(
+            [(r, u) for r, u, _ in rows], names=["round_id", "unit_id"]
+        ),
+    )
+    return frame.sort_index()

@@ -173,3 +173,15 @@ def test_messages_are_split_under_telegram_limit() -> None:
     messages = split_messages(lines)
     assert all(len(m) <= 4096 for m in messages)
     assert "\n".join(messages).count("line ") == 200
+
+
+def test_organisation_trends_read_the_compact_indices(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    from aggregation.report import organisation_trends
+
+    root, big, mid, tiny, _ = org
+    first = _run_week(db, keys, settings, org, 0, stress=4)
+    second = _run_week(db, keys, settings, org, 1, stress=5)
+    frame = organisation_trends(db, root.id)
+    assert frame.loc[(first, root.id), "stress"] == 75.0
+    assert frame.loc[(second, big.id), "stress"] == 100.0
+    assert frame.loc[(second, tiny.id)].isna().all()  # hidden: a gap, never a zero

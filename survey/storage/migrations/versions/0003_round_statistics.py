@@ -29,6 +29,7 @@ def upgrade() -> None:
             "unit_id", sa.Integer(), sa.ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True
         ),
         sa.Column("figures", sa.JSON(), nullable=False),
+        sa.Column("indices", sa.JSON(), nullable=False),
     )
 
 
