@@ -28,7 +28,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	bash scripts/ensure-postgres
-	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_core.py --json bench/results/core.json
+	$(BIN)/python bench/bench_aggregation.py --json bench/results/aggregation.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

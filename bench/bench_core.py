@@ -78,9 +78,9 @@ def _enrol_bulk(db: Database, keys: KeyRing, unit_ids: list[int], count: int) ->
         )
     with db.transaction() as connection:
         connection.execute(insert(Member), rows)
-        return list(
-            connection.execute(text("SELECT id FROM member ORDER BY id")).scalars()
-        )[-count:]
+        return list(connection.execute(text("SELECT id FROM member ORDER BY id")).scalars())[
+            -count:
+        ]
 
 
 class Installation:
@@ -92,23 +92,33 @@ class Installation:
         generate_keys(paths)
         self.keys = KeyRing(paths)
         self.root = create_unit(self.db, "Socialförvaltningen", kind="forvaltning").id
-        self.units = [
-            create_unit(self.db, f"Enhet {i}", parent_id=self.root).id for i in range(20)
-        ]
+        self.units = [create_unit(self.db, f"Enhet {i}", parent_id=self.root).id for i in range(20)]
 
     def open(self) -> int:
         now = datetime.now(UTC)
         survey_round = open_round(
-            self.db, self.keys, self.settings, unit_id=self.root, items=ITEMS,  # type: ignore[arg-type]
-            opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=1),
+            self.db,
+            self.keys,
+            self.settings,
+            unit_id=self.root,
+            items=ITEMS,  # type: ignore[arg-type]
+            opens_at=now - timedelta(minutes=1),
+            closes_at=now + timedelta(days=1),
         )
         return survey_round.id  # type: ignore[return-value]
 
-    def submit_concurrently(self, round_id: int, member_ids: list[int], callers: int) -> float:
+    def submit_concurrently(
+        self,
+        round_id: int,
+        member_ids: list[int],
+        callers: int,
+        make_answers: Callable[[], dict[str, object]] | None = None,
+    ) -> float:
         """Seconds per accepted submission with ``callers`` members pressing "send" at once,
         through the group-commit intake the bot uses (asyncio, as in the bot)."""
         intake = SubmissionIntake(self.db, self.keys)
-        work = [(m, _answers()) for m in member_ids]
+        make = make_answers or _answers
+        work = [(m, make()) for m in member_ids]
         chunks = [work[i::callers] for i in range(callers)]
 
         async def caller(chunk: list[tuple[int, dict[str, int]]]) -> None:
@@ -135,8 +145,14 @@ class Installation:
         return statistics.median(timings)
 
 
-def bench_engine(name: str, url: str, workdir: Path, args: argparse.Namespace,
-                 seal_cost: float, figures: dict[str, object]) -> None:
+def bench_engine(
+    name: str,
+    url: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    seal_cost: float,
+    figures: dict[str, object],
+) -> None:
     settings = SurveySettings(_env_file=None, data_dir=workdir)  # type: ignore[call-arg]
     install = Installation(url, workdir, settings)
     members = _enrol_bulk(install.db, install.keys, install.units, args.release)
@@ -192,8 +208,9 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=2000, help="timed submissions")
     parser.add_argument("--release", type=int, default=10_000, help="submissions per release")
     parser.add_argument("--callers", type=int, default=64, help="members answering at once")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "PULSE_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("PULSE_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -213,8 +230,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="pulse-bench-") as tmp:
         workdir = Path(tmp) / "sqlite"
-        bench_engine("SQLite", f"sqlite:///{workdir / 'pulse.sqlite3'}", workdir, args,
-                     seal_cost, figures)
+        bench_engine(
+            "SQLite", f"sqlite:///{workdir / 'pulse.sqlite3'}", workdir, args, seal_cost, figures
+        )
         if not args.no_postgres:
             created = _postgres_database(args.postgres_url)
             if created:
