@@ -47,7 +47,7 @@ def report(
             content = report_xlsx(built)
         else:
             content = trend_chart(built, lang)
-            if out is not None:
+            if out is not None and built.construct_labels:
                 heat = heatmap_chart(
                     unit_heatmap_data(ctx.db, built),
                     {c: labels.get(lang, c) for c, labels in built.construct_labels.items()},

@@ -153,3 +153,54 @@ def test_schema_is_json(env: Path) -> None:
     code, output = _run("questions", "schema")
     assert code == 0
     assert '"title": "QuestionSet"' in output
+
+
+def test_close_round_report_and_purge_from_the_cli(env: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from survey.enrolment import create_unit, enrol_member
+    from survey.installation import key_ring
+    from survey.questions import LockedItem
+    from survey.rounds import open_round
+    from survey.settings import SurveySettings
+    from survey.storage import Database
+    from survey.submissions import submit
+
+    _run("init")
+    settings = SurveySettings(_env_file=None, data_dir=env)  # type: ignore[call-arg]
+    db, keys = Database.from_settings(settings), key_ring(settings)
+    unit = create_unit(db, "Team Norr")
+    now = datetime.now(UTC)
+    people = [
+        enrol_member(db, keys, telegram_user_id=90 + i, chat_id=90 + i, unit_id=unit.id)
+        for i in range(6)
+    ]
+    survey_round = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=unit.id,
+        items=[LockedItem(key="stress", options=(1, 2, 3, 4, 5))],
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=1),
+    )
+    for member in people:
+        submit(db, keys, member_id=member.id, round_id=survey_round.id, answers={"stress": 2})
+    db.dispose()
+
+    code, closed = _run("close-round", str(survey_round.id))
+    assert code == 0
+    assert "statistics for 1 units shown, 0 hidden" in closed
+    code, text = _run("report", "--unit", str(unit.id), "--language", "en")
+    assert code == 0
+    assert "6 answered" in text
+    for fmt in ("html", "png", "csv", "xlsx"):
+        out = tmp_path / f"report.{fmt}"
+        code, output = _run("report", "--unit", str(unit.id), "--format", fmt, "--out", str(out))
+        assert code == 0, output
+        assert out.stat().st_size > 30
+    code, purge = _run("purge")
+    assert "Nothing is past the retention period" in purge
+    code, missing = _run("report", "--unit", "999")
+    assert code == 1
+    assert "unit 999 does not exist" in missing
