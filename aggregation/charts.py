@@ -35,30 +35,18 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
     for axis in axes.flat[len(constructs) :]:
         axis.set_visible(False)
     for axis, construct in zip(axes.flat, constructs, strict=False):
-        axis.plot(
-            x,
-            report.indices[construct].to_numpy(),
-            marker="o",
-            color=OKABE_ITO[0],
-            label=report.unit_name,
-        )
+        # Rounds that did not ask the construct (rotation) are left out of the lines; rounds
+        # that asked it but show nothing (fewer than k answers) are gaps, shaded grey.
+        asked = report.asked[construct].to_numpy()
+        lines = [(report.indices, "-", OKABE_ITO[0], report.unit_name, "o")]
         if report.parent_name:
-            axis.plot(
-                x,
-                report.parent_indices[construct].to_numpy(),
-                linestyle="--",
-                color=OKABE_ITO[1],
-                label=report.parent_name,
-            )
+            lines.append((report.parent_indices, "--", OKABE_ITO[1], report.parent_name, ""))
         if report.org_id != report.unit_id:
-            axis.plot(
-                x,
-                report.org_indices[construct].to_numpy(),
-                linestyle=":",
-                color=OKABE_ITO[2],
-                label=report.org_name,
-            )
-        hidden = report.indices[construct].isna().to_numpy()
+            lines.append((report.org_indices, ":", OKABE_ITO[2], report.org_name, ""))
+        for frame, style, colour, name, marker in lines:
+            axis.plot(x[asked], frame[construct].to_numpy()[asked], linestyle=style,
+                      color=colour, label=name, marker=marker or None)
+        hidden = report.indices[construct].isna().to_numpy() & asked
         for position in x[hidden]:
             axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
         label = report.construct_labels[construct].get(language, construct)

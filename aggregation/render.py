@@ -57,6 +57,11 @@ def report_text(report: UnitReport, language: str) -> list[str]:
                 else t._("higher is worse")
             )
             parts = [f"{esc(label)}: <b>{t.number(row.index)}</b> ({esc(direction)})"]
+            if row.round_id != latest.round_id:
+                asked_on = next(r for r in report.rounds if r.round_id == row.round_id)
+                parts.append(
+                    esc(t._("asked {date}").format(date=asked_on.closes_at.strftime("%Y-%m-%d")))
+                )
             if not math.isnan(row.change_previous):
                 parts.append(
                     esc(t._("{change:+.0f} since last round").format(change=row.change_previous))

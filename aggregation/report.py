@@ -56,6 +56,9 @@ class UnitReport:
     indices: pd.DataFrame
     parent_indices: pd.DataFrame
     org_indices: pd.DataFrame
+    #: True where the round asked the construct at all (rotation); NaN indices where this is
+    #: True are hidden (fewer than k), where False simply not asked.
+    asked: pd.DataFrame
     response_rate: pd.Series
     respondents: pd.Series
     latest: dict[str, Any]
@@ -133,9 +136,19 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
             data.append({name: c["index"] for name, c in constructs.items()})
         return pd.DataFrame(
             data, index=[r.round_id for r in refs], columns=sorted(labels), dtype=float
-        )
+        )[columns]
 
     own = [figures[(r.round_id, unit_id)] for r in refs]
+    columns = sorted(
+        {c for f in own for c in f.get("asked", f.get("constructs", {}))} & set(labels)
+    )
+    asked = pd.DataFrame(
+        [{c: c in f.get("asked", f.get("constructs", {})) for c in columns} for f in own],
+        index=[r.round_id for r in refs],
+        columns=columns,
+        dtype=bool,
+    )
+    labels = {c: labels[c] for c in columns}
     report = UnitReport(
         unit_id=unit_id,
         unit_name=unit.name,
@@ -147,6 +160,7 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
         indices=series(unit_id),
         parent_indices=series(parent.id if parent else None),
         org_indices=series(org.id),
+        asked=asked,
         response_rate=pd.Series(
             [_rate(f) for f in own], index=[r.round_id for r in refs], dtype=float
         ),
@@ -210,33 +224,37 @@ def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Al
 
 
 def trend_table(report: UnitReport) -> pd.DataFrame:
-    """Per construct: latest index, change against the previous round and the 4-round mean,
-    the parent's and the organisation's latest index. NaN where not shown."""
+    """Per construct, from the rounds that asked it: the latest index, its change against the
+    previous such round and against the mean of the four before, the parent's and the
+    organisation's index in that round, and when that was. NaN where not shown."""
     rows = []
-    indices = report.indices
-    for construct in indices.columns:
-        values = indices[construct]
-        latest = values.iloc[-1] if len(values) else float("nan")
-        previous = values.iloc[-2] if len(values) > 1 else float("nan")
+    nan = float("nan")
+    for construct in report.indices.columns:
+        asked = report.asked[construct]
+        rounds = [r for r, was in asked.items() if was]
+        if not rounds:
+            continue
+        values = report.indices.loc[rounds, construct]
+        latest_round = rounds[-1]
+        latest = values.iloc[-1]
+        previous = values.iloc[-2] if len(values) > 1 else nan
         earlier = values.iloc[-5:-1].dropna()
         rows.append(
             {
                 "construct": construct,
+                "round_id": latest_round,
                 "index": latest,
                 "change_previous": latest - previous,
-                "change_4_round_mean": latest - earlier.mean() if len(earlier) else float("nan"),
-                "parent": report.parent_indices[construct].iloc[-1]
-                if len(report.parent_indices)
-                else float("nan"),
-                "organisation": report.org_indices[construct].iloc[-1]
-                if len(report.org_indices)
-                else float("nan"),
+                "change_4_round_mean": latest - earlier.mean() if len(earlier) else nan,
+                "parent": report.parent_indices.at[latest_round, construct],
+                "organisation": report.org_indices.at[latest_round, construct],
             }
         )
     return pd.DataFrame(
         rows,
         columns=[
             "construct",
+            "round_id",
             "index",
             "change_previous",
             "change_4_round_mean",
@@ -316,9 +334,11 @@ def unit_heatmap_data(db: Database, report: UnitReport) -> dict[str, dict[str, f
     data: dict[str, dict[str, float | None]] = {}
     for unit in wanted:
         constructs = figures[unit].get("constructs", {}) if figures[unit].get("shown") else {}
+        asked = figures[unit].get("asked", list(report.construct_labels))
         data[names.get(unit, str(unit))] = {
             c: (constructs[c]["index"] if c in constructs else None)
             for c in report.construct_labels
+            if c in asked
         }
     return data
 

@@ -114,8 +114,12 @@ def round_figures(
         )
         for unit in units
     }
+    # Which indices this round could have (rotation asks some constructs only every few weeks),
+    # so a report tells "not asked this round" from "hidden: fewer than k answers".
+    asked = sorted({i.construct for i in items if i.index_scores is not None})
     for unit in units:  # the tree as it was at close, so later audits judge the same tree
         figures[unit]["parent"] = tree.parent[unit]
+        figures[unit]["asked"] = asked
 
     for item in items:
         column = frame[["_scope", item.key]].dropna()

@@ -86,11 +86,13 @@ def test_closing_stores_only_publishable_figures(db, keys, settings, org) -> Non
     round_id = _run_week(db, keys, settings, org, 0, stress=4)
     with db.session() as session:
         stats = {s.unit_id: s.figures for s in session.exec(select(RoundStatistic)).all()}
-    assert stats[tiny.id] == {"shown": False, "parent": root.id}  # 2 people: nothing stored
+    asked = ["meaning", "quality_pressure", "stress", "support", "workload"]
+    hidden = {"shown": False, "parent": root.id, "asked": asked}
+    assert stats[tiny.id] == hidden  # 2 people: no figure stored at all
     assert stats[root.id]["respondents"] == 16
     assert stats[big.id]["respondents"] == 8
     # 16 - 8 - 6 would reveal the 2 of the tiny team: the smaller sibling is hidden too.
-    assert stats[mid.id] == {"shown": False, "parent": root.id}
+    assert stats[mid.id] == hidden
     behind = stats[root.id]["items"]["behind"]
     assert behind["counts"]["5"] == 16  # spread shown at 16 >= 10
     assert behind["unfavourable_share"] == 1.0
