@@ -190,3 +190,17 @@ def test_organisation_trends_read_the_compact_indices(db, keys, settings, org) -
     assert frame.loc[(first, root.id), "stress"] == 75.0
     assert frame.loc[(second, big.id), "stress"] == 100.0
     assert frame.loc[(second, tiny.id)].isna().all()  # hidden: a gap, never a zero
+
+
+def test_rotation_is_not_mistaken_for_suppression(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+    root = org[0]
+    first = _run_week(db, keys, settings, org, 0, stress=3)
+    second = _run_week(db, keys, settings, org, 1, stress=3)
+    report = build_report(db, root.id)
+    assert bool(report.asked.at[first, "quality_pressure"])
+    assert not bool(report.asked.at[second, "quality_pressure"])  # rotation: asked every 2nd week
+    table = trend_table(report).set_index("construct")
+    assert table.at["quality_pressure", "round_id"] == first  # its latest value, from week 0
+    assert table.at["stress", "round_id"] == second
+    text = "\n".join(report_text(report, "en"))
+    assert "asked " in text  # the reader is told the value is from an earlier round
