@@ -12,9 +12,6 @@ Targets from the aggregation issue:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -30,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aggregation.close import compute_statistics
 from aggregation.report import organisation_trends
 from bench.bench_core import Installation, _enrol_bulk
+from bench.report import publish
 from survey.crypto import Unsealer, seal_context
 from survey.enrolment import create_unit
 from survey.questions import (
@@ -182,21 +180,19 @@ def main() -> None:
         round(recompute, 1)
     )
     figures["stored / recompute speed-up"] = round(recompute / stored)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"Staff Pulse aggregation benchmark ({machine})")
-    width = max(len(k) for k in figures)
-    for name, value in figures.items():
-        print(f"  {name:<{width}}  {value}")
     close_ratio = figures["close total / bare unseal"]
-    print(
-        f"  target: close <= 1.5x bare unseal -> {'met' if close_ratio <= 1.5 else 'NOT met'}"
-        f" ({close_ratio}x)"
+    publish(
+        "Staff Pulse aggregation benchmark",
+        figures,
+        [
+            (f"close <= 1.5x bare unseal ({close_ratio}x)", close_ratio <= 1.5),  # type: ignore[operator]
+            (
+                "trend < 0.5 s and >= 20x faster than recomputing",
+                stored < 0.5 and recompute / stored >= 20,
+            ),
+        ],
+        args.json,
     )
-    trend_ok = stored < 0.5 and recompute / stored >= 20
-    print(f"  target: trend < 0.5 s and >= 20x faster -> {'met' if trend_ok else 'NOT met'}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "figures": figures}, indent=2))
 
 
 if __name__ == "__main__":

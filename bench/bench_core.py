@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import resource
 import secrets
 import statistics
@@ -28,6 +26,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert, make_url, text
 from sqlalchemy.exc import OperationalError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from bench.report import publish
 from survey.crypto import KeyPaths, KeyRing, generate_keys, seal, seal_context, unseal
 from survey.enrolment import create_unit
 from survey.intake import SubmissionIntake
@@ -245,17 +246,13 @@ def main() -> None:
     figures["peak RSS of the process (MiB)"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"Staff Pulse core benchmark ({machine})")
-    width = max(len(k) for k in figures)
-    for key_name, value in figures.items():
-        print(f"  {key_name:<{width}}  {value}")
     ratio = figures["SQLite: accept cost / seal cost"]
-    verdict = "met" if ratio <= 3 else "NOT met"
-    print(f"  target: accepting costs <= 3x sealing on SQLite -> {verdict} ({ratio}x)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "figures": figures}, indent=2))
+    publish(
+        "Staff Pulse core benchmark",
+        figures,
+        [(f"accepting costs <= 3x sealing on SQLite ({ratio}x)", ratio <= 3)],  # type: ignore[operator]
+        args.json,
+    )
 
 
 if __name__ == "__main__":
