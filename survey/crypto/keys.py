@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from survey.crypto.buttons import ButtonSigner
 from survey.crypto.identity import ChatIdCipher, Pseudonymizer
 from survey.crypto.sealing import key_id_of
 
@@ -128,6 +129,10 @@ class KeyRing:
     @functools.cache  # noqa: B019  (one KeyRing per process; the cache lives as long as it)
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(_read_b64(self.paths.pseudonym))
+
+    @functools.cache  # noqa: B019
+    def button_signer(self) -> ButtonSigner:
+        return ButtonSigner(_read_b64(self.paths.pseudonym))
 
     @functools.cache  # noqa: B019
     def chat_id_cipher(self) -> ChatIdCipher:

@@ -1,0 +1,151 @@
+"""The check-in as screens and buttons: one message edited in place, one question at a time.
+
+The whole state of an unfinished check-in (which round, the answers so far) travels in the
+buttons' callback data, signed, within Telegram's 64 bytes; nothing is stored against the member
+before "send" (P5). This module only lays out screens; what counts as a valid answer is decided
+by survey/ when the check-in is sent.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from survey.crypto.buttons import ButtonSigner
+from survey.i18n import Texts
+from survey.questions import LockedItem
+
+_DIGITS = string.digits + string.ascii_lowercase  # option index in one character (up to 36)
+SKIPPED = "-"
+PREFIX = "c1"
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What the worker sees of one item: question and option labels in their language."""
+
+    item: LockedItem
+    text: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckinState:
+    round_id: int
+    #: Per answered item: the option index, or None when skipped.
+    answers: tuple[int | None, ...]
+
+    def encode(self, action: str) -> str:
+        chars = "".join(SKIPPED if a is None else _DIGITS[a] for a in self.answers)
+        return f"{PREFIX}|{_base36(self.round_id)}|{chars}|{action}"
+
+    @classmethod
+    def decode(cls, payload: str) -> tuple[CheckinState, str] | None:
+        parts = payload.split("|")
+        if len(parts) != 4 or parts[0] != PREFIX:
+            return None
+        _, round_text, chars, action = parts
+        try:
+            round_id = int(round_text, 36)
+            answers = tuple(None if c == SKIPPED else _DIGITS.index(c) for c in chars)
+        except ValueError:
+            return None
+        return cls(round_id, answers), action
+
+
+class Screen:
+    """One screen of the check-in for one worker: the text and the signed buttons."""
+
+    def __init__(
+        self, views: list[ItemView], texts: Texts, signer: ButtonSigner, user_id: int
+    ) -> None:
+        self.views = views
+        self.t = texts
+        self.signer = signer
+        self.user_id = user_id
+
+    def button(self, label: str, state: CheckinState, action: str) -> InlineKeyboardButton:
+        data = self.signer.sign(state.encode(action), self.user_id)
+        assert len(data.encode()) <= 64, data
+        return InlineKeyboardButton(label, callback_data=data)
+
+    def render(self, state: CheckinState) -> tuple[str, InlineKeyboardMarkup]:
+        position = len(state.answers)
+        if position >= len(self.views):
+            return self.summary(state)
+        view = self.views[position]
+        t = self.t
+        heading = t._("Question {n} of {total}").format(n=position + 1, total=len(self.views))
+        rows = [
+            [self.button(label, state, f"a{_DIGITS[i]}")] for i, label in enumerate(view.labels)
+        ]
+        extra = []
+        if position > 0:
+            extra.append(self.button("« " + t._("Back"), state, "b"))
+        if not view.item.required:
+            extra.append(self.button(t._("Skip") + " »", state, "k"))
+        if extra:
+            rows.append(extra)
+        return f"{heading}\n\n<b>{html.escape(view.text)}</b>", InlineKeyboardMarkup(rows)
+
+    def summary(self, state: CheckinState) -> tuple[str, InlineKeyboardMarkup]:
+        t = self.t
+        lines = ["<b>" + html.escape(t._("Your answers")) + "</b>", ""]
+        for view, answer in zip(self.views, state.answers, strict=True):
+            shown = t._("(skipped)") if answer is None else view.labels[answer]
+            lines.append(f"• {html.escape(view.text)}\n  → {html.escape(shown)}")
+        question = t._("Send them? They are sealed at once and cannot be tied to you.")
+        lines += ["", html.escape(question)]
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    self.button("✓ " + t._("Send"), state, "s"),
+                    self.button("✎ " + t._("Change"), state, "c"),
+                ]
+            ]
+        )
+        return "\n".join(lines), keyboard
+
+
+def step(views: list[ItemView], state: CheckinState, action: str) -> CheckinState | None:
+    """The state after pressing ``action``; None if the press does not fit this state (stale or
+    replayed). "s" (send) leaves the state as it is: sending is survey's business."""
+    position = len(state.answers)
+    if action == "b" and position > 0:
+        return CheckinState(state.round_id, state.answers[:-1])
+    if action == "c" and position == len(views) and position > 0:
+        return CheckinState(state.round_id, state.answers[:-1])
+    if action == "s" and position == len(views):
+        return state
+    if position >= len(views):
+        return None
+    view = views[position]
+    if action == "k" and not view.item.required:
+        return CheckinState(state.round_id, (*state.answers, None))
+    if action.startswith("a") and len(action) == 2:
+        index = _DIGITS.find(action[1])
+        if 0 <= index < len(view.labels):
+            return CheckinState(state.round_id, (*state.answers, index))
+    return None
+
+
+def answers_of(views: list[ItemView], state: CheckinState) -> dict[str, object]:
+    """The check-in as survey/ takes it: item key -> option value (skipped items left out)."""
+    return {
+        view.item.key: view.item.options[answer]
+        for view, answer in zip(views, state.answers, strict=True)
+        if answer is not None
+    }
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _DIGITS[rest] + digits
+        if number == 0:
+            return digits
+
