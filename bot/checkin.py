@@ -148,4 +148,3 @@ def _base36(number: int) -> str:
         digits = _DIGITS[rest] + digits
         if number == 0:
             return digits
-

@@ -250,3 +250,24 @@ def _active_sets(db: Database, set_ids: list[str]):  # type: ignore[no-untyped-d
             raise ScheduleError(str(exc)) from exc
         sets.append((row.id, question_set))
     return sets
+
+
+def open_round_for(db: Database, member: Member, now: datetime | None = None) -> SurveyRound | None:
+    """The open round a worker can answer now (the newest, if schedules overlap)."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        rounds = session.exec(
+            select(SurveyRound)
+            .where(SurveyRound.state == StoredRoundState.OPEN)
+            .order_by(SurveyRound.opens_at.desc())  # type: ignore[union-attr]
+        ).all()
+        for survey_round in rounds:
+            in_window = survey_round.opens_at <= now < survey_round.closes_at
+            if in_window and str(member.unit_id) in survey_round.member_counts:
+                return survey_round
+    return None
+
+
+def has_answered(db: Database, round_id: int, member: Member) -> bool:
+    with db.session() as session:
+        return session.get(Participation, (round_id, member.pseudonym)) is not None

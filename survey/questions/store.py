@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func
 from sqlmodel import select
 
+from survey.questions.locked import parse_items
 from survey.questions.model import Item, QuestionSet
 from survey.storage import Database
 from survey.storage.models import QuestionSetRecord, QuestionSetVersion
@@ -197,3 +198,25 @@ def _why_not_comparable(
     if old.text != new.text and not new.same_meaning:
         return "wording changed without 'same_meaning: true'"
     return None
+
+
+def round_questions(
+    db: Database, items: list[dict], language: str
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(key, question, option labels) of a round's locked items in ``language``, from the
+    question-set versions the round locked; items of ad-hoc rounds show their key and values."""
+    sets: dict[int, QuestionSet] = {}
+    shown = []
+    for item in parse_items(items):
+        question_set = None
+        if item.version_id is not None:
+            if item.version_id not in sets:
+                _, sets[item.version_id] = load_version_by_id(db, item.version_id)
+            question_set = sets[item.version_id]
+        if question_set is None:
+            shown.append((item.key, item.key, tuple(str(o) for o in item.options)))
+            continue
+        source = question_set.item(item.key)
+        lang = language if language in question_set.languages else question_set.languages[0]
+        shown.append((item.key, source.text[lang], tuple(question_set.answer_labels(source, lang))))
+    return shown

@@ -1,0 +1,536 @@
+"""The Telegram adapter: handlers that turn updates into survey/ calls and results into text.
+
+No rule lives here: enrolment, eligibility, validation and privacy are survey/'s; this module
+only reads what the person did, calls one survey function (in a worker thread, so the event
+loop keeps serving others), and says the outcome in the person's language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.checkin import CheckinState, ItemView, Screen, answers_of, step
+from bot.settings import BotSettings
+from survey.crypto import KeyRing
+from survey.enrolment import AlreadyEnrolledError, find_member, leave, set_status
+from survey.i18n import Texts
+from survey.intake import SubmissionIntake
+from survey.invites import (
+    ExpiredInviteError,
+    InviteError,
+    RevokedInviteError,
+    TooManyAttemptsError,
+    UnknownInviteError,
+    UsedUpInviteError,
+    redeem_invite,
+)
+from survey.lifecycle import has_answered, open_round_for
+from survey.questions import parse_items
+from survey.questions.store import round_questions
+from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
+from survey.storage import Database, DatabaseUnavailableError
+from survey.storage.models import Member, MemberStatus, SurveyRound
+from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    db: Database
+    keys: KeyRing
+    settings: SurveySettings
+    intake: SubmissionIntake
+
+
+def build_application(
+    bot_settings: BotSettings, services: Services, rate_limit: bool = True
+) -> Application:
+    if bot_settings.bot_token is None:
+        raise ValueError("PULSE_BOT_TOKEN is not set (the token BotFather gave you)")
+    builder: ApplicationBuilder = (  # type: ignore[type-arg]
+        Application.builder()
+        .token(bot_settings.bot_token.get_secret_value())
+        .base_url(bot_settings.bot_api_url)
+        .base_file_url(bot_settings.bot_file_url)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application = builder.build()
+    application.bot_data["services"] = services
+    private = filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(~private, refuse_group), group=-1)
+    application.add_handler(CommandHandler("start", start, filters=private))
+    application.add_handler(CommandHandler("checkin", checkin, filters=private))
+    application.add_handler(CommandHandler("privacy", privacy, filters=private))
+    application.add_handler(CommandHandler("help", help_command, filters=private))
+    application.add_handler(CommandHandler("language", language, filters=private))
+    application.add_handler(CommandHandler("pause", pause, filters=private))
+    application.add_handler(CommandHandler("resume", resume, filters=private))
+    application.add_handler(CommandHandler("leave", leave_command, filters=private))
+    application.add_handler(CallbackQueryHandler(button))
+    application.add_error_handler(on_error)
+    return application
+
+
+def _services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+
+
+def _language_of(update: Update, member: Member | None, default: str) -> str:
+    if member is not None:
+        return member.language
+    code = (update.effective_user.language_code or "") if update.effective_user else ""
+    return code[:2] if code[:2] in SUPPORTED_LANGUAGES else default
+
+
+async def _member(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Member | None:
+    services = _services(context)
+    return await asyncio.to_thread(find_member, services.db, services.keys, user_id)
+
+
+def _signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> str:
+    return _services(context).keys.button_signer().sign(payload, user_id)
+
+
+# --- group chats ---------------------------------------------------------------------------------
+
+
+async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """P8: nothing runs in groups. Say why once, then leave."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return
+    t = Texts(_services(context).settings.language)
+    refused = context.application.bot_data.setdefault("refused_chats", set())
+    if chat.id not in refused:
+        refused.add(chat.id)
+        await chat.send_message(
+            t._(
+                "Staff Pulse works only in private chats, so that nobody's answers are seen by "
+                "others. I am leaving this group."
+            )
+        )
+    await chat.leave()
+
+
+# --- joining -------------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None
+    assert chat is not None
+    member = await _member(context, user.id)
+    lang = _language_of(update, member, services.settings.language)
+    t = Texts(lang)
+    if not context.args:
+        if member is not None:
+            await chat.send_message(_help_text(t))
+        else:
+            await chat.send_message(
+                t._("To join, open the invite link from your unit; your manager or admin has it.")
+            )
+        return
+    try:
+        member = await asyncio.to_thread(
+            redeem_invite,
+            services.db,
+            services.keys,
+            services.settings,
+            token=context.args[0],
+            telegram_user_id=user.id,
+            chat_id=chat.id,
+            language=lang,
+        )
+    except AlreadyEnrolledError:
+        await chat.send_message(
+            t._("You are already enrolled. /checkin answers the open check-in.")
+        )
+        return
+    except InviteError as exc:
+        await chat.send_message(_invite_problem(t, exc))
+        return
+    await chat.send_message(
+        t._("Welcome to Staff Pulse! You have joined your unit's weekly check-in.")
+        + "\n\n"
+        + _privacy_text(t, services.settings.min_group_size),
+        parse_mode=ParseMode.HTML,
+    )
+    await chat.send_message(
+        t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
+    )
+
+
+def _invite_problem(t: Texts, exc: InviteError) -> str:
+    if isinstance(exc, TooManyAttemptsError):
+        return t._("Too many wrong invite codes. Please wait a while and try again.")
+    if isinstance(exc, ExpiredInviteError):
+        return t._("This invite has expired. Ask for a new one.")
+    if isinstance(exc, UsedUpInviteError):
+        return t._("This invite has been used up. Ask for a new one.")
+    if isinstance(exc, RevokedInviteError):
+        return t._("This invite has been withdrawn. Ask for a new one.")
+    if isinstance(exc, UnknownInviteError):
+        return t._("This invite code is not valid. Check the link or ask for a new one.")
+    return t._("This invite cannot be used. Ask for a new one.")
+
+
+def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Svenska", callback_data=_signed(context, "l|sv", user_id)),
+                InlineKeyboardButton("English", callback_data=_signed(context, "l|en", user_id)),
+            ]
+        ]
+    )
+
+
+def _privacy_text(t: Texts, k: int) -> str:
+    return "\n\n".join(
+        [
+            "<b>"
+            + html.escape(t._("What is stored"))
+            + "</b>\n"
+            + html.escape(
+                t._(
+                    "A keyed pseudonym instead of your Telegram id, your chat id encrypted, "
+                    "your unit, role and language. Your answers are sealed the moment you send "
+                    "them and stored with no link to you; when the round closes they are "
+                    "shuffled, and nobody can tell who answered."
+                )
+            ),
+            "<b>"
+            + html.escape(t._("Who sees what"))
+            + "</b>\n"
+            + html.escape(
+                t._(
+                    "Managers see results only for groups of at least {k} people, never a single "
+                    "answer, and nothing while a round is open."
+                ).format(k=k)
+            ),
+            "<b>"
+            + html.escape(t._("What Telegram sees"))
+            + "</b>\n"
+            + html.escape(
+                t._(
+                    "Telegram carries this chat and sees your button presses, as in any chat. Your "
+                    "answers also stay in this chat until you remove them; after each check-in I "
+                    "offer to do that for you."
+                )
+            ),
+        ]
+    )
+
+
+def _help_text(t: Texts) -> str:
+    return "\n".join(
+        [
+            t._("Staff Pulse asks a few short questions about your work week."),
+            "",
+            "/checkin – " + t._("answer the open check-in"),
+            "/privacy – " + t._("what is stored and who sees what"),
+            "/language – " + t._("Swedish or English"),
+            "/pause – " + t._("no check-ins for now"),
+            "/resume – " + t._("check-ins again"),
+            "/leave – " + t._("leave Staff Pulse"),
+        ]
+    )
+
+
+# --- simple commands ----------------------------------------------------------------------
+
+
+async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    member = await _member(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(_language_of(update, member, services.settings.language))
+    await update.effective_chat.send_message(  # type: ignore[union-attr]
+        _privacy_text(t, services.settings.min_group_size), parse_mode=ParseMode.HTML
+    )
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    member = await _member(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(_language_of(update, member, services.settings.language))
+    await update.effective_chat.send_message(_help_text(t))  # type: ignore[union-attr]
+
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    assert user is not None
+    member = await _member(context, user.id)
+    t = Texts(_language_of(update, member, _services(context).settings.language))
+    await update.effective_chat.send_message(  # type: ignore[union-attr]
+        t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
+    )
+
+
+async def _set_status(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, status: MemberStatus
+) -> None:
+    services = _services(context)
+    member = await _member(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(_language_of(update, member, services.settings.language))
+    if member is None:
+        await update.effective_chat.send_message(_not_enrolled(t))  # type: ignore[union-attr]
+        return
+    await asyncio.to_thread(set_status, services.db, member.id, status)  # type: ignore[arg-type]
+    if status == MemberStatus.PAUSED:
+        text = t._("Paused: you get no check-ins until you send /resume.")
+    else:
+        text = t._("Welcome back: you will get the next check-in.")
+    await update.effective_chat.send_message(text)  # type: ignore[union-attr]
+
+
+async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _set_status(update, context, MemberStatus.PAUSED)
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _set_status(update, context, MemberStatus.ACTIVE)
+
+
+async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    assert user is not None
+    member = await _member(context, user.id)
+    t = Texts(_language_of(update, member, _services(context).settings.language))
+    if member is None:
+        await update.effective_chat.send_message(_not_enrolled(t))  # type: ignore[union-attr]
+        return
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t._("Leave"), callback_data=_signed(context, "q|leave", user.id)
+                ),
+                InlineKeyboardButton(
+                    t._("Stay"), callback_data=_signed(context, "q|stay", user.id)
+                ),
+            ]
+        ]
+    )
+    await update.effective_chat.send_message(
+        t._(  # type: ignore[union-attr]
+            "Leaving deletes your membership: your pseudonym, encrypted chat id and unit. Answers "
+            "you already sent stay, anonymous and tied to no one. Do you want to leave?"
+        ),
+        reply_markup=keyboard,
+    )
+
+
+def _not_enrolled(t: Texts) -> str:
+    return t._("You are not enrolled. Open the invite link from your unit to join.")
+
+
+# --- the check-in -------------------------------------------------------------------------
+
+
+async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None
+    assert chat is not None
+    member = await _member(context, user.id)
+    t = Texts(_language_of(update, member, services.settings.language))
+    if member is None:
+        await chat.send_message(_not_enrolled(t))
+        return
+    survey_round = await asyncio.to_thread(open_round_for, services.db, member)
+    if survey_round is None:
+        await chat.send_message(
+            t._("No check-in is open right now. You will get a message when the next one opens.")
+        )
+        return
+    if await asyncio.to_thread(has_answered, services.db, survey_round.id, member):
+        await chat.send_message(t._("You have already answered this check-in. Thank you!"))
+        return
+    screen = await _screen(context, survey_round, member, user.id)
+    text, keyboard = screen.render(CheckinState(survey_round.id, ()))  # type: ignore[arg-type]
+    await chat.send_message(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
+
+
+async def _screen(
+    context: ContextTypes.DEFAULT_TYPE, survey_round: SurveyRound, member: Member, user_id: int
+) -> Screen:
+    services = _services(context)
+    questions = await asyncio.to_thread(
+        round_questions, services.db, survey_round.items, member.language
+    )
+    items = parse_items(survey_round.items)
+    views = [
+        ItemView(item, text, labels)
+        for item, (_, text, labels) in zip(items, questions, strict=True)
+        if not item.text  # free text is answered by typing, not buttons: not in this flow
+    ]
+    return Screen(views, Texts(member.language), services.keys.button_signer(), user_id)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every press is answered (no spinning clock), also when it is forged or out of date."""
+    query = update.callback_query
+    assert query is not None
+    assert query.from_user is not None
+    services = _services(context)
+    member = await _member(context, query.from_user.id)
+    t = Texts(_language_of(update, member, services.settings.language))
+    payload = services.keys.button_signer().verify(query.data or "", query.from_user.id)
+    if payload is None:
+        await query.answer(t._("This button is not valid."), show_alert=False)
+        return
+    kind, _, rest = payload.partition("|")
+    if kind == "l" and rest in SUPPORTED_LANGUAGES:
+        await _choose_language(query, context, member, rest)
+    elif kind == "x":
+        await query.answer()
+        try:
+            await query.message.delete()  # type: ignore[union-attr]
+        except TelegramError:
+            log.info("could not delete a check-in message (older than 48 h or not allowed)")
+    elif kind == "q":
+        await _leave_answer(query, context, member, t, rest)
+    elif kind == "c1" and member is not None:
+        await _checkin_press(query, context, member, t, payload)
+    else:
+        await query.answer(t._("This button is out of date."))
+
+
+async def _choose_language(query, context, member, chosen: str) -> None:  # type: ignore[no-untyped-def]
+    services = _services(context)
+    t = Texts(chosen)
+    if member is not None:
+        await asyncio.to_thread(_set_language, services.db, member.id, chosen)
+    await query.answer()
+    await query.edit_message_text(
+        t._("Language: English") if chosen == "en" else t._("Language: Swedish")
+    )
+
+
+def _set_language(db: Database, member_id: int, language: str) -> None:
+    with db.session() as session:
+        member = session.get(Member, member_id)
+        if member is not None:
+            member.language = language
+
+
+async def _leave_answer(query, context, member, t: Texts, choice: str) -> None:  # type: ignore[no-untyped-def]
+    await query.answer()
+    if choice != "leave" or member is None:
+        await query.edit_message_text(t._("Good, you stay."))
+        return
+    await asyncio.to_thread(leave, _services(context).db, member.id)
+    await query.edit_message_text(t._("You have left. Thank you for taking part."))
+
+
+async def _checkin_press(query, context, member: Member, t: Texts, payload: str) -> None:  # type: ignore[no-untyped-def]
+    services = _services(context)
+    decoded = CheckinState.decode(payload)
+    if decoded is None:
+        await query.answer(t._("This button is not valid."))
+        return
+    state, action = decoded
+    survey_round = await asyncio.to_thread(_round, services.db, state.round_id)
+    if survey_round is None:
+        await query.answer(t._("This check-in has closed."))
+        return
+    screen = await _screen(context, survey_round, member, query.from_user.id)
+    after = step(screen.views, state, action)
+    if after is None:
+        await query.answer(t._("This button is out of date."))
+        return
+    if action != "s":
+        await query.answer()
+        text, keyboard = screen.render(after)
+        await _edit(query, text, keyboard)
+        return
+    try:
+        await services.intake.submit(
+            member_id=member.id,
+            round_id=state.round_id,  # type: ignore[arg-type]
+            answers=answers_of(screen.views, after),
+        )
+    except AlreadyAnsweredError:
+        await query.answer(t._("You have already answered this check-in. Thank you!"))
+        return
+    except RoundNotOpenError:
+        await query.answer(t._("This check-in has closed."))
+        return
+    except SubmissionError:
+        await query.answer(
+            t._("These answers could not be saved. Please start again with /checkin."),
+            show_alert=True,
+        )
+        return
+    except DatabaseUnavailableError:
+        await query.answer(
+            t._(
+                "Something went wrong on our side and nothing was saved. Please "
+                "try again in a moment."
+            ),
+            show_alert=True,
+        )
+        return
+    await query.answer(t._("Saved."))
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t._("Remove the check-in from this chat"),
+                    callback_data=_signed(context, "x|", query.from_user.id),
+                )
+            ]
+        ]
+    )
+    await _edit(
+        query,
+        t._("Thank you! Your answers are sealed and saved, with no link to you.")
+        + "\n\n"
+        + t._("Your answers are still visible in this chat. Remove them?"),
+        keyboard,
+    )
+
+
+async def _edit(query, text: str, keyboard: InlineKeyboardMarkup | None) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await query.edit_message_text(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
+    except BadRequest as exc:  # "message is not modified" after a double tap: nothing to do
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+def _round(db: Database, round_id: int) -> SurveyRound | None:
+    with db.session() as session:
+        return session.get(SurveyRound, round_id)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log without personal data (no update contents: P4) and keep running."""
+    log.error("handler failed: %s", type(context.error).__name__, exc_info=context.error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+
+
+__all__ = ["Services", "build_application"]

@@ -1,0 +1,27 @@
+"""Settings of the Telegram side (``PULSE_*``), beside the survey settings."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+TELEGRAM_FILES = "https://api.telegram.org/file/bot"
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PULSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = Field(
+        default=None, description="The token BotFather gave you. Never commit it."
+    )
+    bot_api_url: str = Field(
+        default=TELEGRAM_API,
+        description="Bot API base URL (a local Bot API server or a compatible one).",
+    )
+    bot_file_url: str = Field(default=TELEGRAM_FILES, description="Bot API file base URL.")
+    tick_seconds: float = Field(
+        default=60, gt=0, description="How often the bot asks what is due (open/remind/close)."
+    )
