@@ -119,7 +119,7 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
         return
-    t = Texts(_services(context).settings.language)
+    t = Texts(_language_of(update, None, _services(context).settings.language))
     refused = context.application.bot_data.setdefault("refused_chats", set())
     if chat.id not in refused:
         refused.add(chat.id)

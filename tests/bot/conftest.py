@@ -1,0 +1,75 @@
+"""Bot tests run the real python-telegram-bot against the local Bot API server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from telegram.ext import Application
+
+from bot.app import Services, build_application
+from bot.fake_api import FakeBotApi
+from bot.settings import BotSettings
+from survey.enrolment import create_unit
+from survey.intake import SubmissionIntake
+from survey.invites import create_invite
+from survey.questions import import_question_set, load_question_set_file, load_version
+from survey.questions.locked import lock_items
+from survey.rounds import open_round
+from survey.storage.models import Role
+
+SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
+
+
+@asynccontextmanager
+async def running(application: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    async with application:
+        await application.start()
+        await application.updater.start_polling(poll_interval=0, timeout=1)  # type: ignore[union-attr]
+        try:
+            yield application
+        finally:
+            await application.updater.stop()  # type: ignore[union-attr]
+            await application.stop()
+
+
+@pytest.fixture
+def org(db, keys, settings):  # type: ignore[no-untyped-def]
+    """A unit with the default set, a round open now (its first week) and an invite."""
+    import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
+    row, question_set = load_version(db, "social-work-weekly")
+    unit = create_unit(db, "Barn och unga")
+    now = datetime.now(UTC)
+    survey_round = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=unit.id,
+        items=lock_items([(row.id, question_set)], 0),
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=3),
+        question_set_versions=[row.id],
+    )
+    invite = create_invite(
+        db, unit_id=unit.id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=50
+    )
+    return {"unit": unit, "invite": invite, "round": survey_round, "set": question_set}
+
+
+@pytest.fixture
+async def bot(db, keys, settings):  # type: ignore[no-untyped-def]
+    async with FakeBotApi() as api:
+        services = Services(db, keys, settings, SubmissionIntake(db, keys))
+        bot_settings = BotSettings(
+            _env_file=None,
+            bot_token=SecretStr(api.token),  # type: ignore[call-arg]
+            bot_api_url=api.base_url,
+            bot_file_url=api.base_file_url,
+        )
+        application = build_application(bot_settings, services, rate_limit=False)
+        async with running(application):
+            yield api

@@ -1,0 +1,112 @@
+"""Workers in chat, end to end: real python-telegram-bot, local Bot API server, real database."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from survey.storage.models import Member, Participation, PoolSubmission
+
+USER = 5_123_456_789
+
+
+def _count(db, model) -> int:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+async def _join(api, org, user: int = USER, language: str = "en") -> None:  # type: ignore[no-untyped-def]
+    before = len(api.texts(user))
+    api.send_text(user, f"/start {org['invite'].token}", language=language)
+    await api.wait_for(lambda: len(api.texts(user)) >= before + 2)
+
+
+async def test_join_by_invite_and_choose_language(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    api.send_text(USER, "/start", language="en")
+    await api.wait_for(lambda: api.texts(USER))
+    assert "open the invite link" in api.texts(USER)[0]
+    api.send_text(USER, "/start not-a-real-invite-code-at-all", language="en")
+    await api.wait_for(lambda: len(api.texts(USER)) == 2)
+    assert "not valid" in api.texts(USER)[1]
+    await _join(api, org, language="sv")
+    welcome = api.texts(USER)[2]
+    assert "Välkommen" in welcome
+    assert "already answered" not in welcome
+    assert "pseudonym" in welcome  # the privacy statement comes with the welcome
+    choice = api.last(USER)
+    assert [label for label, _ in choice.buttons()] == ["Svenska", "English"]
+    api.press(USER, choice, choice.buttons()[1][1])
+    await api.wait_for(lambda: api.last(USER).text == "Language: English")
+    with db.session() as session:
+        member = session.exec(select(Member)).one()
+    assert (member.unit_id, member.language) == (org["unit"].id, "en")
+
+
+async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(USER).text or ""))
+    message = api.last(USER)
+    pressed = []
+    for _ in range(20):
+        if not (message.text or "").startswith("Question"):
+            break
+        _, data = message.buttons()[1]  # always the second option
+        before = message.text
+        pressed.append(api.press(USER, message, data))
+        await api.wait_for(lambda m=message, b=before: m.text != b)
+    assert "Your answers" in (message.text or "")
+    assert _count(db, Participation) == 0  # nothing stored before "send" (P5)
+    send = dict(message.buttons())["✓ Send"]
+    pressed.append(api.press(USER, message, send))
+    await api.wait_for(lambda: "Thank you" in (message.text or ""))
+    assert (_count(db, Participation), _count(db, PoolSubmission)) == (1, 1)
+    again = api.press(USER, message, send)  # a double tap on the old "send"
+    await api.wait_for(lambda: again in api.answered_callbacks)
+    assert "already answered" in api.answered_callbacks[again].get("text", "")
+    assert (_count(db, Participation), _count(db, PoolSubmission)) == (1, 1)
+    await api.wait_for(lambda: all(p in api.answered_callbacks for p in pressed))
+    remove = message.buttons()[0][1]
+    api.press(USER, message, remove)
+    await api.wait_for(lambda: message.deleted)  # P9: the answers leave the chat too
+
+
+async def test_forged_and_borrowed_buttons_change_nothing(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1" in (api.last(USER).text or ""))
+    message = api.last(USER)
+    _, genuine = message.buttons()[0]
+    forged = api.press(USER, message, genuine[:-3] + "AAA")
+    borrowed = api.press(USER + 1, message, genuine, language="en")  # another user's button
+    junk = api.press(USER, message, "c1|1||s|xxxxxxxx")
+    await api.wait_for(lambda: {forged, borrowed, junk} <= set(api.answered_callbacks))
+    for callback in (forged, borrowed, junk):
+        assert "not valid" in api.answered_callbacks[callback]["text"]
+    assert "Question 1" in (message.text or "")
+    assert _count(db, Participation) == 0
+
+
+async def test_group_chats_are_refused_once_and_left(bot, org) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    group = -100123
+    api.send_text(USER, "/checkin", chat_type="group", chat_id=group, language="en")
+    api.send_text(USER, "hello", chat_type="group", chat_id=group, language="en")
+    await api.wait_for(lambda: api.left_chats.count(group) >= 2)
+    assert len(api.texts(group)) == 1
+    assert "only in private chats" in api.texts(group)[0]
+
+
+async def test_leave_deletes_the_member_after_confirmation(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/leave", language="en")
+    await api.wait_for(lambda: "Do you want to leave" in (api.last(USER).text or ""))
+    question = api.last(USER)
+    assert "stay, anonymous" in (question.text or "")
+    api.press(USER, question, question.buttons()[0][1])
+    await api.wait_for(lambda: "You have left" in (question.text or ""))
+    assert _count(db, Member) == 0
