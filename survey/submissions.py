@@ -32,6 +32,7 @@ from survey.questions import (
 from survey.rounds import RoundError
 from survey.storage import Database
 from survey.storage.models import (
+    Delivery,
     Member,
     Participation,
     PoolSubmission,
@@ -315,6 +316,8 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
             )
         session.execute(delete(PoolSubmission).where(PoolSubmission.round_id == round_id))
         session.execute(delete(Participation).where(Participation.round_id == round_id))
+        # Reminder records would say who had not answered: they go with the participation.
+        session.execute(delete(Delivery).where(Delivery.round_id == round_id))
         survey_round.state = RoundState.CLOSED
-    db.scrub_deleted(("pool_submission", "participation"))
+    db.scrub_deleted(("pool_submission", "participation", "delivery"))
     return ReleaseSummary(round_id, len(order), per_unit)

@@ -13,8 +13,10 @@ from sqlmodel import select
 
 from survey.crypto import SEALED_BYTES, KeysMissingError, rotate_report_key, unseal
 from survey.crypto.sealing import seal_context
+from survey.deliveries import Kind, record
 from survey.installation import key_paths
 from survey.storage.models import (
+    Delivery,
     Participation,
     PoolSubmission,
     Response,
@@ -109,12 +111,15 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:  # type: ign
     for index, member in enumerate(world.members[:9]):
         submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
                answers=_answers(index))
+    for member in world.members[9:]:  # the reminder went to the two who had not answered
+        record(world.db, world.round.id, member.id, Kind.REMINDER)
     summary = release_round(world.db, world.keys, world.round.id)
     assert summary.respondents == 9
     assert summary.per_unit == {world.teams[0].id: 6, world.teams[1].id: 3}
     with world.db.session() as session:
         assert session.exec(select(Participation)).all() == []
         assert session.exec(select(PoolSubmission)).all() == []
+        assert session.exec(select(Delivery)).all() == []
         counts = {c.unit_id: c.respondents for c in session.exec(select(RoundUnitCount)).all()}
         assert counts == summary.per_unit
         assert session.get(SurveyRound, world.round.id).state == RoundState.CLOSED
@@ -126,7 +131,7 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:  # type: ign
         if any(fk["referred_table"] == "member" for fk in inspector.get_foreign_keys(table))
         or "pseudonym" in {c["name"] for c in inspector.get_columns(table)}
     }
-    assert member_tables == {"member", "participation", "invite_failure"}
+    assert member_tables == {"member", "participation", "invite_failure", "delivery"}
 
 
 def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:  # type: ignore[no-untyped-def]

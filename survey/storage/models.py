@@ -287,3 +287,19 @@ class RoundStatistic(SQLModel, table=True):
     #: The shown construct indices alone ({construct: index}), small enough that an
     #: organisation-wide trend over years reads in a fraction of a second.
     indices: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """That the bot sent a member a round's invitation or reminder: makes sending resumable
+    and idempotent. Deleted when the round closes, since reminder records would otherwise keep
+    who had not answered (P2)."""
+
+    round_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey_round.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    kind: str = Field(sa_column=Column(String(16), primary_key=True))

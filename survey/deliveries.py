@@ -1,0 +1,58 @@
+"""Who still has to get a round's invitation or reminder: the bot's sending is resumable.
+
+A record is written right after Telegram accepted a message. After a crash the bot continues
+with everyone not yet recorded; the only message that can go out twice is one accepted by
+Telegram in the instant before the crash (Telegram offers no idempotency key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from survey.crypto import KeyRing
+from survey.enrolment import member_chat_id
+from survey.lifecycle import recipients
+from survey.storage import Database
+from survey.storage.models import Delivery
+
+
+class Kind(StrEnum):
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    member_id: int
+    chat_id: int
+    language: str
+
+
+def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Recipient]:
+    """Active workers of the round not yet sent ``kind`` (reminders: only non-respondents)."""
+    members = recipients(db, round_id, only_unanswered=kind == Kind.REMINDER)
+    with db.session() as session:
+        done = set(
+            session.exec(
+                select(Delivery.member_id).where(
+                    Delivery.round_id == round_id, Delivery.kind == kind
+                )
+            ).all()
+        )
+    return [
+        Recipient(m.id, member_chat_id(keys, m), m.language)  # type: ignore[arg-type]
+        for m in members
+        if m.id not in done
+    ]
+
+
+def record(db: Database, round_id: int, member_id: int, kind: Kind) -> None:
+    try:
+        with db.session() as session:
+            session.add(Delivery(round_id=round_id, member_id=member_id, kind=kind))
+    except IntegrityError:
+        pass  # another process recorded it first: nothing to do
