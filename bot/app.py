@@ -74,6 +74,7 @@ def build_application(
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    builder = builder.post_shutdown(_release_leadership)
     application = builder.build()
     application.bot_data["services"] = services
     private = filters.ChatType.PRIVATE
@@ -89,6 +90,13 @@ def build_application(
     application.add_handler(CallbackQueryHandler(button))
     application.add_error_handler(on_error)
     return application
+
+
+async def _release_leadership(application: Application) -> None:  # type: ignore[type-arg]
+    """Let another bot process take over the scheduler at once, not when this connection dies."""
+    leader = application.bot_data.get("leader")
+    if leader is not None:
+        await asyncio.to_thread(leader.release)
 
 
 def _services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -33,8 +33,8 @@ class Recipient:
 
 
 def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Recipient]:
-    """Active workers of the round not yet sent ``kind`` (reminders: only non-respondents)."""
-    members = recipients(db, round_id, only_unanswered=kind == Kind.REMINDER)
+    """Active workers of the round who have not answered and not yet been sent ``kind``."""
+    members = recipients(db, round_id, only_unanswered=True)
     with db.session() as session:
         done = set(
             session.exec(

@@ -35,6 +35,9 @@ async def running(application: Application) -> AsyncIterator[Application]:  # ty
         finally:
             await application.updater.stop()  # type: ignore[union-attr]
             await application.stop()
+            # run_polling() would call post_shutdown, which lets go of the scheduler lead.
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
 
 
 @pytest.fixture

@@ -1,0 +1,60 @@
+"""The repeating tick (JobQueue): open, remind and close rounds, and send what is due."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import select
+from telegram.ext import Application, ContextTypes
+
+from aggregation.close import close_round
+from bot.sender import deliver
+from survey.deliveries import Kind
+from survey.lifecycle import mark_reminded, tick
+from survey.storage.leader import LeaderLock
+from survey.storage.models import RoundState, SurveyRound
+
+log = logging.getLogger(__name__)
+
+
+def schedule_ticks(application: Application, interval: float) -> None:  # type: ignore[type-arg]
+    application.bot_data["leader"] = LeaderLock(application.bot_data["services"].db)
+    assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+    application.job_queue.run_repeating(tick_job, interval=interval, first=0.1, name="tick")
+
+
+async def tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_tick(context.application)
+
+
+async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
+    """One pass; only the leading process does anything (two bots never double-send)."""
+    services = application.bot_data["services"]
+    leader: LeaderLock = application.bot_data.setdefault("leader", LeaderLock(services.db))
+    if not await asyncio.to_thread(leader.try_lead):
+        return
+    report = await asyncio.to_thread(
+        tick, services.db, services.keys, services.settings, close=close_round
+    )
+    for failure in report.failed:
+        log.warning("%s", failure)
+    for survey_round in await asyncio.to_thread(_open_rounds, services.db):
+        await deliver(application, survey_round, Kind.INVITATION)
+    for round_id in report.to_remind:
+        survey_round = next(
+            (r for r in await asyncio.to_thread(_open_rounds, services.db) if r.id == round_id),
+            None,
+        )
+        if survey_round is None:
+            continue
+        sent = await deliver(application, survey_round, Kind.REMINDER)
+        if not sent.failed:
+            await asyncio.to_thread(mark_reminded, services.db, round_id)
+
+
+def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        return list(
+            session.exec(select(SurveyRound).where(SurveyRound.state == RoundState.OPEN)).all()
+        )

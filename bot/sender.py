@@ -1,0 +1,118 @@
+"""Sending invitations and reminders: resumable, idempotent, and polite to Telegram.
+
+AIORateLimiter keeps the bot within Telegram's limits and waits ``retry_after`` on 429; here, a
+403 (the user blocked the bot) marks the member unreachable instead of retrying, and network
+errors are retried a few times with backoff. Every message that Telegram accepted is recorded at
+once, so a restart continues with exactly those not yet sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import dataclass
+
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application
+
+from bot.checkin import CheckinState, ItemView, Screen
+from survey.deliveries import Kind, Recipient, pending, record
+from survey.enrolment import set_status
+from survey.i18n import Texts
+from survey.questions import parse_items
+from survey.questions.store import round_questions
+from survey.storage.models import MemberStatus, SurveyRound
+
+log = logging.getLogger(__name__)
+NETWORK_RETRIES = 3
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    unreachable: int = 0
+    failed: int = 0
+
+
+async def deliver(
+    application: Application,
+    survey_round: SurveyRound,
+    kind: Kind,  # type: ignore[type-arg]
+    backoff: float = 1.0,
+) -> SendReport:
+    """Send ``kind`` for ``survey_round`` to everyone who has not had it yet."""
+    services = application.bot_data["services"]
+    targets = await asyncio.to_thread(pending, services.db, services.keys, survey_round.id, kind)
+    report = SendReport()
+    views: dict[str, list[ItemView]] = {}
+    for target in targets:
+        if target.language not in views:
+            views[target.language] = await _views(services, survey_round, target.language)
+        outcome = await _send(
+            application, survey_round, target, kind, views[target.language], backoff
+        )
+        if outcome == "sent":
+            await asyncio.to_thread(record, services.db, survey_round.id, target.member_id, kind)
+            report.sent += 1
+        elif outcome == "unreachable":
+            await asyncio.to_thread(
+                set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
+            )
+            report.unreachable += 1
+        else:
+            report.failed += 1
+    return report
+
+
+async def _views(services, survey_round: SurveyRound, language: str) -> list[ItemView]:  # type: ignore[no-untyped-def]
+    questions = await asyncio.to_thread(round_questions, services.db, survey_round.items, language)
+    items = parse_items(survey_round.items)
+    return [
+        ItemView(item, text, labels)
+        for item, (_, text, labels) in zip(items, questions, strict=True)
+        if not item.text
+    ]
+
+
+async def _send(
+    application: Application,
+    survey_round: SurveyRound,
+    target: Recipient,  # type: ignore[type-arg]
+    kind: Kind,
+    views: list[ItemView],
+    backoff: float,
+) -> str:
+    services = application.bot_data["services"]
+    t = Texts(target.language)
+    screen = Screen(views, t, services.keys.button_signer(), target.chat_id)
+    question, keyboard = screen.render(CheckinState(survey_round.id, ()))  # type: ignore[arg-type]
+    if kind == Kind.INVITATION:
+        heading = t._("A new check-in is open. It takes under a minute.")
+    else:
+        heading = t._("A reminder: this week's check-in is still open, and closes soon.")
+    text = "<i>" + html.escape(heading) + "</i>\n\n" + question
+    for attempt in range(NETWORK_RETRIES + 1):
+        try:
+            await application.bot.send_message(
+                target.chat_id, text, reply_markup=keyboard, parse_mode=ParseMode.HTML
+            )
+            return "sent"
+        except Forbidden:
+            return "unreachable"
+        except RetryAfter as exc:  # only when the rate limiter has given up retrying
+            await asyncio.sleep(_seconds(exc.retry_after))
+        except NetworkError:
+            if attempt == NETWORK_RETRIES:
+                break
+            await asyncio.sleep(backoff * 2**attempt)
+        except TelegramError as exc:
+            log.warning("could not send a %s: %s", kind, type(exc).__name__)
+            return "failed"
+    return "failed"
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total() if total else value)  # type: ignore[arg-type]

@@ -1,0 +1,147 @@
+"""Invitations and reminders: resumable, idempotent, 429 and 403 handled, one leader."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+import bot.sender as sender_module
+from bot.app import Services, build_application
+from bot.fake_api import FakeBotApi
+from bot.scheduler import run_tick
+from bot.sender import deliver
+from bot.settings import BotSettings
+from survey.deliveries import Kind
+from survey.enrolment import enrol_member
+from survey.intake import SubmissionIntake
+from survey.storage.leader import LeaderLock
+from survey.storage.models import Member, MemberStatus, SurveyRound
+from survey.submissions import submit
+from tests.bot.conftest import running
+
+USERS = [6_100_000_000 + i for i in range(6)]
+
+
+@pytest.fixture
+def members(db, keys, org):  # type: ignore[no-untyped-def]
+    return [
+        enrol_member(db, keys, telegram_user_id=u, chat_id=u, unit_id=org["unit"].id) for u in USERS
+    ]
+
+
+@pytest.fixture
+async def app_and_api(db, keys, settings):  # type: ignore[no-untyped-def]
+    async with FakeBotApi() as api:
+        services = Services(db, keys, settings, SubmissionIntake(db, keys))
+        bot_settings = BotSettings(
+            _env_file=None,
+            bot_token=SecretStr(api.token),  # type: ignore[call-arg]
+            bot_api_url=api.base_url,
+            bot_file_url=api.base_file_url,
+        )
+        application = build_application(bot_settings, services, rate_limit=False)
+        async with running(application):
+            yield application, api
+
+
+def _round(db, org) -> SurveyRound:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        return session.get(SurveyRound, org["round"].id)
+
+
+async def test_invitations_go_once_to_everyone(app_and_api, db, org, members) -> None:  # type: ignore[no-untyped-def]
+    application, api = app_and_api
+    await run_tick(application)
+    assert all(len(api.texts(u)) == 1 for u in USERS)
+    assert "A new check-in is open" in api.texts(USERS[0])[0] or "Fråga 1" in api.texts(USERS[0])[0]
+    assert api.last(USERS[0]).buttons()  # the first question comes with the invitation
+    await run_tick(application)
+    assert all(len(api.texts(u)) == 1 for u in USERS)  # idempotent
+
+
+async def test_a_crash_mid_broadcast_resumes_without_doubles_or_gaps(
+    app_and_api, db, org, members, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    application, api = app_and_api
+    original = sender_module.record
+    calls = []
+
+    def crash_after_three(*args):  # type: ignore[no-untyped-def]
+        original(*args)
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("the process died")
+
+    monkeypatch.setattr(sender_module, "record", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        await deliver(application, _round(db, org), Kind.INVITATION)
+    assert sum(len(api.texts(u)) for u in USERS) == 3
+    monkeypatch.setattr(sender_module, "record", original)
+    report = await deliver(application, _round(db, org), Kind.INVITATION)  # the restart
+    assert report.sent == 3
+    assert [len(api.texts(u)) for u in USERS] == [1] * 6
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_429_waits_and_403_marks_the_member_unreachable(
+    app_and_api, db, org, members
+) -> None:  # type: ignore[no-untyped-def]
+    application, api = app_and_api
+    api.fail("sendMessage", 429, retry_after=1)
+    api.block(USERS[2])
+    report = await deliver(application, _round(db, org), Kind.INVITATION, backoff=0.01)
+    assert (report.sent, report.unreachable, report.failed) == (5, 1, 0)
+    assert api.count("sendMessage") == 5 + 1 + 1  # five sent, one 429, one 403
+    with db.session() as session:
+        blocked = session.get(Member, members[2].id)
+    assert blocked.status == MemberStatus.UNREACHABLE
+
+
+async def test_telegram_down_is_retried_a_few_times_then_left_for_the_next_tick(
+    app_and_api, db, org, members
+) -> None:  # type: ignore[no-untyped-def]
+    application, api = app_and_api
+    api.fail("sendMessage", 502, "Bad Gateway", times=100)
+    report = await deliver(application, _round(db, org), Kind.INVITATION, backoff=0.001)
+    assert (report.sent, report.failed) == (0, 6)
+    assert api.count("sendMessage") == 6 * (sender_module.NETWORK_RETRIES + 1)
+    api._failures.clear()
+    assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == 6
+
+
+async def test_the_reminder_goes_only_to_those_who_have_not_answered(
+    app_and_api, db, keys, org, members
+) -> None:  # type: ignore[no-untyped-def]
+    application, api = app_and_api
+    survey_round = _round(db, org)
+    await run_tick(application)  # invitations
+    answers = {}
+    from survey.questions import parse_items
+
+    for item in parse_items(survey_round.items):
+        answers[item.key] = item.options[0]
+    for member in members[:2]:
+        submit(db, keys, member_id=member.id, round_id=survey_round.id, answers=answers)
+    with db.session() as session:
+        stored = session.get(SurveyRound, survey_round.id)
+        stored.remind_at = datetime.now(UTC) - timedelta(minutes=1)
+    await run_tick(application)
+    assert [len(api.texts(u)) for u in USERS] == [1, 1, 2, 2, 2, 2]
+    assert "reminder" in api.texts(USERS[3])[1].lower() or "påminnelse" in api.texts(USERS[3])[1]
+    assert _round(db, org).reminded_at is not None
+    await run_tick(application)
+    assert [len(api.texts(u)) for u in USERS] == [1, 1, 2, 2, 2, 2]  # the reminder is single
+
+
+def test_only_one_process_leads_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
+    first, second = LeaderLock(db), LeaderLock(db)
+    assert first.try_lead()
+    if db.dialect == "postgresql":
+        assert not second.try_lead()  # the other bot process: no scheduler, no sending
+        first.release()
+        assert second.try_lead()
+        second.release()
+    else:
+        assert second.try_lead()  # SQLite is single-process
