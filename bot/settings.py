@@ -25,3 +25,14 @@ class BotSettings(BaseSettings):
     tick_seconds: float = Field(
         default=60, gt=0, description="How often the bot asks what is due (open/remind/close)."
     )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to (webhook mode).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; requests without "
+        "it get 403 (webhook mode; 1-256 characters A-Z a-z 0-9 _ -).",
+    )
+    webhook_listen: str = Field(default="127.0.0.1", description="Address the webhook binds.")
+    webhook_port: int = Field(default=8443, description="Port the webhook listens on.")

@@ -12,6 +12,7 @@ from typing import TypeVar
 import typer
 from rich.table import Table
 
+from cli import bot as bot_cli
 from cli import invites, questions, reports, schedules, units
 from cli.common import clear_errors, console
 from survey.installation import initialise, rotate_keys, status
@@ -33,6 +34,7 @@ app.add_typer(schedules.rounds_app, name="rounds")
 app.command("report")(reports.report)
 app.command("close-round")(reports.close_round_command)
 app.command("purge")(reports.purge)
+app.command("run")(bot_cli.run)
 T = TypeVar("T")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.settings import BotSettings
 from survey.settings import SurveySettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "pulse.env.example"
@@ -55,5 +56,6 @@ def test_bad_values_are_refused_with_a_reason(values: dict[str, object], message
 
 def test_the_example_file_documents_every_setting() -> None:
     documented = set(re.findall(r"^(PULSE_[A-Z_]+)=", EXAMPLE.read_text(), flags=re.MULTILINE))
-    expected = {f"PULSE_{name.upper()}" for name in SurveySettings.model_fields}
+    fields = [*SurveySettings.model_fields, *BotSettings.model_fields]
+    expected = {f"PULSE_{name.upper()}" for name in fields}
     assert documented == expected

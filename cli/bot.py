@@ -1,0 +1,51 @@
+"""`pulse run`: the Telegram bot, by long polling or behind a webhook."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.app import Services, build_application
+from bot.commands import set_commands
+from bot.scheduler import schedule_ticks
+from bot.settings import BotSettings
+from cli.common import clear_errors, console
+from survey.installation import key_ring
+from survey.intake import SubmissionIntake
+from survey.settings import SurveySettings
+from survey.storage import Database
+
+
+def run(
+    webhook: Annotated[bool, typer.Option(help="Serve a webhook instead of long polling.")] = False,
+) -> None:
+    """Run the bot: check-ins, reminders, round closes and reports, until stopped (Ctrl-C)."""
+    with clear_errors():
+        settings = SurveySettings()
+        bot_settings = BotSettings()
+        db = Database.from_settings(settings)
+        db.ping()
+        keys = key_ring(settings)
+        keys.active_report_key()  # fail now, not at the first answer, if keys are missing
+        services = Services(db, keys, settings, SubmissionIntake(db, keys))
+        application = build_application(bot_settings, services)
+        if webhook and (bot_settings.webhook_url is None or bot_settings.webhook_secret is None):
+            raise ValueError("webhook mode needs PULSE_WEBHOOK_URL and PULSE_WEBHOOK_SECRET")
+    application.post_init = set_commands
+    schedule_ticks(application, bot_settings.tick_seconds)
+    if not webhook:
+        console.print("Staff Pulse bot running (long polling). Ctrl-C stops it.")
+        application.run_polling()
+        return
+    console.print(
+        f"Staff Pulse bot running (webhook on {bot_settings.webhook_listen}:"
+        f"{bot_settings.webhook_port}). Ctrl-C stops it."
+    )
+    application.run_webhook(
+        listen=bot_settings.webhook_listen,
+        port=bot_settings.webhook_port,
+        url_path="telegram",
+        webhook_url=bot_settings.webhook_url,
+        secret_token=bot_settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+    )

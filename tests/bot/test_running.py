@@ -1,0 +1,102 @@
+"""Running the bot: webhook secret check, command menu, degrading when a method is missing."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.app import Services, build_application
+from bot.commands import set_commands
+from bot.fake_api import FakeBotApi
+from bot.settings import BotSettings
+from survey.intake import SubmissionIntake
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def application(db, keys, settings):  # type: ignore[no-untyped-def]
+    async with FakeBotApi() as api:
+        services = Services(db, keys, settings, SubmissionIntake(db, keys))
+        bot_settings = BotSettings(
+            _env_file=None,
+            bot_token=SecretStr(api.token),  # type: ignore[call-arg]
+            bot_api_url=api.base_url,
+            bot_file_url=api.base_file_url,
+        )
+        yield build_application(bot_settings, services, rate_limit=False), api
+
+
+async def test_webhook_refuses_requests_without_the_secret(application) -> None:  # type: ignore[no-untyped-def]
+    app, api = application
+    port = _free_port()
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 77, "type": "private"},
+            "from": {"id": 77, "is_bot": False, "first_name": "A", "language_code": "en"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    async with app:
+        await app.start()
+        await app.updater.start_webhook(
+            listen="127.0.0.1",
+            port=port,
+            url_path="telegram",
+            secret_token="s3cret-Value",
+            webhook_url="https://example.invalid/telegram",
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/telegram"
+            async with httpx.AsyncClient() as client:
+                without = await client.post(
+                    url, content=json.dumps(update), headers={"Content-Type": "application/json"}
+                )
+                wrong = await client.post(
+                    url,
+                    content=json.dumps(update),
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": "guess",
+                    },
+                )
+                assert (without.status_code, wrong.status_code) == (403, 403)
+                assert api.texts(77) == []  # changed nothing
+                right = await client.post(
+                    url,
+                    content=json.dumps(update),
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": "s3cret-Value",
+                    },
+                )
+                assert right.status_code == 200
+            await api.wait_for(lambda: api.texts(77))
+            assert "/checkin" in api.texts(77)[0]
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def test_command_menu_in_both_languages_and_missing_method_is_tolerated(application) -> None:  # type: ignore[no-untyped-def]
+    app, api = application
+    async with app:
+        await set_commands(app)
+        assert {key.split(":")[0] for key in api.commands} == {"sv", "en"}
+        assert any(c["command"] == "checkin" for c in next(iter(api.commands.values())))
+        api.commands.clear()
+        api.unsupported.add("setMyCommands")
+        await set_commands(app)  # logged, not raised
+        assert api.commands == {}
