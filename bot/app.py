@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import html
 import logging
-from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
@@ -28,11 +27,11 @@ from telegram.ext import (
 )
 
 from bot.checkin import CheckinState, ItemView, Screen, answers_of, step
+from bot.context import Services, language_of, member_of, services_of, signed
 from bot.settings import BotSettings
-from survey.crypto import KeyRing
-from survey.enrolment import AlreadyEnrolledError, find_member, leave, set_status
+from bot.staff import activate_upload, add_staff_handlers
+from survey.enrolment import AlreadyEnrolledError, leave, set_status
 from survey.i18n import Texts
-from survey.intake import SubmissionIntake
 from survey.invites import (
     ExpiredInviteError,
     InviteError,
@@ -45,20 +44,12 @@ from survey.invites import (
 from survey.lifecycle import has_answered, open_round_for
 from survey.questions import parse_items
 from survey.questions.store import round_questions
-from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
+from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
 from survey.storage.models import Member, MemberStatus, SurveyRound
 from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    db: Database
-    keys: KeyRing
-    settings: SurveySettings
-    intake: SubmissionIntake
 
 
 def build_application(
@@ -87,6 +78,7 @@ def build_application(
     application.add_handler(CommandHandler("pause", pause, filters=private))
     application.add_handler(CommandHandler("resume", resume, filters=private))
     application.add_handler(CommandHandler("leave", leave_command, filters=private))
+    add_staff_handlers(application)
     application.add_handler(CallbackQueryHandler(button))
     application.add_error_handler(on_error)
     return application
@@ -99,26 +91,6 @@ async def _release_leadership(application: Application) -> None:  # type: ignore
         await asyncio.to_thread(leader.release)
 
 
-def _services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
-
-
-def _language_of(update: Update, member: Member | None, default: str) -> str:
-    if member is not None:
-        return member.language
-    code = (update.effective_user.language_code or "") if update.effective_user else ""
-    return code[:2] if code[:2] in SUPPORTED_LANGUAGES else default
-
-
-async def _member(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Member | None:
-    services = _services(context)
-    return await asyncio.to_thread(find_member, services.db, services.keys, user_id)
-
-
-def _signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> str:
-    return _services(context).keys.button_signer().sign(payload, user_id)
-
-
 # --- group chats ---------------------------------------------------------------------------------
 
 
@@ -127,7 +99,7 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
         return
-    t = Texts(_language_of(update, None, _services(context).settings.language))
+    t = Texts(language_of(update, None, services_of(context).settings.language))
     refused = context.application.bot_data.setdefault("refused_chats", set())
     if chat.id not in refused:
         refused.add(chat.id)
@@ -144,12 +116,12 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
+    services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None
     assert chat is not None
-    member = await _member(context, user.id)
-    lang = _language_of(update, member, services.settings.language)
+    member = await member_of(context, user.id)
+    lang = language_of(update, member, services.settings.language)
     t = Texts(lang)
     if not context.args:
         if member is not None:
@@ -207,8 +179,8 @@ def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Inli
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("Svenska", callback_data=_signed(context, "l|sv", user_id)),
-                InlineKeyboardButton("English", callback_data=_signed(context, "l|en", user_id)),
+                InlineKeyboardButton("Svenska", callback_data=signed(context, "l|sv", user_id)),
+                InlineKeyboardButton("English", callback_data=signed(context, "l|en", user_id)),
             ]
         ]
     )
@@ -270,26 +242,26 @@ def _help_text(t: Texts) -> str:
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
-    member = await _member(context, update.effective_user.id)  # type: ignore[union-attr]
-    t = Texts(_language_of(update, member, services.settings.language))
+    services = services_of(context)
+    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(language_of(update, member, services.settings.language))
     await update.effective_chat.send_message(  # type: ignore[union-attr]
         _privacy_text(t, services.settings.min_group_size), parse_mode=ParseMode.HTML
     )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
-    member = await _member(context, update.effective_user.id)  # type: ignore[union-attr]
-    t = Texts(_language_of(update, member, services.settings.language))
+    services = services_of(context)
+    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(language_of(update, member, services.settings.language))
     await update.effective_chat.send_message(_help_text(t))  # type: ignore[union-attr]
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     assert user is not None
-    member = await _member(context, user.id)
-    t = Texts(_language_of(update, member, _services(context).settings.language))
+    member = await member_of(context, user.id)
+    t = Texts(language_of(update, member, services_of(context).settings.language))
     await update.effective_chat.send_message(  # type: ignore[union-attr]
         t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
     )
@@ -298,9 +270,9 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _set_status(
     update: Update, context: ContextTypes.DEFAULT_TYPE, status: MemberStatus
 ) -> None:
-    services = _services(context)
-    member = await _member(context, update.effective_user.id)  # type: ignore[union-attr]
-    t = Texts(_language_of(update, member, services.settings.language))
+    services = services_of(context)
+    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(language_of(update, member, services.settings.language))
     if member is None:
         await update.effective_chat.send_message(_not_enrolled(t))  # type: ignore[union-attr]
         return
@@ -323,8 +295,8 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     assert user is not None
-    member = await _member(context, user.id)
-    t = Texts(_language_of(update, member, _services(context).settings.language))
+    member = await member_of(context, user.id)
+    t = Texts(language_of(update, member, services_of(context).settings.language))
     if member is None:
         await update.effective_chat.send_message(_not_enrolled(t))  # type: ignore[union-attr]
         return
@@ -332,11 +304,9 @@ async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         [
             [
                 InlineKeyboardButton(
-                    t._("Leave"), callback_data=_signed(context, "q|leave", user.id)
+                    t._("Leave"), callback_data=signed(context, "q|leave", user.id)
                 ),
-                InlineKeyboardButton(
-                    t._("Stay"), callback_data=_signed(context, "q|stay", user.id)
-                ),
+                InlineKeyboardButton(t._("Stay"), callback_data=signed(context, "q|stay", user.id)),
             ]
         ]
     )
@@ -357,12 +327,12 @@ def _not_enrolled(t: Texts) -> str:
 
 
 async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
+    services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None
     assert chat is not None
-    member = await _member(context, user.id)
-    t = Texts(_language_of(update, member, services.settings.language))
+    member = await member_of(context, user.id)
+    t = Texts(language_of(update, member, services.settings.language))
     if member is None:
         await chat.send_message(_not_enrolled(t))
         return
@@ -383,7 +353,7 @@ async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _screen(
     context: ContextTypes.DEFAULT_TYPE, survey_round: SurveyRound, member: Member, user_id: int
 ) -> Screen:
-    services = _services(context)
+    services = services_of(context)
     questions = await asyncio.to_thread(
         round_questions, services.db, survey_round.items, member.language
     )
@@ -401,9 +371,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     assert query.from_user is not None
-    services = _services(context)
-    member = await _member(context, query.from_user.id)
-    t = Texts(_language_of(update, member, services.settings.language))
+    services = services_of(context)
+    member = await member_of(context, query.from_user.id)
+    t = Texts(language_of(update, member, services.settings.language))
     payload = services.keys.button_signer().verify(query.data or "", query.from_user.id)
     if payload is None:
         await query.answer(t._("This button is not valid."), show_alert=False)
@@ -419,6 +389,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.info("could not delete a check-in message (older than 48 h or not allowed)")
     elif kind == "q":
         await _leave_answer(query, context, member, t, rest)
+    elif kind == "qa":
+        await activate_upload(query, context, member, t, rest)
     elif kind == "c1" and member is not None:
         await _checkin_press(query, context, member, t, payload)
     else:
@@ -426,7 +398,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _choose_language(query, context, member, chosen: str) -> None:  # type: ignore[no-untyped-def]
-    services = _services(context)
+    services = services_of(context)
     t = Texts(chosen)
     if member is not None:
         await asyncio.to_thread(_set_language, services.db, member.id, chosen)
@@ -448,12 +420,12 @@ async def _leave_answer(query, context, member, t: Texts, choice: str) -> None: 
     if choice != "leave" or member is None:
         await query.edit_message_text(t._("Good, you stay."))
         return
-    await asyncio.to_thread(leave, _services(context).db, member.id)
+    await asyncio.to_thread(leave, services_of(context).db, member.id)
     await query.edit_message_text(t._("You have left. Thank you for taking part."))
 
 
 async def _checkin_press(query, context, member: Member, t: Texts, payload: str) -> None:  # type: ignore[no-untyped-def]
-    services = _services(context)
+    services = services_of(context)
     decoded = CheckinState.decode(payload)
     if decoded is None:
         await query.answer(t._("This button is not valid."))
@@ -506,7 +478,7 @@ async def _checkin_press(query, context, member: Member, t: Texts, payload: str)
             [
                 InlineKeyboardButton(
                     t._("Remove the check-in from this chat"),
-                    callback_data=_signed(context, "x|", query.from_user.id),
+                    callback_data=signed(context, "x|", query.from_user.id),
                 )
             ]
         ]

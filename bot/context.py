@@ -1,0 +1,44 @@
+"""What every handler needs: the survey services, the member behind an update, signed buttons."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from survey.crypto import KeyRing
+from survey.enrolment import find_member
+from survey.intake import SubmissionIntake
+from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
+from survey.storage import Database
+from survey.storage.models import Member
+
+
+@dataclass
+class Services:
+    db: Database
+    keys: KeyRing
+    settings: SurveySettings
+    intake: SubmissionIntake
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+
+
+def language_of(update: Update, member: Member | None, default: str) -> str:
+    if member is not None:
+        return member.language
+    code = (update.effective_user.language_code or "") if update.effective_user else ""
+    return code[:2] if code[:2] in SUPPORTED_LANGUAGES else default
+
+
+async def member_of(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Member | None:
+    services = services_of(context)
+    return await asyncio.to_thread(find_member, services.db, services.keys, user_id)
+
+
+def signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> str:
+    return services_of(context).keys.button_signer().sign(payload, user_id)

@@ -1,0 +1,272 @@
+"""Managers and admins in chat: reports within their grant, invites, question-set uploads.
+
+Scope is survey/'s rule (``scope_of``: the granted unit and its sub-units); disclosure control
+and the audit are aggregation/'s. Nothing here can show an open round: reports read only the
+published statistics of closed rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import io
+import logging
+from datetime import timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from aggregation.charts import trend_chart
+from aggregation.render import report_text
+from aggregation.report import ReportError, build_report
+from bot.context import member_of, services_of, signed
+from survey.enrolment import scope_of, unit_tree
+from survey.i18n import Texts
+from survey.invites import create_invite, invite_link, write_qr_png
+from survey.questions import (
+    QuestionSetError,
+    import_question_set,
+    items_for_round,
+    load_question_set,
+)
+from survey.questions.loader import MAX_FILE_BYTES
+from survey.storage.models import Member, Role
+
+log = logging.getLogger(__name__)
+
+
+def add_staff_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("report", report, filters=private))
+    application.add_handler(CommandHandler("trend", trend, filters=private))
+    application.add_handler(CommandHandler("units", units, filters=private))
+    application.add_handler(CommandHandler("invite", invite, filters=private))
+    application.add_handler(MessageHandler(private & filters.Document.ALL, upload))
+
+
+async def _staff(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    roles: tuple[Role, ...] = (Role.MANAGER, Role.ADMIN),
+) -> tuple[Member, Texts, set[int]] | None:
+    services = services_of(context)
+    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    language = member.language if member else services.settings.language
+    t = Texts(language)
+    if member is None or member.role not in roles:
+        if roles == (Role.ADMIN,):
+            refusal = t._("This is for admins.")
+        else:
+            refusal = t._("This command is for managers and admins.")
+        await update.effective_chat.send_message(refusal)  # type: ignore[union-attr]
+        return None
+    scope = await asyncio.to_thread(scope_of, services.db, member)
+    return member, t, scope
+
+
+def _unit_argument(context: ContextTypes.DEFAULT_TYPE, member: Member) -> int | None:
+    if not context.args:
+        return member.unit_id
+    try:
+        return int(context.args[0])
+    except ValueError:
+        return None
+
+
+async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/report [unit]: the latest closed rounds of a unit within the grant."""
+    found = await _staff(update, context)
+    if found is None:
+        return
+    member, t, scope = found
+    unit_id = _unit_argument(context, member)
+    chat = update.effective_chat
+    assert chat is not None
+    if unit_id is None or unit_id not in scope:
+        await chat.send_message(
+            t._("You can see only the units you were given access to. /units lists them.")
+        )
+        return
+    services = services_of(context)
+    try:
+        built = await asyncio.to_thread(build_report, services.db, unit_id)
+    except ReportError as exc:
+        log.warning("report withheld: %s", exc)
+        await chat.send_message(t._("This report cannot be shown right now."))
+        return
+    for message in report_text(built, member.language):
+        await chat.send_message(message, parse_mode=ParseMode.HTML)
+
+
+async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/trend [unit]: the indices over time as a chart."""
+    found = await _staff(update, context)
+    if found is None:
+        return
+    member, t, scope = found
+    unit_id = _unit_argument(context, member)
+    chat = update.effective_chat
+    assert chat is not None
+    if unit_id is None or unit_id not in scope:
+        await chat.send_message(
+            t._("You can see only the units you were given access to. /units lists them.")
+        )
+        return
+    built = await asyncio.to_thread(build_report, services_of(context).db, unit_id)
+    if not built.rounds:
+        await chat.send_message(t._("No closed round yet: results appear when a round closes."))
+        return
+    png = await asyncio.to_thread(trend_chart, built, member.language)
+    try:
+        await chat.send_photo(io.BytesIO(png), caption=built.unit_name)
+    except TelegramError as exc:  # a Bot API server without photos: say so, keep running
+        log.warning("sendPhoto failed (%s)", type(exc).__name__)
+        await chat.send_message(t._("Charts cannot be sent here; use /report for the figures."))
+
+
+async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/units: the units in the grant, with workers only where at least k."""
+    found = await _staff(update, context)
+    if found is None:
+        return
+    _, t, scope = found
+    services = services_of(context)
+    nodes = await asyncio.to_thread(unit_tree, services.db, services.settings.min_group_size)
+    k = services.settings.min_group_size
+    lines = []
+    for node in nodes:
+        if node.unit.id not in scope:
+            continue
+        count = (
+            t._("{n} workers").format(n=node.members)
+            if node.members is not None
+            else t._("fewer than {k}").format(k=k)
+        )
+        lines.append(f"{'  ' * node.depth}{node.unit.id} · {html.escape(node.unit.name)} – {count}")
+    await update.effective_chat.send_message("\n".join(lines) or t._("No units."))  # type: ignore[union-attr]
+
+
+async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/invite <unit> <worker|manager|admin>: an invite link and its QR code (admins)."""
+    found = await _staff(update, context, roles=(Role.ADMIN,))
+    if found is None:
+        return
+    _, t, scope = found
+    chat = update.effective_chat
+    assert chat is not None
+    args = context.args or []
+    try:
+        unit_id, role = int(args[0]), Role(args[1] if len(args) > 1 else "worker")
+    except (IndexError, ValueError):
+        await chat.send_message(t._("Use: /invite <unit id> <worker|manager|admin>"))
+        return
+    if unit_id not in scope:
+        await chat.send_message(
+            t._("You can see only the units you were given access to. /units lists them.")
+        )
+        return
+    services = services_of(context)
+    created = await asyncio.to_thread(
+        create_invite,
+        services.db,
+        unit_id=unit_id,
+        role=role,
+        expires_in=timedelta(days=services.settings.invite_expiry_days),
+        max_uses=50,
+    )
+    username = services.settings.bot_username or context.bot.username
+    link = invite_link(username, created.token)
+    await chat.send_message(
+        t._("Invite for {role}, unit {unit}, valid {days} days:").format(
+            role=role.value, unit=unit_id, days=services.settings.invite_expiry_days
+        )
+        + "\n"
+        + link
+    )
+    try:
+        buffer = io.BytesIO()
+        await asyncio.to_thread(_qr_into, link, buffer)
+        await chat.send_photo(buffer, caption=t._("QR code for posters and slides"))
+    except TelegramError as exc:
+        log.warning("sendPhoto failed (%s)", type(exc).__name__)
+
+
+def _qr_into(link: str, buffer: io.BytesIO) -> None:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        buffer.write(write_qr_png(link, Path(folder) / "qr.png").read_bytes())
+    buffer.seek(0)
+
+
+async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An admin sends a question-set YAML: checked; errors listed, or a preview to activate."""
+    found = await _staff(update, context, roles=(Role.ADMIN,))
+    if found is None:
+        return
+    _, t, _ = found
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None
+    assert message.document is not None
+    assert chat is not None
+    document = message.document
+    if (document.file_size or 0) > MAX_FILE_BYTES:
+        await chat.send_message(t._("That file is too large for a question set."))
+        return
+    file = await document.get_file()
+    content = bytes(await file.download_as_bytearray())
+    try:
+        question_set = await asyncio.to_thread(
+            load_question_set, content, document.file_name or "upload.yaml"
+        )
+    except QuestionSetError as exc:
+        lines = [t._("This question set has problems; nothing was imported:")]
+        lines += [p.render(exc.source) for p in exc.problems[:20]]
+        await chat.send_message("\n".join(lines))
+        return
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    context.application.bot_data.setdefault("uploads", {})[digest] = question_set
+    rounds = max(item.cadence for item in question_set.items)
+    preview = [
+        t._("Question set {id}: {n} items, valid.").format(
+            id=question_set.id, n=len(question_set.items)
+        )
+    ]
+    for index in range(rounds):
+        keys = ", ".join(i.key for i in items_for_round(question_set, index))
+        preview.append(t._("Week {n}: {items}").format(n=index + 1, items=keys))
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t._("Activate"),
+                    callback_data=signed(context, f"qa|{digest}", update.effective_user.id),  # type: ignore[union-attr]
+                )
+            ]
+        ]
+    )
+    await chat.send_message("\n".join(preview), reply_markup=keyboard)
+
+
+async def activate_upload(
+    query,
+    context: ContextTypes.DEFAULT_TYPE,
+    member: Member | None,  # type: ignore[no-untyped-def]
+    t: Texts,
+    digest: str,
+) -> None:
+    question_set = context.application.bot_data.get("uploads", {}).pop(digest, None)
+    if member is None or member.role != Role.ADMIN or question_set is None:
+        await query.answer(t._("This button is out of date."))
+        return
+    result = await asyncio.to_thread(import_question_set, services_of(context).db, question_set)
+    await query.answer()
+    await query.edit_message_text(
+        t._("Imported {id} version {version}; active for rounds opened from now on.").format(
+            id=result.set_id, version=result.version
+        )
+    )

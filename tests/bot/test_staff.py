@@ -1,0 +1,141 @@
+"""Managers and admins in chat: scope, reports of closed rounds only, invites, YAML uploads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregation.close import close_round
+from survey.enrolment import create_unit, enrol_member
+from survey.questions import import_question_set, load_question_set_file, load_version
+from survey.questions.locked import lock_items
+from survey.rounds import open_round
+from survey.storage.models import Role
+from survey.submissions import submit
+
+SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
+MANAGER, ADMIN, WORKER = 7_000_000_001, 7_000_000_002, 7_000_000_003
+
+
+@pytest.fixture
+def tree(db, keys, settings):  # type: ignore[no-untyped-def]
+    import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
+    row, question_set = load_version(db, "social-work-weekly")
+    root = create_unit(db, "IFO")
+    team_a = create_unit(db, "Team A", parent_id=root.id)
+    team_b = create_unit(db, "Team B", parent_id=root.id)
+    enrol_member(
+        db,
+        keys,
+        telegram_user_id=MANAGER,
+        chat_id=MANAGER,
+        unit_id=team_a.id,
+        role=Role.MANAGER,
+        language="en",
+    )
+    enrol_member(
+        db,
+        keys,
+        telegram_user_id=ADMIN,
+        chat_id=ADMIN,
+        unit_id=root.id,
+        role=Role.ADMIN,
+        language="en",
+    )
+    enrol_member(
+        db, keys, telegram_user_id=WORKER, chat_id=WORKER, unit_id=team_b.id, language="en"
+    )
+    workers = [
+        enrol_member(db, keys, telegram_user_id=800 + i, chat_id=800 + i, unit_id=team_a.id)
+        for i in range(6)
+    ]
+    now = datetime.now(UTC)
+    items = lock_items([(row.id, question_set)], 0)
+    closed = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=root.id,
+        items=items,
+        opens_at=now - timedelta(days=4),
+        closes_at=now + timedelta(hours=1),
+        question_set_versions=[row.id],
+    )
+    for member in workers:
+        submit(
+            db,
+            keys,
+            member_id=member.id,
+            round_id=closed.id,
+            answers={i.key: i.options[-1] for i in items},
+        )
+    close_round(db, keys, closed.id)
+    open_round(
+        db,
+        keys,
+        settings,
+        unit_id=root.id,
+        items=items,
+        opens_at=now,
+        closes_at=now + timedelta(days=3),
+        question_set_versions=[row.id],
+    )
+    return {"root": root, "a": team_a, "b": team_b}
+
+
+async def test_manager_reports_stay_within_the_grant(bot, tree) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    api.send_text(MANAGER, "/report", language="en")
+    await api.wait_for(lambda: api.texts(MANAGER))
+    report = api.texts(MANAGER)[0]
+    assert "Team A" in report
+    assert "6 answered" in report
+    api.send_text(MANAGER, f"/report {tree['b'].id}", language="en")
+    await api.wait_for(lambda: len(api.texts(MANAGER)) == 2)
+    assert "only the units you were given access to" in api.texts(MANAGER)[1]
+    api.send_text(MANAGER, f"/report {tree['root'].id}", language="en")
+    await api.wait_for(lambda: len(api.texts(MANAGER)) == 3)
+    assert "only the units you were given access to" in api.texts(MANAGER)[2]
+    api.send_text(WORKER, "/report", language="en")
+    await api.wait_for(lambda: api.texts(WORKER))
+    assert "for managers and admins" in api.texts(WORKER)[0]
+
+
+async def test_units_and_trend_for_managers(bot, tree) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    api.send_text(MANAGER, "/units", language="en")
+    await api.wait_for(lambda: api.texts(MANAGER))
+    listing = api.texts(MANAGER)[0]
+    assert "Team A – 6 workers" in listing
+    assert "Team B" not in listing
+    api.send_text(MANAGER, "/trend", language="en")
+    await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[MANAGER]))
+
+
+async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    api.send_text(ADMIN, f"/invite {tree['a'].id} manager", language="en")
+    await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[ADMIN]))
+    assert f"https://t.me/{api.username}?start=" in api.texts(ADMIN)[0]
+
+    good = (SETS / "who5.yaml").read_bytes()
+    broken = good.replace(b"type: scale", b"type: slider", 1)
+    api.send_document(ADMIN, "who5.yaml", broken, language="en")
+    await api.wait_for(lambda: "nothing was imported" in (api.last(ADMIN).text or ""))
+    assert "who5.yaml:" in (api.last(ADMIN).text or "")
+    assert "'scale', 'choice', 'yes_no' or 'text'" in (api.last(ADMIN).text or "")
+
+    api.send_document(ADMIN, "who5.yaml", good, language="en")
+    await api.wait_for(lambda: "valid" in (api.last(ADMIN).text or ""))
+    preview = api.last(ADMIN)
+    api.press(ADMIN, preview, preview.buttons()[0][1], language="en")
+    await api.wait_for(lambda: "Imported who5 version 1" in (preview.text or ""))
+    row, _ = load_version(db, "who5")
+    assert row.version == 1
+
+    api.send_document(MANAGER, "who5.yaml", good, language="en")  # managers cannot
+    await api.wait_for(lambda: api.texts(MANAGER))
+    assert api.texts(MANAGER) == ["This is for admins."]
+    assert load_version(db, "who5")[0].version == 1  # nothing new was imported
