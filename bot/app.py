@@ -506,11 +506,24 @@ def _round(db: Database, round_id: int) -> SurveyRound | None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log without personal data (no update contents: P4) and keep running."""
-    log.error("handler failed: %s", type(context.error).__name__, exc_info=context.error)
-    if isinstance(update, Update) and update.callback_query is not None:
-        with contextlib.suppress(TelegramError):
-            await update.callback_query.answer()
+    """Log without personal data (no update contents: P4), tell the person, keep running."""
+    error = context.error
+    if isinstance(error, DatabaseUnavailableError):
+        log.warning("database unavailable: %s", error)
+    else:
+        log.error("handler failed: %s", type(error).__name__, exc_info=error)
+    if not isinstance(update, Update):
+        return
+    default = services_of(context).settings.language
+    t = Texts(language_of(update, None, default))
+    sorry = t._(
+        "Something went wrong on our side and nothing was saved. Please try again in a moment."
+    )
+    with contextlib.suppress(TelegramError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(sorry, show_alert=True)
+        elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
+            await update.effective_chat.send_message(sorry)
 
 
 __all__ = ["Services", "build_application"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 from telegram.ext import Application, ContextTypes
 
 from aggregation.close import close_round
-from bot.sender import deliver
+from bot.sender import deliver, deliver_reports
 from survey.deliveries import Kind
 from survey.lifecycle import mark_reminded, tick
 from survey.storage.leader import LeaderLock
@@ -39,6 +40,10 @@ async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
     )
     for failure in report.failed:
         log.warning("%s", failure)
+    # Reports go to managers after close; rounds closed in the last week are retried, so a
+    # restart between close and delivery loses no report (records keep it to one each).
+    for round_id in await asyncio.to_thread(_recently_closed, services.db):
+        await deliver_reports(application, round_id)
     for survey_round in await asyncio.to_thread(_open_rounds, services.db):
         await deliver(application, survey_round, Kind.INVITATION)
     for round_id in report.to_remind:
@@ -58,3 +63,10 @@ def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
         return list(
             session.exec(select(SurveyRound).where(SurveyRound.state == RoundState.OPEN)).all()
         )
+
+
+def _recently_closed(db, days: int = 7) -> list[int]:  # type: ignore[no-untyped-def]
+    since = datetime.now(UTC) - timedelta(days=days)
+    with db.session() as session:
+        return list(session.exec(select(SurveyRound.id).where(
+            SurveyRound.state == RoundState.CLOSED, SurveyRound.closes_at >= since)).all())

@@ -17,8 +17,10 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from aggregation.render import report_text
+from aggregation.report import ReportError, build_report
 from bot.checkin import CheckinState, ItemView, Screen
-from survey.deliveries import Kind, Recipient, pending, record
+from survey.deliveries import Kind, Recipient, pending, record, report_recipients
 from survey.enrolment import set_status
 from survey.i18n import Texts
 from survey.questions import parse_items
@@ -116,3 +118,30 @@ async def _send(
 def _seconds(value: object) -> float:
     total = getattr(value, "total_seconds", None)
     return float(total() if total else value)  # type: ignore[arg-type]
+
+
+async def deliver_reports(application: Application, round_id: int) -> SendReport:  # type: ignore[type-arg]
+    """After a round closed: each manager gets the report of the unit they were granted."""
+    services = application.bot_data["services"]
+    report = SendReport()
+    targets = await asyncio.to_thread(report_recipients, services.db, services.keys, round_id)
+    for target in targets:
+        try:
+            built = await asyncio.to_thread(build_report, services.db, target.unit_id)
+            for message in report_text(built, target.language):
+                await application.bot.send_message(
+                    target.chat_id, message, parse_mode=ParseMode.HTML
+                )
+        except Forbidden:
+            await asyncio.to_thread(
+                set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
+            )
+            report.unreachable += 1
+            continue
+        except (TelegramError, ReportError) as exc:
+            log.warning("could not deliver a report: %s", type(exc).__name__)
+            report.failed += 1
+            continue
+        await asyncio.to_thread(record, services.db, round_id, target.member_id, Kind.REPORT)
+        report.sent += 1
+    return report

@@ -17,12 +17,21 @@ from survey.crypto import KeyRing
 from survey.enrolment import member_chat_id
 from survey.lifecycle import recipients
 from survey.storage import Database
-from survey.storage.models import Delivery
+from survey.storage.models import (
+    Delivery,
+    Member,
+    MemberStatus,
+    Role,
+    RoundState,
+    SurveyRound,
+)
 
 
 class Kind(StrEnum):
     INVITATION = "invitation"
     REMINDER = "reminder"
+    #: The report that goes to managers after a round closed.
+    REPORT = "report"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class Recipient:
     member_id: int
     chat_id: int
     language: str
+    unit_id: int = 0
 
 
 def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Recipient]:
@@ -56,3 +66,30 @@ def record(db: Database, round_id: int, member_id: int, kind: Kind) -> None:
             session.add(Delivery(round_id=round_id, member_id=member_id, kind=kind))
     except IntegrityError:
         pass  # another process recorded it first: nothing to do
+
+
+def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipient]:
+    """Managers and admins whose granted unit the closed round covered, not yet sent its report."""
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, round_id)
+        if survey_round is None or survey_round.state != RoundState.CLOSED:
+            return []
+        scope = {int(u) for u in survey_round.member_counts}
+        staff = session.exec(
+            select(Member).where(
+                Member.role.in_([Role.MANAGER, Role.ADMIN]),  # type: ignore[attr-defined]
+                Member.status == MemberStatus.ACTIVE,
+            )
+        ).all()
+        done = set(
+            session.exec(
+                select(Delivery.member_id).where(
+                    Delivery.round_id == round_id, Delivery.kind == Kind.REPORT
+                )
+            ).all()
+        )
+    return [
+        Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id)  # type: ignore[arg-type]
+        for m in staff
+        if m.unit_id in scope and m.id not in done
+    ]

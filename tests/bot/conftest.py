@@ -74,5 +74,6 @@ async def bot(db, keys, settings):  # type: ignore[no-untyped-def]
             bot_file_url=api.base_file_url,
         )
         application = build_application(bot_settings, services, rate_limit=False)
+        api.application = application  # type: ignore[attr-defined]  # for tests that tick
         async with running(application):
             yield api

@@ -6,13 +6,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from aggregation.close import close_round
+from bot.scheduler import run_tick
 from survey.enrolment import create_unit, enrol_member
 from survey.questions import import_question_set, load_question_set_file, load_version
 from survey.questions.locked import lock_items
 from survey.rounds import open_round
-from survey.storage.models import Role
+from survey.storage.models import Role, SurveyRound
 from survey.submissions import submit
 
 SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
@@ -139,3 +141,19 @@ async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None: 
     await api.wait_for(lambda: api.texts(MANAGER))
     assert api.texts(MANAGER) == ["This is for admins."]
     assert load_version(db, "who5")[0].version == 1  # nothing new was imported
+
+
+async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    with db.session() as session:
+        still_open = session.exec(select(SurveyRound).where(SurveyRound.state == "open")).one()
+        still_open.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+    await run_tick(api.application)
+    reports = [t for t in api.texts(MANAGER) if "Team A" in t]
+    admin_reports = [t for t in api.texts(ADMIN) if "IFO" in t]
+    assert len(reports) == 2  # the round closed earlier, and the one that just closed
+    assert len(admin_reports) == 2
+    assert all("Figures for fewer than 5 answers" in r for r in reports)
+    await run_tick(api.application)
+    assert len([t for t in api.texts(MANAGER) if "Team A" in t]) == 2  # once each
+    assert not any("Staff Pulse –" in t for t in api.texts(WORKER))  # workers get no reports

@@ -110,3 +110,19 @@ async def test_leave_deletes_the_member_after_confirmation(bot, org, db) -> None
     api.press(USER, question, question.buttons()[0][1])
     await api.wait_for(lambda: "You have left" in (question.text or ""))
     assert _count(db, Member) == 0
+
+
+async def test_a_database_outage_gets_a_clear_message_and_loses_nothing(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    await _join(api, org)
+    original = db.engine
+    from survey.storage import make_engine
+
+    db.engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")  # the outage
+    try:
+        api.send_text(USER, "/checkin", language="en")
+        await api.wait_for(lambda: "went wrong on our side" in api.texts(USER)[-1])
+    finally:
+        db.engine.dispose()
+        db.engine = original
+    assert _count(db, Member) == 1  # the membership is intact after the outage
