@@ -68,5 +68,10 @@ def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
 def _recently_closed(db, days: int = 7) -> list[int]:  # type: ignore[no-untyped-def]
     since = datetime.now(UTC) - timedelta(days=days)
     with db.session() as session:
-        return list(session.exec(select(SurveyRound.id).where(
-            SurveyRound.state == RoundState.CLOSED, SurveyRound.closes_at >= since)).all())
+        return list(
+            session.exec(
+                select(SurveyRound.id).where(
+                    SurveyRound.state == RoundState.CLOSED, SurveyRound.closes_at >= since
+                )
+            ).all()
+        )

@@ -14,6 +14,7 @@ import io
 import logging
 from datetime import timedelta
 
+from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -33,7 +34,15 @@ from survey.questions import (
     load_question_set,
 )
 from survey.questions.loader import MAX_FILE_BYTES
-from survey.storage.models import Member, Role
+from survey.schedules import WEEKDAYS
+from survey.storage.models import (
+    Member,
+    Role,
+    RoundState,
+    RoundStatistic,
+    Schedule,
+    SurveyRound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,7 @@ def add_staff_handlers(application: Application) -> None:  # type: ignore[type-a
     application.add_handler(CommandHandler("trend", trend, filters=private))
     application.add_handler(CommandHandler("units", units, filters=private))
     application.add_handler(CommandHandler("invite", invite, filters=private))
+    application.add_handler(CommandHandler("rounds", rounds, filters=private))
     application.add_handler(MessageHandler(private & filters.Document.ALL, upload))
 
 
@@ -270,3 +280,49 @@ async def activate_upload(
             id=result.set_id, version=result.version
         )
     )
+
+
+async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/rounds: schedules, and response rates of closed rounds (admins; never open counts)."""
+    found = await _staff(update, context, roles=(Role.ADMIN,))
+    if found is None:
+        return
+    _, t, scope = found
+    services = services_of(context)
+    schedules, closed = await asyncio.to_thread(_rounds_overview, services.db, scope)
+    lines = ["<b>" + html.escape(t._("Schedules")) + "</b>"]
+    for s in schedules:
+        state = t._("active") if s.active else t._("paused")
+        lines.append(
+            f"{s.id} · {html.escape('+'.join(s.question_sets))} · {s.cadence} "
+            f"{WEEKDAYS[s.weekday]} {s.local_time} · {state}"
+        )
+    lines += ["", "<b>" + html.escape(t._("Closed rounds")) + "</b>"]
+    for closes_at, respondents, members in closed:
+        rate = t.percent(respondents / members) if members else "–"
+        lines.append(
+            t._("{date}: {n} answered of {members} ({rate})").format(
+                date=closes_at.strftime("%Y-%m-%d"), n=respondents, members=members, rate=rate
+            )
+        )
+    await update.effective_chat.send_message("\n".join(lines), parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
+
+
+def _rounds_overview(db, scope: set[int]):  # type: ignore[no-untyped-def]
+    """Schedules of units in scope; per closed round the organisation-level published counts."""
+    with db.session() as session:
+        schedules = [s for s in session.exec(select(Schedule)).all() if s.unit_id in scope]
+        closed = []
+        for survey_round in session.exec(
+            select(SurveyRound)
+            .where(SurveyRound.state == RoundState.CLOSED)
+            .order_by(SurveyRound.closes_at.desc())  # type: ignore[union-attr]
+        ).all()[:12]:
+            if survey_round.unit_id not in scope:
+                continue
+            top = session.get(RoundStatistic, (survey_round.id, survey_round.unit_id))
+            if top is not None and top.figures.get("shown"):
+                closed.append(
+                    (survey_round.closes_at, top.figures["respondents"], top.figures["members"])
+                )
+    return schedules, closed

@@ -157,3 +157,13 @@ async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) 
     await run_tick(api.application)
     assert len([t for t in api.texts(MANAGER) if "Team A" in t]) == 2  # once each
     assert not any("Staff Pulse –" in t for t in api.texts(WORKER))  # workers get no reports
+
+
+async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, tree) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    api.send_text(ADMIN, "/rounds", language="en")
+    await api.wait_for(lambda: api.texts(ADMIN))
+    overview = api.texts(ADMIN)[0]
+    assert "Closed rounds" in overview
+    assert "6 answered of 7 (86%)" in overview  # 6 workers + the worker in team B
+    assert overview.count("answered of") == 1  # the open round is not there
