@@ -26,8 +26,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.checkin import CheckinState, ItemView, Screen, answers_of, step
-from bot.context import Services, language_of, member_of, services_of, signed
+from bot.checkin import CheckinState, Screen, answers_of, step
+from bot.context import Services, language_of, member_of, services_of, signed, views_for
 from bot.settings import BotSettings
 from bot.staff import activate_upload, add_staff_handlers
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
@@ -42,8 +42,6 @@ from survey.invites import (
     redeem_invite,
 )
 from survey.lifecycle import has_answered, open_round_for
-from survey.questions import parse_items
-from survey.questions.store import round_questions
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
 from survey.storage.models import Member, MemberStatus, SurveyRound
@@ -353,16 +351,8 @@ async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _screen(
     context: ContextTypes.DEFAULT_TYPE, survey_round: SurveyRound, member: Member, user_id: int
 ) -> Screen:
+    views = await views_for(context.application.bot_data, survey_round, member.language)
     services = services_of(context)
-    questions = await asyncio.to_thread(
-        round_questions, services.db, survey_round.items, member.language
-    )
-    items = parse_items(survey_round.items)
-    views = [
-        ItemView(item, text, labels)
-        for item, (_, text, labels) in zip(items, questions, strict=True)
-        if not item.text  # free text is answered by typing, not buttons: not in this flow
-    ]
     return Screen(views, Texts(member.language), services.keys.button_signer(), user_id)
 
 

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.checkin import ItemView
 from survey.crypto import KeyRing
 from survey.enrolment import find_member
 from survey.intake import SubmissionIntake
+from survey.questions import parse_items
+from survey.questions.store import round_questions
 from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
 from survey.storage import Database
-from survey.storage.models import Member
+from survey.storage.models import Member, SurveyRound
 
 
 @dataclass
@@ -42,3 +45,23 @@ async def member_of(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Member 
 
 def signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> str:
     return services_of(context).keys.button_signer().sign(payload, user_id)
+
+
+async def views_for(bot_data: dict, survey_round: SurveyRound, language: str) -> list[ItemView]:  # type: ignore[type-arg]
+    """A round's questions and labels in ``language``, cached: a round's items are locked when
+    it opens (P7), so they never change, and every button press needs them."""
+    cache = bot_data.setdefault("round_views", {})
+    key = (survey_round.id, language)
+    if key not in cache:
+        services: Services = bot_data["services"]
+        questions = await asyncio.to_thread(
+            round_questions, services.db, survey_round.items, language
+        )
+        cache[key] = [
+            ItemView(item, text, labels)
+            for item, (_, text, labels) in zip(
+                parse_items(survey_round.items), questions, strict=True
+            )
+            if not item.text  # free text is answered by typing, not buttons: not in this flow
+        ]
+    return cache[key]  # type: ignore[no-any-return]

@@ -20,11 +20,11 @@ from telegram.ext import Application
 from aggregation.render import report_text
 from aggregation.report import ReportError, build_report
 from bot.checkin import CheckinState, ItemView, Screen
-from survey.deliveries import Kind, Recipient, pending, record, report_recipients
+from bot.context import views_for
+from survey.deliveries import Kind, Recipient, pending, record, record_many, report_recipients
 from survey.enrolment import set_status
+from survey.group_commit import GroupCommit
 from survey.i18n import Texts
-from survey.questions import parse_items
-from survey.questions.store import round_questions
 from survey.storage.models import MemberStatus, SurveyRound
 
 log = logging.getLogger(__name__)
@@ -39,43 +39,59 @@ class SendReport:
 
 
 async def deliver(
-    application: Application,
+    application: Application,  # type: ignore[type-arg]
     survey_round: SurveyRound,
-    kind: Kind,  # type: ignore[type-arg]
+    kind: Kind,
     backoff: float = 1.0,
+    concurrency: int = 4,
 ) -> SendReport:
-    """Send ``kind`` for ``survey_round`` to everyone who has not had it yet."""
+    """Send ``kind`` for ``survey_round`` to everyone who has not had it yet.
+
+    Several sends are in flight at once (the rate limiter, not this loop, keeps within
+    Telegram's limits), and each accepted message is recorded through a group commit as soon
+    as Telegram accepted it. If anything fails hard, the whole broadcast stops (TaskGroup) and
+    the next tick resumes it from the records.
+    """
     services = application.bot_data["services"]
     targets = await asyncio.to_thread(pending, services.db, services.keys, survey_round.id, kind)
     report = SendReport()
-    views: dict[str, list[ItemView]] = {}
+    languages = {target.language for target in targets}
+    views = {lang: await views_for(application.bot_data, survey_round, lang) for lang in languages}
+    records = _recorder(application)
+    queue: asyncio.Queue[Recipient] = asyncio.Queue()
     for target in targets:
-        if target.language not in views:
-            views[target.language] = await _views(services, survey_round, target.language)
-        outcome = await _send(
-            application, survey_round, target, kind, views[target.language], backoff
-        )
-        if outcome == "sent":
-            await asyncio.to_thread(record, services.db, survey_round.id, target.member_id, kind)
-            report.sent += 1
-        elif outcome == "unreachable":
-            await asyncio.to_thread(
-                set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
+        queue.put_nowait(target)
+
+    async def worker() -> None:
+        while not queue.empty():
+            target = queue.get_nowait()
+            outcome = await _send(
+                application, survey_round, target, kind, views[target.language], backoff
             )
-            report.unreachable += 1
-        else:
-            report.failed += 1
+            if outcome == "sent":
+                await records.put((survey_round.id, target.member_id, kind))
+                report.sent += 1
+            elif outcome == "unreachable":
+                await asyncio.to_thread(
+                    set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
+                )
+                report.unreachable += 1
+            else:
+                report.failed += 1
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(concurrency, len(targets)))):
+            group.create_task(worker())
     return report
 
 
-async def _views(services, survey_round: SurveyRound, language: str) -> list[ItemView]:  # type: ignore[no-untyped-def]
-    questions = await asyncio.to_thread(round_questions, services.db, survey_round.items, language)
-    items = parse_items(survey_round.items)
-    return [
-        ItemView(item, text, labels)
-        for item, (_, text, labels) in zip(items, questions, strict=True)
-        if not item.text
-    ]
+def _recorder(application: Application) -> GroupCommit[tuple[int, int, Kind], None]:  # type: ignore[type-arg]
+    recorder = application.bot_data.get("delivery_records")
+    if recorder is None:
+        db = application.bot_data["services"].db
+        recorder = GroupCommit(lambda sent: record_many(db, sent))
+        application.bot_data["delivery_records"] = recorder
+    return recorder
 
 
 async def _send(

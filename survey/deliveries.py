@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -61,11 +62,23 @@ def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Reci
 
 
 def record(db: Database, round_id: int, member_id: int, kind: Kind) -> None:
+    record_many(db, [(round_id, member_id, kind)])
+
+
+def record_many(db: Database, sent: list[tuple[int, int, Kind]]) -> list[None]:
+    """Record accepted messages in one transaction (the bot's group commit calls this)."""
+    rows = [{"round_id": r, "member_id": m, "kind": k} for r, m, k in sent]
     try:
-        with db.session() as session:
-            session.add(Delivery(round_id=round_id, member_id=member_id, kind=kind))
-    except IntegrityError:
-        pass  # another process recorded it first: nothing to do
+        with db.transaction() as connection:
+            connection.execute(insert(Delivery), rows)
+    except IntegrityError:  # another process recorded some of them first: go one by one
+        for row in rows:
+            try:
+                with db.transaction() as connection:
+                    connection.execute(insert(Delivery), [row])
+            except IntegrityError:
+                pass
+    return [None] * len(sent)
 
 
 def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipient]:

@@ -212,7 +212,7 @@ async def test_intake_groups_concurrent_answers(make_world, monkeypatch) -> None
         batches.append(len(requests))
         return original(db, keys, requests, **kwargs)
 
-    monkeypatch.setattr(intake_module, "submit_many", counting)
+    monkeypatch.setattr(intake_module, "submit_many", counting)  # counts the shared commits
 
     async def press(member_id: int) -> str:
         try:

@@ -185,8 +185,8 @@ def _line_of(node: yaml.Node, path: list[str | int]) -> int:
                 if key_node.value == str(part):
                     child, line = value_node, key_node.start_mark.line
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(
-            node.value
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
         ):
             child = node.value[part]
             line = child.start_mark.line

@@ -137,10 +137,7 @@ def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, 
     return clean
 
 
-
-def lock_items(
-    sets: Sequence[tuple[int, QuestionSet]], sequence: int
-) -> list[LockedItem]:
+def lock_items(sets: Sequence[tuple[int, QuestionSet]], sequence: int) -> list[LockedItem]:
     """What the ``sequence``-th round of a schedule asks, from its sets' active versions."""
     locked: list[LockedItem] = []
     for version_id, question_set in sets:

@@ -185,9 +185,7 @@ def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
         seen.setdefault(item.key, index)
         need_languages(item.text, (*path, "text"))
         if item.phase is not None and item.phase >= item.cadence:
-            problems.append(
-                ((*path, "phase"), f"phase must be below the cadence ({item.cadence})")
-            )
+            problems.append(((*path, "phase"), f"phase must be below the cadence ({item.cadence})"))
         if item.construct_key not in qs.constructs:
             known = ", ".join(sorted(qs.constructs)) or "none declared"
             problems.append(

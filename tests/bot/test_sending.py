@@ -61,24 +61,31 @@ async def test_invitations_go_once_to_everyone(app_and_api, db, org, members) ->
     assert all(len(api.texts(u)) == 1 for u in USERS)  # idempotent
 
 
+class Crash(Exception):
+    """The bot process dying in the middle of a broadcast."""
+
+
 async def test_a_crash_mid_broadcast_resumes_without_doubles_or_gaps(
     app_and_api, db, org, members, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     application, api = app_and_api
-    original = sender_module.record
+    original = sender_module.record_many
     calls = []
 
-    def crash_after_three(*args):  # type: ignore[no-untyped-def]
-        original(*args)
-        calls.append(args)
+    def crash_after_three(database, sent):  # type: ignore[no-untyped-def]
+        result = original(database, sent)
+        calls.append(sent)
         if len(calls) == 3:
-            raise KeyboardInterrupt("the process died")
+            raise Crash("the process died")
+        return result
 
-    monkeypatch.setattr(sender_module, "record", crash_after_three)
-    with pytest.raises(KeyboardInterrupt):
-        await deliver(application, _round(db, org), Kind.INVITATION)
+    monkeypatch.setattr(sender_module, "record_many", crash_after_three)
+    with pytest.raises(ExceptionGroup) as caught:
+        await deliver(application, _round(db, org), Kind.INVITATION, concurrency=1)
+    assert caught.group_contains(Crash)
     assert sum(len(api.texts(u)) for u in USERS) == 3
-    monkeypatch.setattr(sender_module, "record", original)
+    monkeypatch.setattr(sender_module, "record_many", original)
+    application.bot_data.pop("delivery_records")  # the restarted process starts afresh
     report = await deliver(application, _round(db, org), Kind.INVITATION)  # the restart
     assert report.sent == 3
     assert [len(api.texts(u)) for u in USERS] == [1] * 6

@@ -1,0 +1,176 @@
+"""Benchmark of the bot against the local Bot API server (no Telegram, no network).
+
+    python bench/bench_bot.py [--members 2000] [--presses 300]
+
+Targets from the bot issue:
+- invitations sent per second with the rate limiter lifted: >= 1,000/s (Telegram's ~30/s is
+  then the only real limit);
+- one check-in button press costs at most 2x a bare python-telegram-bot echo handler that does
+  the same Telegram calls (answer the press, edit the message), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_core import _enrol_bulk
+from bench.report import publish
+from bot.app import Services, build_application
+from bot.checkin import CheckinState
+from bot.fake_api import FakeBotApi
+from bot.sender import deliver
+from bot.settings import BotSettings
+from survey.crypto import KeyPaths, KeyRing, generate_keys
+from survey.deliveries import Kind
+from survey.enrolment import create_unit
+from survey.intake import SubmissionIntake
+from survey.questions import import_question_set, load_question_set_file, load_version
+from survey.questions.locked import lock_items
+from survey.rounds import open_round
+from survey.settings import SurveySettings
+from survey.storage import Database, make_engine, upgrade_to_head
+
+SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
+
+
+def _setup(workdir: Path, members: int):  # type: ignore[no-untyped-def]
+    settings = SurveySettings(_env_file=None, data_dir=workdir)  # type: ignore[call-arg]
+    db = Database(make_engine(f"sqlite:///{workdir / 'pulse.sqlite3'}", settings))
+    upgrade_to_head(db.engine)
+    paths = KeyPaths(workdir / "keys", workdir / "keys")
+    generate_keys(paths)
+    keys = KeyRing(paths)
+    import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
+    row, question_set = load_version(db, "social-work-weekly")
+    unit = create_unit(db, "Enheten").id
+    member_ids = _enrol_bulk(db, keys, [unit], members)
+    now = datetime.now(UTC)
+    survey_round = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=unit,  # type: ignore[arg-type]
+        items=lock_items([(row.id, question_set)], 0),
+        opens_at=now - timedelta(minutes=1),
+        closes_at=now + timedelta(days=1),
+        question_set_versions=[row.id],
+    )
+    return settings, db, keys, survey_round, member_ids
+
+
+async def bench(args: argparse.Namespace, figures: dict[str, object]) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory(prefix="pulse-bench-bot-") as tmp:
+        settings, db, keys, survey_round, _ = _setup(Path(tmp), args.members)
+        async with FakeBotApi() as api:
+            services = Services(db, keys, settings, SubmissionIntake(db, keys))
+            bot_settings = BotSettings(
+                _env_file=None,
+                bot_token=SecretStr(api.token),  # type: ignore[call-arg]
+                bot_api_url=api.base_url,
+                bot_file_url=api.base_file_url,
+            )
+            application = build_application(bot_settings, services, rate_limit=False)
+            async with application:
+                start = time.perf_counter()
+                report = await deliver(application, survey_round, Kind.INVITATION)
+                elapsed = time.perf_counter() - start
+                assert report.sent == args.members, report
+                rate = report.sent / elapsed
+                figures[f"invitations to {args.members} members (s)"] = round(elapsed, 2)
+                figures["invitations per second, rate limiter lifted"] = round(rate)
+
+                # Button presses, processed the way polling hands them over.
+                user = 6_000_000_000  # the first enrolled member (bench_core numbering)
+                message = api.last(user)
+                state = CheckinState(survey_round.id, ())  # type: ignore[arg-type]
+                data = keys.button_signer().sign(state.encode("a1"), user)
+                press = _press_update(application, api, user, message, data)
+                checkin = await _time(application, press, args.presses)
+
+                echo_app = Application.builder().token(api.token).base_url(api.base_url).build()
+                echo_app.add_handler(CallbackQueryHandler(_echo))
+                async with echo_app:
+                    echo = await _time(
+                        echo_app, _press_update(echo_app, api, user, message, "x"), args.presses
+                    )
+        figures["check-in button press (ms)"] = round(checkin * 1000, 2)
+        figures["bare echo handler, same Telegram calls (ms)"] = round(echo * 1000, 2)
+        figures["press / echo"] = round(checkin / echo, 2)
+        db.dispose()
+    return rate, checkin / echo
+
+
+def _press_update(application, api, user, message, data):  # type: ignore[no-untyped-def]
+    def make(number: int) -> Update:
+        return Update.de_json(
+            {
+                "update_id": 10_000 + number,
+                "callback_query": {
+                    "id": str(number),
+                    "from": api.user(user),
+                    "chat_instance": "1",
+                    "data": data,
+                    "message": {
+                        "message_id": message.message_id,
+                        "date": 0,
+                        "chat": {"id": message.chat_id, "type": "private"},
+                        "text": message.text or "",
+                    },
+                },
+            },
+            application.bot,
+        )
+
+    return make
+
+
+async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.callback_query.answer()  # type: ignore[union-attr]
+    await update.callback_query.edit_message_text("echo")  # type: ignore[union-attr]
+
+
+async def _time(application, make, presses: int) -> float:  # type: ignore[no-untyped-def]
+    for number in range(20):  # warm up caches and connections
+        await application.process_update(make(number))
+    timings = []
+    for number in range(presses):
+        start = time.perf_counter()
+        await application.process_update(make(1000 + number))
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--presses", type=int, default=300)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    figures: dict[str, object] = {}
+    rate, ratio = asyncio.run(bench(args, figures))
+    publish(
+        "Staff Pulse bot benchmark",
+        figures,
+        [
+            (f"invitations >= 1,000/s ({round(rate)}/s)", rate >= 1000),
+            (f"button press <= 2x an echo handler ({ratio:.2f}x)", ratio <= 2),
+        ],
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()
