@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import multiprocessing
 import secrets
 import time
 from collections import defaultdict
@@ -417,3 +418,22 @@ def _error(status: int, description: str, retry_after: int | None = None) -> web
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=status)
+
+
+def serve_in_subprocess(token: str) -> tuple[multiprocessing.process.BaseProcess, int]:
+    """Run a FakeBotApi in a process of its own (for benchmarks: the server then does not take
+    the bot's CPU). Returns the process (terminate it when done) and its port."""
+    context = multiprocessing.get_context("spawn")
+    ports: multiprocessing.Queue[int] = context.Queue()
+    process = context.Process(target=_serve_forever, args=(token, ports), daemon=True)
+    process.start()
+    return process, ports.get(timeout=30)
+
+
+def _serve_forever(token: str, ports: multiprocessing.Queue[int]) -> None:
+    async def main() -> None:
+        async with FakeBotApi(token) as api:
+            ports.put(api.port)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
