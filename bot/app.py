@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot.checkin import CheckinState, Screen, answers_of, step
+from bot.commands import set_staff_commands
 from bot.context import Services, language_of, member_of, services_of, signed, views_for
 from bot.settings import BotSettings
 from bot.staff import activate_upload, add_staff_handlers
@@ -44,7 +45,7 @@ from survey.invites import (
 from survey.lifecycle import has_answered, open_round_for
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
-from survey.storage.models import Member, MemberStatus, SurveyRound
+from survey.storage.models import Member, MemberStatus, Role, SurveyRound
 from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await chat.send_message(
         t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
     )
+    if member.role != Role.WORKER:
+        try:
+            await set_staff_commands(context.application, chat.id, member.language, member.role)
+        except TelegramError:
+            log.info("no staff command menu: the server lacks setMyCommands")
 
 
 def _invite_problem(t: Texts, exc: InviteError) -> str:

@@ -1,15 +1,18 @@
-"""The command menu (setMyCommands) in Swedish and English. Optional: a Bot API server without
-the method gets logged, and the bot runs on."""
+"""The command menu (setMyCommands) per language and per role. Optional: a Bot API server
+without the method gets logged, and the bot runs on."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from telegram import BotCommand
+from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from survey.deliveries import staff_chats
 from survey.i18n import Texts
+from survey.storage.models import Role
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +30,44 @@ def worker_commands(language: str) -> list[BotCommand]:
     ]
 
 
+def staff_commands(language: str, role: Role) -> list[BotCommand]:
+    t = Texts(language)
+    commands = [
+        BotCommand("report", t._("results of your units")),
+        BotCommand("trend", t._("indices over time, as a chart")),
+        BotCommand("units", t._("your units")),
+    ]
+    if role == Role.ADMIN:
+        commands += [
+            BotCommand("invite", t._("invite link: /invite <unit> <role>")),
+            BotCommand("rounds", t._("schedules and response rates")),
+        ]
+    return [*commands, BotCommand("help", t._("what this bot does"))]
+
+
 async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
-    for language in ("sv", "en"):
-        try:
+    """Workers' menu for everyone (per language); managers' and admins' in their own chats."""
+    try:
+        for language in ("sv", "en"):
             await application.bot.set_my_commands(worker_commands(language), language_code=language)
-        except TelegramError as exc:
-            log.warning(
-                "setMyCommands is not available here (%s); continuing without a menu",
-                type(exc).__name__,
-            )
-            return
+        services = application.bot_data["services"]
+        for chat_id, language, role in await asyncio.to_thread(
+            staff_chats, services.db, services.keys
+        ):
+            await set_staff_commands(application, chat_id, language, role)
+    except TelegramError as exc:
+        log.warning(
+            "setMyCommands is not available here (%s); continuing without a menu",
+            type(exc).__name__,
+        )
+
+
+async def set_staff_commands(
+    application: Application,
+    chat_id: int,
+    language: str,  # type: ignore[type-arg]
+    role: Role,
+) -> None:
+    await application.bot.set_my_commands(
+        staff_commands(language, role), scope=BotCommandScopeChat(chat_id)
+    )

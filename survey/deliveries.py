@@ -106,3 +106,12 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
         for m in staff
         if m.unit_id in scope and m.id not in done
     ]
+
+
+def staff_chats(db: Database, keys: KeyRing) -> list[tuple[int, str, Role]]:
+    """(chat id, language, role) of every manager and admin, for their command menus."""
+    with db.session() as session:
+        staff = session.exec(
+            select(Member).where(Member.role.in_([Role.MANAGER, Role.ADMIN]))  # type: ignore[attr-defined]
+        ).all()
+    return [(member_chat_id(keys, m), m.language, m.role) for m in staff]

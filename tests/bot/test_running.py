@@ -13,7 +13,9 @@ from bot.app import Services, build_application
 from bot.commands import set_commands
 from bot.fake_api import FakeBotApi
 from bot.settings import BotSettings
+from survey.enrolment import create_unit, enrol_member
 from survey.intake import SubmissionIntake
+from survey.storage.models import Role
 
 
 def _free_port() -> int:
@@ -90,12 +92,21 @@ async def test_webhook_refuses_requests_without_the_secret(application) -> None:
             await app.stop()
 
 
-async def test_command_menu_in_both_languages_and_missing_method_is_tolerated(application) -> None:  # type: ignore[no-untyped-def]
+async def test_command_menu_per_language_and_role_and_missing_method_is_tolerated(  # type: ignore[no-untyped-def]
+    application, db, keys
+) -> None:
     app, api = application
+    unit = create_unit(db, "IFO")
+    enrol_member(
+        db, keys, telegram_user_id=31, chat_id=31, unit_id=unit.id, role=Role.ADMIN, language="en"
+    )
     async with app:
         await set_commands(app)
-        assert {key.split(":")[0] for key in api.commands} == {"sv", "en"}
-        assert any(c["command"] == "checkin" for c in next(iter(api.commands.values())))
+        worker_menus = {k: v for k, v in api.commands.items() if k.endswith(":null")}
+        assert {key.split(":")[0] for key in worker_menus} == {"sv", "en"}
+        assert any(c["command"] == "checkin" for c in worker_menus["en:null"])
+        admin_menu = next(v for k, v in api.commands.items() if '"chat_id": 31' in k)
+        assert {c["command"] for c in admin_menu} >= {"report", "invite", "rounds"}
         api.commands.clear()
         api.unsupported.add("setMyCommands")
         await set_commands(app)  # logged, not raised
