@@ -42,7 +42,7 @@ from survey.invites import (
     UsedUpInviteError,
     redeem_invite,
 )
-from survey.lifecycle import has_answered, open_round_for
+from survey.lifecycle import has_answered, member_and_round, open_round_for
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
 from survey.storage.models import Member, MemberStatus, Role, SurveyRound
@@ -368,13 +368,23 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None
     assert query.from_user is not None
     services = services_of(context)
-    member = await member_of(context, query.from_user.id)
-    t = Texts(language_of(update, member, services.settings.language))
     payload = services.keys.button_signer().verify(query.data or "", query.from_user.id)
     if payload is None:
+        member = await member_of(context, query.from_user.id)  # to answer in their language
+        t = Texts(language_of(update, member, services.settings.language))
         await query.answer(t._("This button is not valid."), show_alert=False)
         return
     kind, _, rest = payload.partition("|")
+    decoded = CheckinState.decode(payload) if kind == "c1" else None
+    # The busiest press (a check-in answer) needs the member and the round: one database trip.
+    member, survey_round = await asyncio.to_thread(
+        member_and_round,
+        services.db,
+        services.keys,
+        query.from_user.id,
+        decoded[0].round_id if decoded else None,
+    )
+    t = Texts(language_of(update, member, services.settings.language))
     if kind == "l" and rest in SUPPORTED_LANGUAGES:
         await _choose_language(query, context, member, rest)
     elif kind == "x":
@@ -387,8 +397,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _leave_answer(query, context, member, t, rest)
     elif kind == "qa":
         await activate_upload(query, context, member, t, rest)
-    elif kind == "c1" and member is not None:
-        await _checkin_press(query, context, member, t, payload)
+    elif decoded is not None and member is not None:
+        await _checkin_press(query, context, member, t, decoded, survey_round)
     else:
         await query.answer(t._("This button is out of date."))
 
@@ -420,14 +430,16 @@ async def _leave_answer(query, context, member, t: Texts, choice: str) -> None: 
     await query.edit_message_text(t._("You have left. Thank you for taking part."))
 
 
-async def _checkin_press(query, context, member: Member, t: Texts, payload: str) -> None:  # type: ignore[no-untyped-def]
+async def _checkin_press(
+    query,
+    context,
+    member: Member,
+    t: Texts,  # type: ignore[no-untyped-def]
+    decoded: tuple[CheckinState, str],
+    survey_round: SurveyRound | None,
+) -> None:
     services = services_of(context)
-    decoded = CheckinState.decode(payload)
-    if decoded is None:
-        await query.answer(t._("This button is not valid."))
-        return
     state, action = decoded
-    survey_round = await asyncio.to_thread(_round, services.db, state.round_id)
     if survey_round is None:
         await query.answer(t._("This check-in has closed."))
         return
@@ -494,11 +506,6 @@ async def _edit(query, text: str, keyboard: InlineKeyboardMarkup | None) -> None
     except BadRequest as exc:  # "message is not modified" after a double tap: nothing to do
         if "not modified" not in str(exc).lower():
             raise
-
-
-def _round(db: Database, round_id: int) -> SurveyRound | None:
-    with db.session() as session:
-        return session.get(SurveyRound, round_id)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -271,3 +271,15 @@ def open_round_for(db: Database, member: Member, now: datetime | None = None) ->
 def has_answered(db: Database, round_id: int, member: Member) -> bool:
     with db.session() as session:
         return session.get(Participation, (round_id, member.pseudonym)) is not None
+
+
+def member_and_round(
+    db: Database, keys: KeyRing, telegram_user_id: int, round_id: int | None
+) -> tuple[Member | None, SurveyRound | None]:
+    """The member behind a Telegram user and (optionally) a round, in one transaction: a button
+    press needs both, and it is the bot's busiest path."""
+    pseudonym = keys.pseudonymizer().pseudonym(telegram_user_id)
+    with db.session() as session:
+        member = session.exec(select(Member).where(Member.pseudonym == pseudonym)).first()
+        survey_round = session.get(SurveyRound, round_id) if round_id is not None else None
+        return member, survey_round
