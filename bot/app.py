@@ -65,6 +65,9 @@ def build_application(
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     builder = builder.post_shutdown(_release_leadership)
+    # Many people press buttons at once after a broadcast: handle their updates concurrently
+    # (each handler waits on the database in a worker thread; double taps are caught by survey/).
+    builder = builder.concurrent_updates(True)
     application = builder.build()
     application.bot_data["services"] = services
     private = filters.ChatType.PRIVATE
@@ -340,7 +343,7 @@ async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if member is None:
         await chat.send_message(_not_enrolled(t))
         return
-    survey_round = await asyncio.to_thread(open_round_for, services.db, member)
+    survey_round = await asyncio.to_thread(open_round_for, services.db, member, services.clock())
     if survey_round is None:
         await chat.send_message(
             t._("No check-in is open right now. You will get a message when the next one opens.")
@@ -458,6 +461,7 @@ async def _checkin_press(
             member_id=member.id,
             round_id=state.round_id,  # type: ignore[arg-type]
             answers=answers_of(screen.views, after),
+            now=services.clock(),
         )
     except AlreadyAnsweredError:
         await query.answer(t._("You have already answered this check-in. Thank you!"))

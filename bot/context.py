@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -19,12 +21,19 @@ from survey.storage import Database
 from survey.storage.models import Member, SurveyRound
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Services:
     db: Database
     keys: KeyRing
     settings: SurveySettings
     intake: SubmissionIntake
+    #: What time it is for the survey rules. Real time, except in `pulse demo`, which lets
+    #: twelve weeks pass in a minute through the very same code.
+    clock: Callable[[], datetime] = field(default=_now)
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:

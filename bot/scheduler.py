@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import select
 from telegram.ext import Application, ContextTypes
@@ -35,14 +35,15 @@ async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
     leader: LeaderLock = application.bot_data.setdefault("leader", LeaderLock(services.db))
     if not await asyncio.to_thread(leader.try_lead):
         return
+    now = services.clock()
     report = await asyncio.to_thread(
-        tick, services.db, services.keys, services.settings, close=close_round
+        tick, services.db, services.keys, services.settings, now, close=close_round
     )
     for failure in report.failed:
         log.warning("%s", failure)
     # Reports go to managers after close; rounds closed in the last week are retried, so a
     # restart between close and delivery loses no report (records keep it to one each).
-    for round_id in await asyncio.to_thread(_recently_closed, services.db):
+    for round_id in await asyncio.to_thread(_recently_closed, services.db, now):
         await deliver_reports(application, round_id)
     for survey_round in await asyncio.to_thread(_open_rounds, services.db):
         await deliver(application, survey_round, Kind.INVITATION)
@@ -55,7 +56,7 @@ async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
             continue
         sent = await deliver(application, survey_round, Kind.REMINDER)
         if not sent.failed:
-            await asyncio.to_thread(mark_reminded, services.db, round_id)
+            await asyncio.to_thread(mark_reminded, services.db, round_id, now)
 
 
 def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
@@ -65,8 +66,8 @@ def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
         )
 
 
-def _recently_closed(db, days: int = 7) -> list[int]:  # type: ignore[no-untyped-def]
-    since = datetime.now(UTC) - timedelta(days=days)
+def _recently_closed(db, now: datetime, days: int = 7) -> list[int]:  # type: ignore[no-untyped-def]
+    since = now - timedelta(days=days)
     with db.session() as session:
         return list(
             session.exec(
