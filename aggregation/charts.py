@@ -44,8 +44,14 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
         if report.org_id != report.unit_id:
             lines.append((report.org_indices, ":", OKABE_ITO[2], report.org_name, ""))
         for frame, style, colour, name, marker in lines:
-            axis.plot(x[asked], frame[construct].to_numpy()[asked], linestyle=style,
-                      color=colour, label=name, marker=marker or None)
+            axis.plot(
+                x[asked],
+                frame[construct].to_numpy()[asked],
+                linestyle=style,
+                color=colour,
+                label=name,
+                marker=marker or None,
+            )
         hidden = report.indices[construct].isna().to_numpy() & asked
         for position in x[hidden]:
             axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)

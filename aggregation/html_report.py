@@ -12,7 +12,9 @@ from aggregation.report import UnitReport, trend_table
 from survey.i18n import Texts
 
 
-def report_html(report: UnitReport, language: str) -> str:
+def report_html(report: UnitReport, language: str, trend_png: bytes | None = None) -> str:
+    """The page; pass ``trend_png`` when the chart was drawn already (drawing it is the slow
+    part)."""
     t = Texts(language)
     esc = html.escape
     body = "<br>\n".join(

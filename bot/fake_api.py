@@ -16,6 +16,7 @@ import multiprocessing
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,9 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.files: dict[str, bytes] = {}
+        #: When set, updates go straight to this callback (as a webhook would deliver them)
+        #: instead of waiting for the bot's next getUpdates.
+        self.push_to: Callable[[dict[str, Any]], None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -239,6 +243,9 @@ class FakeBotApi:
 
     def _push(self, update: dict[str, Any]) -> None:
         update["update_id"] = next(self._update_ids)
+        if self.push_to is not None:
+            self.push_to(update)
+            return
         self._updates.append(update)
         self._new_update.set()
 

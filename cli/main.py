@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from cli import bot as bot_cli
+from cli import demo as demo_cli
 from cli import invites, questions, reports, schedules, units
 from cli.common import clear_errors, console
 from survey.installation import initialise, rotate_keys, status
@@ -35,6 +36,7 @@ app.command("report")(reports.report)
 app.command("close-round")(reports.close_round_command)
 app.command("purge")(reports.purge)
 app.command("run")(bot_cli.run)
+app.command("demo")(demo_cli.demo)
 T = TypeVar("T")
 
 
