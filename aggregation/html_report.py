@@ -22,8 +22,9 @@ def report_html(report: UnitReport, language: str, trend_png: bytes | None = Non
     )
     charts = ""
     if report.rounds:
+        trend = trend_png if trend_png is not None else trend_chart(report, language)
         for title, png in (
-            (t._("Indices (0–100)"), trend_chart(report, language)),
+            (t._("Indices (0–100)"), trend),
             (t._("Response rate"), response_rate_chart(report, language)),
         ):
             data = base64.b64encode(png).decode()
