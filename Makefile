@@ -1,11 +1,11 @@
 # Two commands for a fresh machine (see README.md):
-#   make run    installs into .venv, sets up an embedded SQLite installation in ./pulse-data, shows it
+#   make demo   installs into .venv and runs `pulse demo` (SQLite, the real bot, no Telegram account)
 #   make test   installs into .venv, starts PostgreSQL if it is installed and stopped, runs the tests
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: demo run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/pulse demo
 
 run: $(VENV)/.installed
 	$(BIN)/pulse init
@@ -28,8 +31,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	bash scripts/ensure-postgres
-	$(BIN)/python bench/bench_core.py --json bench/results/core.json
-	$(BIN)/python bench/bench_aggregation.py --json bench/results/aggregation.json
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

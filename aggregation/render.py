@@ -139,7 +139,7 @@ def _alert_sentence(
             "{item}: unfavourable answers at or above {threshold} for {rounds} rounds "
             "in a row ({shares})."
         ).format(
-            item=item,
+            item=label,
             threshold=t.percent(finding["threshold"]),
             rounds=finding["rounds"],
             shares=", ".join(t.percent(s) for s in finding["shares"]),

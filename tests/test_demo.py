@@ -1,0 +1,26 @@
+"""`pulse demo` runs the real product end to end (small here; the full run is the README's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli.demo import run_demo
+
+
+async def test_a_short_demo_produces_reports_from_real_button_presses(tmp_path: Path) -> None:
+    steps: list[str] = []
+    result = await run_demo(
+        tmp_path / "demo", weeks=3, workers=30, seed=3, on_step=lambda text, _: steps.append(text)
+    )
+    assert result.answered > 40
+    assert result.presses >= result.answered * 5  # every answer went through the buttons
+    assert result.database.exists()
+    names = {path.name for path in result.files}
+    assert "report-barnutredning-norr.html" in names
+    assert "units-latest-round.png" in names
+    page = (tmp_path / "demo" / "report-socialforvaltningen.html").read_text()
+    assert "data:image/png;base64," in page
+    summary = "\n".join(result.summary)
+    assert "Barnutredning Norr" in summary
+    assert "rapporter i Telegram" in summary
+    assert any("reminder" in step for step in steps)
