@@ -186,7 +186,11 @@ class _BatchContext:
         }
         rounds = {row.id: row for row in connection.execute(_ROUNDS, ids)}
         members = {row.id: row for row in connection.execute(_MEMBERS, ids)}
-        answered = {(row.round_id, row.pseudonym) for row in connection.execute(_ANSWERED, ids)}
+        pseudonyms = sorted({row.pseudonym for row in members.values()})
+        answered = {
+            (row.round_id, row.pseudonym)
+            for row in connection.execute(_ANSWERED, {**ids, "pseudonyms": pseudonyms})
+        }
         items = {round_id: parse_items(row.items) for round_id, row in rounds.items()}
         return cls(rounds, items, members, answered)
 
@@ -206,13 +210,10 @@ _ROUNDS = select(
 _MEMBERS = select(Member.id, Member.unit_id, Member.role, Member.pseudonym).where(
     Member.id.in_(_MEMBER_IDS)  # type: ignore[union-attr]
 )
-_ANSWERED = (
-    select(Participation.round_id, Participation.pseudonym)
-    .join(Member, Member.pseudonym == Participation.pseudonym)
-    .where(
-        Participation.round_id.in_(_ROUND_IDS),  # type: ignore[attr-defined]
-        Member.id.in_(_MEMBER_IDS),  # type: ignore[union-attr]
-    )
+# By primary key (round, pseudonym): a lookup per member, not a scan of everyone who answered.
+_ANSWERED = select(Participation.round_id, Participation.pseudonym).where(
+    Participation.round_id.in_(_ROUND_IDS),  # type: ignore[attr-defined]
+    Participation.pseudonym.in_(bindparam("pseudonyms", expanding=True)),  # type: ignore[attr-defined]
 )
 _INSERT_PARTICIPATION = insert(Participation)
 _INSERT_POOL = insert(PoolSubmission)
