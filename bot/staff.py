@@ -22,7 +22,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from aggregation.charts import trend_chart
 from aggregation.render import report_text
-from aggregation.report import ReportError, build_report
+from aggregation.report import ReportError, UnitReport, build_report
 from bot.context import member_of, services_of, signed
 from survey.enrolment import scope_of, unit_tree
 from survey.i18n import Texts
@@ -86,11 +86,13 @@ def _unit_argument(context: ContextTypes.DEFAULT_TYPE, member: Member) -> int | 
         return None
 
 
-async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/report [unit]: the latest closed rounds of a unit within the grant."""
+async def _granted_report(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Member, Texts, UnitReport] | None:
+    """The report of the unit asked for (default: one's own), if it is within the grant."""
     found = await _staff(update, context)
     if found is None:
-        return
+        return None
     member, t, scope = found
     unit_id = _unit_argument(context, member)
     chat = update.effective_chat
@@ -99,33 +101,34 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await chat.send_message(
             t._("You can see only the units you were given access to. /units lists them.")
         )
-        return
-    services = services_of(context)
+        return None
     try:
-        built = await asyncio.to_thread(build_report, services.db, unit_id)
+        built = await asyncio.to_thread(build_report, services_of(context).db, unit_id)
     except ReportError as exc:
         log.warning("report withheld: %s", exc)
         await chat.send_message(t._("This report cannot be shown right now."))
+        return None
+    return member, t, built
+
+
+async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/report [unit]: the latest closed rounds of a unit within the grant."""
+    granted = await _granted_report(update, context)
+    if granted is None:
         return
+    member, _, built = granted
     for message in report_text(built, member.language):
-        await chat.send_message(message, parse_mode=ParseMode.HTML)
+        await update.effective_chat.send_message(message, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
 
 
 async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/trend [unit]: the indices over time as a chart."""
-    found = await _staff(update, context)
-    if found is None:
+    granted = await _granted_report(update, context)
+    if granted is None:
         return
-    member, t, scope = found
-    unit_id = _unit_argument(context, member)
+    member, t, built = granted
     chat = update.effective_chat
     assert chat is not None
-    if unit_id is None or unit_id not in scope:
-        await chat.send_message(
-            t._("You can see only the units you were given access to. /units lists them.")
-        )
-        return
-    built = await asyncio.to_thread(build_report, services_of(context).db, unit_id)
     if not built.rounds:
         await chat.send_message(t._("No closed round yet: results appear when a round closes."))
         return

@@ -63,17 +63,22 @@ def org(db, keys, settings):  # type: ignore[no-untyped-def]
     return {"unit": unit, "invite": invite, "round": survey_round, "set": question_set}
 
 
+def make_application(db, keys, settings, api: FakeBotApi) -> Application:  # type: ignore[no-untyped-def, type-arg]
+    """The real bot, wired to the local Bot API server (no rate limiter: tests go fast)."""
+    services = Services(db, keys, settings, SubmissionIntake(db, keys))
+    bot_settings = BotSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=SecretStr(api.token),
+        bot_api_url=api.base_url,
+        bot_file_url=api.base_file_url,
+    )
+    return build_application(bot_settings, services, rate_limit=False)
+
+
 @pytest.fixture
 async def bot(db, keys, settings):  # type: ignore[no-untyped-def]
     async with FakeBotApi() as api:
-        services = Services(db, keys, settings, SubmissionIntake(db, keys))
-        bot_settings = BotSettings(
-            _env_file=None,
-            bot_token=SecretStr(api.token),  # type: ignore[call-arg]
-            bot_api_url=api.base_url,
-            bot_file_url=api.base_file_url,
-        )
-        application = build_application(bot_settings, services, rate_limit=False)
+        application = make_application(db, keys, settings, api)
         api.application = application  # type: ignore[attr-defined]  # for tests that tick
         async with running(application):
             yield api

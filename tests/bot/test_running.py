@@ -7,15 +7,12 @@ import socket
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from bot.app import Services, build_application
 from bot.commands import set_commands
 from bot.fake_api import FakeBotApi
-from bot.settings import BotSettings
 from survey.enrolment import create_unit, enrol_member
-from survey.intake import SubmissionIntake
 from survey.storage.models import Role
+from tests.bot.conftest import make_application
 
 
 def _free_port() -> int:
@@ -27,14 +24,7 @@ def _free_port() -> int:
 @pytest.fixture
 async def application(db, keys, settings):  # type: ignore[no-untyped-def]
     async with FakeBotApi() as api:
-        services = Services(db, keys, settings, SubmissionIntake(db, keys))
-        bot_settings = BotSettings(
-            _env_file=None,
-            bot_token=SecretStr(api.token),  # type: ignore[call-arg]
-            bot_api_url=api.base_url,
-            bot_file_url=api.base_file_url,
-        )
-        yield build_application(bot_settings, services, rate_limit=False), api
+        yield make_application(db, keys, settings, api), api
 
 
 async def test_webhook_refuses_requests_without_the_secret(application) -> None:  # type: ignore[no-untyped-def]

@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 
 import bot.sender as sender_module
-from bot.app import Services, build_application
 from bot.fake_api import FakeBotApi
 from bot.scheduler import run_tick
 from bot.sender import deliver
-from bot.settings import BotSettings
 from survey.deliveries import Kind
 from survey.enrolment import enrol_member
-from survey.intake import SubmissionIntake
 from survey.storage.leader import LeaderLock
 from survey.storage.models import Member, MemberStatus, SurveyRound
 from survey.submissions import submit
-from tests.bot.conftest import running
+from tests.bot.conftest import make_application, running
 
 USERS = [6_100_000_000 + i for i in range(6)]
 
@@ -34,14 +30,7 @@ def members(db, keys, org):  # type: ignore[no-untyped-def]
 @pytest.fixture
 async def app_and_api(db, keys, settings):  # type: ignore[no-untyped-def]
     async with FakeBotApi() as api:
-        services = Services(db, keys, settings, SubmissionIntake(db, keys))
-        bot_settings = BotSettings(
-            _env_file=None,
-            bot_token=SecretStr(api.token),  # type: ignore[call-arg]
-            bot_api_url=api.base_url,
-            bot_file_url=api.base_file_url,
-        )
-        application = build_application(bot_settings, services, rate_limit=False)
+        application = make_application(db, keys, settings, api)
         async with running(application):
             yield application, api
 
