@@ -52,7 +52,10 @@ log = logging.getLogger(__name__)
 
 
 def build_application(
-    bot_settings: BotSettings, services: Services, rate_limit: bool = True
+    bot_settings: BotSettings,
+    services: Services,
+    rate_limit: bool = True,
+    connection_pool_size: int | None = None,
 ) -> Application:
     if bot_settings.bot_token is None:
         raise ValueError("PULSE_BOT_TOKEN is not set (the token BotFather gave you)")
@@ -64,6 +67,8 @@ def build_application(
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if connection_pool_size is not None:
+        builder = builder.connection_pool_size(connection_pool_size)
     builder = builder.post_shutdown(_release_leadership)
     # Many people press buttons at once after a broadcast: handle their updates concurrently
     # (each handler waits on the database in a worker thread; double taps are caught by survey/).

@@ -204,6 +204,9 @@ async def run_demo(
             ),
             services,
             rate_limit=False,
+            # A local server answers at once: a few connections serve better than hundreds,
+            # whose bookkeeping the HTTP client would walk on every request.
+            connection_pool_size=8,
         )
         result = DemoResult(out, data_dir / "pulse.sqlite3")
         scale = workers / sum(size for *_, size, _ in TREE)
