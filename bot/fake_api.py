@@ -314,36 +314,22 @@ class FakeBotApi:
         return True
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        sent = Sent(
-            int(params["chat_id"]),
-            next(self._message_ids),
-            params.get("text"),
-            params.get("reply_markup"),
-            params.get("parse_mode"),
-        )
-        self.messages[sent.chat_id].append(sent)
-        return self._message_json(sent)
+        return self._keep(params, params.get("text"), "text")
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
-        sent = Sent(
-            int(params["chat_id"]),
-            next(self._message_ids),
-            params.get("caption"),
-            params.get("reply_markup"),
-            params.get("parse_mode"),
-            kind="photo",
-        )
-        self.messages[sent.chat_id].append(sent)
-        return self._message_json(sent)
+        return self._keep(params, params.get("caption"), "photo")
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._keep(params, params.get("caption"), "document")
+
+    def _keep(self, params: dict[str, Any], text: str | None, kind: str) -> dict[str, Any]:
         sent = Sent(
             int(params["chat_id"]),
             next(self._message_ids),
-            params.get("caption"),
+            text,
             params.get("reply_markup"),
             params.get("parse_mode"),
-            kind="document",
+            kind=kind,
         )
         self.messages[sent.chat_id].append(sent)
         return self._message_json(sent)
