@@ -33,7 +33,7 @@ class StatisticsError(RuntimeError):
 
 @dataclass(frozen=True)
 class CloseResult:
-    release: ReleaseSummary | None
+    release: ReleaseSummary
     units_shown: int
     units_hidden: int
     recomputed: bool
@@ -47,6 +47,11 @@ def close_round(db: Database, keys: KeyRing, round_id: int) -> CloseResult:
         return CloseResult(release, shown, hidden, recomputed=False)
     shown, hidden = compute_statistics(db, keys, round_id)
     return CloseResult(release, shown, hidden, recomputed=True)
+
+
+def release_with_statistics(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
+    """``close_round`` in the shape the lifecycle tick takes (it reports the release)."""
+    return close_round(db, keys, round_id).release
 
 
 def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int, int]:

@@ -295,7 +295,11 @@ def audit_report(db: Database, report: UnitReport) -> None:
             }
             problems += audit(tree, shown, ref.k) + audit(tree, spread, ref.spread_k)
         if problems:
-            raise ReportError(f"report withheld: the audit found {problems[0].why}")
+            # Name the unit, not the group size: the message ends up in logs (P6).
+            raise ReportError(
+                f"report withheld: the audit found a group below k around unit "
+                f"{problems[0].unit} in round {round_id}"
+            )
 
 
 def _rate(figure: dict[str, Any]) -> float | None:

@@ -175,4 +175,7 @@ def _series_to_dict(series: pd.Series, cast: type = int) -> dict[Any, Any]:
 def _require_clean(tree: Tree, published: Mapping[int, int], k: int, measure: str) -> None:
     problems = audit(tree, published, k)
     if problems:
-        raise DisclosureAuditError(f"{measure}: {problems[0].why}")
+        # Name the unit, not the group size: the message ends up in logs (P6).
+        raise DisclosureAuditError(
+            f"{measure}: the audit found a group below k around unit {problems[0].unit}"
+        )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 from telegram.ext import Application, ContextTypes
 
-from aggregation.close import close_round
+from aggregation.close import release_with_statistics
 from bot.sender import deliver, deliver_reports
 from survey.deliveries import Kind
 from survey.lifecycle import mark_reminded, tick
@@ -37,7 +37,7 @@ async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
         return
     now = services.clock()
     report = await asyncio.to_thread(
-        tick, services.db, services.keys, services.settings, now, close=close_round
+        tick, services.db, services.keys, services.settings, now, close=release_with_statistics
     )
     for failure in report.failed:
         log.warning("%s", failure)

@@ -6,19 +6,16 @@ options, calls one function, and turns known errors into a one-line message and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import typer
 from rich.table import Table
 
 from cli import bot as bot_cli
 from cli import demo as demo_cli
 from cli import invites, questions, reports, schedules, units
-from cli.common import clear_errors, console
+from cli.common import clear_errors, console, context
 from survey.installation import initialise, rotate_keys, status
 from survey.settings import SurveySettings
-from survey.storage import Database, upgrade_to_head
+from survey.storage import upgrade_to_head
 
 app = typer.Typer(
     help="Staff Pulse: anonymous pulse check-ins for social-work units.",
@@ -37,28 +34,14 @@ app.command("close-round")(reports.close_round_command)
 app.command("purge")(reports.purge)
 app.command("run")(bot_cli.run)
 app.command("demo")(demo_cli.demo)
-T = TypeVar("T")
-
-
-def _settings() -> SurveySettings:
-    return SurveySettings()
-
-
-def _with_db(action: Callable[[SurveySettings, Database], T]) -> T:
-    settings = _settings()
-    db = Database.from_settings(settings)
-    try:
-        return action(settings, db)
-    finally:
-        db.dispose()
 
 
 @app.command()
 def init() -> None:
     """Create the keys (never overwriting existing ones) and migrate the database to the newest."""
-    with clear_errors():
-        result = _with_db(initialise)
-        settings = _settings()
+    with context() as ctx:
+        result = initialise(ctx.settings, ctx.db)
+        settings = ctx.settings
     if result.keys_created:
         console.print(f"[green]Created keys[/green] in {settings.resolved_keys_dir} (mode 0600).")
     else:
@@ -74,16 +57,16 @@ def init() -> None:
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations (Alembic) up to the newest schema."""
-    with clear_errors():
-        revision = _with_db(lambda _s, db: upgrade_to_head(db.engine))
+    with context() as ctx:
+        revision = upgrade_to_head(ctx.db.engine)
     console.print(f"Database schema at revision {revision}.")
 
 
 @app.command("status")
 def status_command() -> None:
     """Show the database, schema revision, keys and overall counts."""
-    with clear_errors():
-        current = _with_db(status)
+    with context() as ctx:
+        current = status(ctx.settings, ctx.db)
     table = Table(title="Staff Pulse", show_header=False)
     table.add_row("Database", current.database)
     schema = current.revision or "empty (run `pulse init`)"
@@ -105,15 +88,15 @@ def status_command() -> None:
 def keys_rotate() -> None:
     """Make a new report key pair for rounds opened from now on; older rounds keep their key."""
     with clear_errors():
-        key_id = rotate_keys(_settings())
+        key_id = rotate_keys(SurveySettings())
     console.print(f"New active report key: {key_id}. Rounds already open keep their own key.")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """List report keys and whether their private half is on this host."""
-    with clear_errors():
-        current = _with_db(status)
+    with context() as ctx:
+        current = status(ctx.settings, ctx.db)
     for key_id in current.report_keys:
         marks = []
         if key_id == current.active_report_key:

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from sqlmodel import select
 
-from aggregation.close import close_round
+from aggregation.close import release_with_statistics
 from cli.common import console, context, parse_instant
 from survey.lifecycle import create_schedule, due, list_schedules, tick, update_schedule
 from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
-from survey.storage.models import RoundUnitCount, SurveyRound
+from survey.storage.models import RoundStatistic, SurveyRound
 
 schedules_app = typer.Typer(
     help="Schedules: create, list, skip a date, pause, resume.", no_args_is_help=True
@@ -102,16 +102,26 @@ def resume(schedule_id: int) -> None:
 
 @rounds_app.command("list")
 def list_rounds() -> None:
-    """Rounds with their window; respondents only for closed rounds (P6: nothing while open)."""
+    """Rounds with their window; respondents only as published for closed rounds (P6: nothing
+    while open, and fewer than k is said as such)."""
     with context() as ctx, ctx.db.session() as session:
         rounds = session.exec(select(SurveyRound).order_by(SurveyRound.opens_at)).all()
-        counts: dict[int, int] = {}
-        for row in session.exec(select(RoundUnitCount)).all():
-            counts[row.round_id] = counts.get(row.round_id, 0) + row.respondents
+        top = {
+            (row.round_id, row.unit_id): row.figures
+            for row in session.exec(select(RoundStatistic)).all()
+        }
     if not rounds:
         console.print("No rounds yet.")
     for r in rounds:
-        answered = f"{counts.get(r.id or 0, 0)} answered" if r.state == "closed" else "open"
+        answered = "open"
+        if r.state == "closed":
+            figure = top.get((r.id or 0, r.unit_id))
+            if figure is None:
+                answered = "closed, statistics not computed (`pulse close-round ID --recompute`)"
+            elif figure.get("shown"):
+                answered = f"{figure['respondents']} answered"
+            else:
+                answered = f"fewer than {r.min_group_size} answered"
         console.print(
             f"{r.id:>4}  unit {r.unit_id}  #{r.sequence + 1}  {r.opens_at:%Y-%m-%d %H:%M} -> "
             f"{r.closes_at:%Y-%m-%d %H:%M} UTC  {len(r.items)} items  k={r.min_group_size}  "
@@ -149,7 +159,7 @@ def run_due(
         if not apply:
             console.print("Dry run: add --apply to carry it out.")
             return
-        report = tick(ctx.db, ctx.keys, ctx.settings, now, close=close_round)
+        report = tick(ctx.db, ctx.keys, ctx.settings, now, close=release_with_statistics)
     for round_id in report.opened:
         console.print(f"[green]opened[/green] round {round_id}")
     for summary in report.closed:

@@ -147,7 +147,7 @@ def tick(
     settings: SurveySettings,
     now: datetime | None = None,
     *,
-    close: Callable[[Database, KeyRing, int], object] | None = None,
+    close: Callable[[Database, KeyRing, int], ReleaseSummary] = release_round,
 ) -> TickReport:
     """Carry out everything due at ``now``; safe to call as often as wanted.
 
@@ -168,11 +168,7 @@ def tick(
             report.opened.append(round_id)
     for item in plan.close:
         try:
-            if close is not None:
-                close(db, keys, item.round_id)
-                report.closed.append(release_round(db, keys, item.round_id))  # its summary
-            else:
-                report.closed.append(release_round(db, keys, item.round_id))
+            report.closed.append(close(db, keys, item.round_id))
         except (KeyFileError, ReleaseError, RuntimeError) as exc:
             report.failed.append(f"round {item.round_id}: could not close: {exc}")
     report.to_remind = [item.round_id for item in plan.remind]

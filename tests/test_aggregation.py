@@ -9,7 +9,12 @@ import pytest
 from sqlmodel import select
 
 from aggregation.charts import heatmap_chart, trend_chart
-from aggregation.close import StatisticsError, close_round, compute_statistics
+from aggregation.close import (
+    StatisticsError,
+    close_round,
+    compute_statistics,
+    release_with_statistics,
+)
 from aggregation.html_report import report_html
 from aggregation.render import report_csv, report_text, report_xlsx, split_messages
 from aggregation.report import (
@@ -77,7 +82,7 @@ def _run_week(db, keys, settings, org, week: int, stress: int):  # type: ignore[
                 answers=answers,
                 now=opens + timedelta(hours=1),
             )
-    tick(db, keys, settings, opens + timedelta(hours=72), close=close_round)
+    tick(db, keys, settings, opens + timedelta(hours=72), close=release_with_statistics)
     return round_id
 
 

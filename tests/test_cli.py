@@ -191,6 +191,7 @@ def test_close_round_report_and_purge_from_the_cli(env: Path, tmp_path: Path) ->
     code, closed = _run("close-round", str(survey_round.id))
     assert code == 0
     assert "statistics for 1 units shown, 0 hidden" in closed
+    assert "6 answered" in _run("rounds", "list")[1]  # the published figure, not a raw count
     code, text = _run("report", "--unit", str(unit.id), "--language", "en")
     assert code == 0
     assert "6 answered" in text
