@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from aggregation.disclosure import Tree
-from aggregation.statistics import ItemInfo, item_infos, round_figures
+from aggregation.pinning import pinning_audit
+from aggregation.statistics import (
+    DisclosureAuditError,
+    ItemInfo,
+    item_infos,
+    item_scales,
+    round_figures,
+)
 from survey.crypto import KeyRing, Unsealer, seal_context
 from survey.questions import load_version_by_id, parse_items
 from survey.storage import Database
@@ -69,8 +76,19 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
             session.execute(select(Unit.id, Unit.parent_id).where(Unit.id.in_(scope))).all()  # type: ignore[union-attr]
         )
         rows = session.execute(
-            select(Response.unit_id, Response.sealed).where(Response.round_id == round_id)
+            select(Response.unit_id, Response.id, Response.sealed).where(
+                Response.round_id == round_id
+            )
         ).all()
+        stored = {
+            unit: (figure, parent)
+            for unit, figure, parent in (
+                (row.unit_id, row.figures, row.figures.get("parent"))
+                for row in session.execute(
+                    select(RoundStatistic).where(RoundStatistic.round_id == round_id)
+                ).scalars()
+            )
+        }
         key_id = survey_round.report_key_id
         locked = parse_items(survey_round.items)
         version_ids = list(survey_round.question_set_versions)
@@ -84,8 +102,12 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         )
     unsealer = Unsealer(keys.report_private_key(key_id))
     answers = [
-        (unit_id, decode_answers(unsealer.unseal(sealed, seal_context(round_id, unit_id))))
-        for unit_id, sealed in rows
+        (
+            unit_id,
+            str(response_id),
+            decode_answers(unsealer.unseal(sealed, seal_context(round_id, unit_id))),
+        )
+        for unit_id, response_id, sealed in rows
     ]
     sets = []
     for version_id in version_ids:
@@ -93,10 +115,35 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         sets.append((question_set, row.lineage))
     asked = [item.key for item in locked]
     infos = item_infos(sets, asked) if sets else _plain_infos(locked)
-    tree = Tree({unit: (parent if parent in parents else None) for unit, parent in parents.items()})
+    if stored:
+        # Re-publication: only on the tree the round was first published on, and only when it
+        # publishes exactly the same; two different publications of one round could be
+        # subtracted from each other (P6).
+        tree = Tree({unit: parent for unit, (_, parent) in stored.items()})
+    else:
+        tree = Tree(
+            {unit: (parent if parent in parents else None) for unit, parent in parents.items()}
+        )
     figures = round_figures(
         tree=tree, answers=answers, items=infos, members=members, k=k, spread_k=spread_k
     )
+    pins = pinning_audit(tree.parent, members, figures, item_scales(infos), k)
+    if pins:
+        # Name the unit and the measure, never a count: the message ends up in logs (P6).
+        raise DisclosureAuditError(
+            f"round {round_id}: the pinning audit refused the publication ({pins[0].measure} "
+            f"around unit {pins[0].unit}: {pins[0].why})"
+        )
+    if stored:
+        before = {unit: figure for unit, (figure, _) in stored.items()}
+        if before != figures:
+            raise StatisticsError(
+                f"round {round_id}: recomputing would publish figures that differ from those "
+                "published at close; both together could reveal individual answers, so the "
+                "published figures stay as they are"
+            )
+        shown = sum(1 for f in figures.values() if f["shown"])
+        return shown, len(figures) - shown
     with db.session() as session:
         session.execute(delete(RoundStatistic).where(RoundStatistic.round_id == round_id))
         for unit, figure in figures.items():

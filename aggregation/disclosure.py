@@ -11,6 +11,13 @@ least k people; otherwise more is hidden, the smallest shown child first, then t
 block of what is published and reports each one that holds 1..k-1 people. Every derivable
 difference of shown figures is a sum of such blocks, so a clean audit means no group of fewer
 than k can be isolated.
+
+Who answered must not be readable from which units are shown (ARCHITECTURE.md P6 a). So the
+structure is decided first from the roster locked when the round opened (``structure``: at least
+k+1 members per unit and per block, so that "k answered" never means "everyone answered"), and
+only then are respondents let through a gate (``gate``), which says exactly one thing about a
+hidden unit to whoever knows the rules, and caps published counts so that this one thing can
+never complete an "everyone answered".
 """
 
 from __future__ import annotations
@@ -82,6 +89,110 @@ def suppress(
                     shown.discard(unit)
                 changed = True
     return shown
+
+
+def structure(tree: Tree, roster: Mapping[int, int], k: int) -> set[int]:
+    """Units that may ever be shown in a round, from the members attached to each unit when it
+    opened (``roster``), never from who answered: every shown unit and every block it leaves has
+    0 or at least k+1 members."""
+    return suppress(tree, rolled_up(tree, roster), k + 1)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The units shown this round and, per shown unit, the most respondents its block may be
+    published with (its cap)."""
+
+    shown: set[int]
+    cap: dict[int, int]
+    #: Candidates hidden because their cap would fall below k: decided by the roster and what
+    #: is hidden below, so nothing about answers is read from them.
+    limited: set[int]
+
+
+def gate(
+    tree: Tree,
+    members: Mapping[int, int],
+    respondents: Mapping[int, int],
+    k: int,
+    candidates: set[int],
+) -> Gate:
+    """Which units of the structure (``candidates``) are shown this round, for rolled-up
+    ``members`` and ``respondents``, deciding bottom-up.
+
+    A unit's *region* is its sub-tree minus the sub-trees of its shown descendants. A candidate
+    is shown when at least k answered in it, its region (if it has members) holds at least k
+    respondents, and its cap allows at least k. Whoever knows these rules reads one fact from a
+    hidden candidate whose cap allowed k: "fewer than k answered in its region" (a *quiet*
+    region). A shown unit's block is its region; its cap is the most respondents it may be
+    published with so that, even with every quiet region inside it at k-1, somebody outside
+    them may still not have answered: members - 1 - sum(quiet members - (k-1)).
+
+    Nothing else is decided from answers. In particular a shown descendant is never hidden to
+    let its parent be shown: that choice, and also declining it, would tell more about who
+    answered (the brute-force tests in tests/test_pinning.py found both).
+    """
+    kids = tree.children()
+    depth = {unit: len(tree.ancestors(unit)) for unit in tree.parent}
+    shown: set[int] = set()
+    cap: dict[int, int] = {}
+    limited: set[int] = set()
+    quiet: dict[int, int] = {}  # quiet unit -> members of its region
+
+    def limit_of(unit: int) -> tuple[int, int, int]:
+        below = _closest_shown_descendants(kids, unit, shown)
+        region_members = members.get(unit, 0) - sum(members.get(d, 0) for d in below)
+        region = respondents.get(unit, 0) - sum(respondents.get(d, 0) for d in below)
+        inner = [quiet[v] for v in _outermost(kids, unit, shown, set(quiet))]
+        limit = region_members - 1 - sum(max(q - (k - 1), 0) for q in inner)
+        return region_members, region, limit
+
+    for unit in sorted(tree.parent, key=lambda u: (-depth[u], u)):  # children before parents
+        if unit not in candidates:
+            continue
+        region_members, region, limit = limit_of(unit)
+        if region_members <= 0:
+            if respondents.get(unit, 0) >= k:
+                shown.add(unit)
+                cap[unit] = 0
+            continue
+        if limit < k:
+            limited.add(unit)  # the roster and what is hidden below decide this
+            continue
+        if respondents.get(unit, 0) >= k and region >= k:
+            shown.add(unit)
+            cap[unit] = limit
+            continue
+        quiet[unit] = region_members
+    return Gate(shown, cap, limited)
+
+
+def _outermost(
+    kids: Mapping[int | None, list[int]], unit: int, shown: set[int], marked: set[int]
+) -> list[int]:
+    """The outermost ``marked`` units in ``unit``'s region (not under a shown unit)."""
+    found, frontier = [], list(kids.get(unit, []))
+    while frontier:
+        child = frontier.pop()
+        if child in shown:
+            continue
+        if child in marked:
+            found.append(child)
+        else:
+            frontier.extend(kids.get(child, []))
+    return found
+
+
+def blocks(tree: Tree, shown: set[int]) -> dict[int, int | None]:
+    """For every unit, the shown unit whose block it belongs to (itself if shown, else its
+    closest shown ancestor), or None when no shown unit covers it."""
+    owner: dict[int, int | None] = {}
+    for unit in tree.parent:
+        if unit in shown:
+            owner[unit] = unit
+            continue
+        owner[unit] = next((a for a in tree.ancestors(unit) if a in shown), None)
+    return owner
 
 
 @dataclass(frozen=True)

@@ -29,20 +29,12 @@ def report_text(report: UnitReport, language: str) -> list[str]:
     closed = latest.closes_at.strftime("%Y-%m-%d")
     if not figures.get("shown"):
         where = report.parent_name or report.org_name
-        lines.append(
-            esc(
-                t._(
-                    "Round closed {date}: fewer than {k} answered here, so nothing is shown "
-                    "for this unit. The answers are included in {parent}."
-                ).format(date=closed, k=k, parent=where)
-            )
-        )
+        lines.append(esc(hidden_reason(t, figures, k, closed, where)))
         return split_messages(lines)
-    rate = report.response_rate.iloc[-1]
-    answered = t._("{n} answered").format(n=figures["respondents"])
-    if not math.isnan(rate):
-        answered += f" ({t.percent(rate)})"
-    lines.append(esc(t._("Round closed {date}").format(date=closed)) + f" · {esc(answered)}")
+    lines.append(
+        esc(t._("Round closed {date}").format(date=closed))
+        + f" · {esc(answered_text(t, figures, report.response_rate.iloc[-1]))}"
+    )
 
     table = trend_table(report)
     if len(table):
@@ -56,7 +48,8 @@ def report_text(report: UnitReport, language: str) -> list[str]:
                 if report.construct_better.get(row.construct) == "higher_is_better"
                 else t._("higher is worse")
             )
-            parts = [f"{esc(label)}: <b>{t.number(row.index)}</b> ({esc(direction)})"]
+            shown_value = index_text(t, report, row.round_id, report.unit_id, row.construct)
+            parts = [f"{esc(label)}: <b>{esc(shown_value)}</b> ({esc(direction)})"]
             if row.round_id != latest.round_id:
                 asked_on = next(r for r in report.rounds if r.round_id == row.round_id)
                 parts.append(
@@ -75,9 +68,11 @@ def report_text(report: UnitReport, language: str) -> list[str]:
                     )
                 )
             if report.parent_name and not math.isnan(row.parent):
-                parts.append(f"{esc(report.parent_name)} {t.number(row.parent)}")
+                value = index_text(t, report, row.round_id, report.parent_id, row.construct)
+                parts.append(f"{esc(report.parent_name)} {esc(value)}")
             if report.org_id != report.unit_id and not math.isnan(row.organisation):
-                parts.append(f"{esc(report.org_name)} {t.number(row.organisation)}")
+                value = index_text(t, report, row.round_id, report.org_id, row.construct)
+                parts.append(f"{esc(report.org_name)} {esc(value)}")
             lines.append("• " + " · ".join(parts))
 
     shares = _unfavourable(report, language)
@@ -88,7 +83,7 @@ def report_text(report: UnitReport, language: str) -> list[str]:
                 "• "
                 + esc(
                     t._('{share} answered {answers}: "{question}"').format(
-                        share=t.percent(share), answers=t._(" or ").join(labels), question=text
+                        share=share, answers=t._(" or ").join(labels), question=text
                     )
                 )
             )
@@ -116,7 +111,72 @@ def report_text(report: UnitReport, language: str) -> list[str]:
     return split_messages(lines)
 
 
-def _unfavourable(report: UnitReport, language: str) -> list[tuple[float, list[str], str]]:
+def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: str) -> str:
+    """Why a unit shows nothing, truthfully and without telling more than the rules allow: a
+    unit is hidden for its roster (too few members), for its neighbours (showing it would let a
+    smaller group be worked out by subtraction), or because fewer than k answered in the part
+    of it that is not shown on its own."""
+    if figure.get("reason") == "members":
+        return t._(
+            "Round closed {date}: this unit is not shown on its own, because it (or a group "
+            "left over next to it) has fewer than {members} members. The answers are included "
+            "in {parent}."
+        ).format(date=closed, members=k + 1, parent=where)
+    if figure.get("reason") == "neighbours":
+        return t._(
+            "Round closed {date}: this unit is not shown on its own, because its figures would "
+            "let a smaller group next to it be worked out by subtraction. The answers are "
+            "included in {parent}."
+        ).format(date=closed, parent=where)
+    return t._(
+        "Round closed {date}: fewer than {k} answered here (not counting sub-units shown on "
+        "their own), so nothing is shown for this unit. The answers are included in {parent}."
+    ).format(date=closed, k=k, parent=where)
+
+
+def answered_text(t: Texts, figure: dict[str, Any], rate: float) -> str:
+    """"12 answered (80 %)", or "at least 12 answered" where a group in which everyone
+    answered had one answer left out (P6: "everyone answered" is never published)."""
+    n = figure["respondents"]
+    if figure.get("respondents_at_least"):
+        text = t._("at least {n} answered").format(n=n)
+        if not math.isnan(rate):
+            floor = math.floor(rate * 100 + 1e-9) / 100  # "at least" must not round up
+            share = t._("at least {share}").format(share=t.percent(floor))
+            text += f" ({share})"
+        return text
+    text = t._("{n} answered").format(n=n)
+    if not math.isnan(rate):
+        text += f" ({t.percent(rate)})"
+    return text
+
+
+def index_text(
+    t: Texts, report: UnitReport, round_id: int, unit_id: int | None, construct: str
+) -> str:
+    """An index as published: the value, or its range where the group's answers were so
+    extreme that the exact value could pin someone's answer."""
+    figure = report.published.get((round_id, unit_id), {}) if unit_id is not None else {}
+    entry = figure.get("constructs", {}).get(construct, {})
+    if "range" in entry:
+        low, high = entry["range"]
+        return f"{t.number(low)}–{t.number(high)}"
+    return t.number(entry["index"]) if "index" in entry else "–"
+
+
+def share_text(t: Texts, figure: dict[str, Any]) -> str:
+    if "unfavourable_range" in figure:
+        low, high = figure["unfavourable_range"]
+        if high >= 1.0:
+            return t._("at least {share}").format(share=t.percent(low))
+        if low <= 0.0:
+            return t._("at most {share}").format(share=t.percent(high))
+        return f"{t.percent(low)}–{t.percent(high)}"
+    return t.percent(figure["unfavourable_share"])
+
+
+def _unfavourable(report: UnitReport, language: str) -> list[tuple[str, list[str], str]]:
+    t = Texts(language)
     found = []
     for key, figure in report.latest.get("items", {}).items():
         share = figure.get("unfavourable_share")
@@ -125,8 +185,8 @@ def _unfavourable(report: UnitReport, language: str) -> list[tuple[float, list[s
             continue
         labels = item["unfavourable_labels"].get(language) or []
         text = item["text"].get(language) or next(iter(item["text"].values()))
-        found.append((share, labels, text))
-    return sorted(found, key=lambda entry: -entry[0])
+        found.append((share, share_text(t, figure), labels, text))
+    return [(shown, labels, text) for _, shown, labels, text in sorted(found, key=lambda e: -e[0])]
 
 
 def _alert_sentence(

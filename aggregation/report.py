@@ -16,6 +16,8 @@ from sqlalchemy import Text, cast
 from sqlmodel import select
 
 from aggregation.disclosure import Tree, audit
+from aggregation.pinning import pinning_audit
+from aggregation.statistics import item_infos, item_scales
 from survey.questions import load_version_by_id
 from survey.questions.model import QuestionSet
 from survey.storage import Database
@@ -180,7 +182,43 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
     }
     report.alerts = evaluate_alerts(report, [figures.get((r.round_id, unit_id), {}) for r in refs])
     audit_report(db, report)
+    audit_pinning(db, relevant)
     return report
+
+
+def audit_pinning(db: Database, rounds: list[SurveyRound]) -> None:
+    """The pinning audit (``aggregation.pinning``) over each round a report draws on, on
+    everything that round published, before any of it leaves."""
+    sets = _sets_of(db, rounds)
+    with db.session() as session:
+        rows = session.exec(
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                RoundStatistic.round_id.in_([r.id for r in rounds])  # type: ignore[attr-defined]
+            )
+        ).all()
+    by_round: dict[int, dict[int, dict[str, Any]]] = {}
+    for round_id, unit, figure in rows:
+        by_round.setdefault(round_id, {})[unit] = figure
+    for survey_round in rounds:
+        figures = by_round.get(survey_round.id or 0, {})
+        if not figures:
+            continue
+        asked = [item["key"] for item in survey_round.items]
+        round_sets = [(sets[v], {}) for v in survey_round.question_set_versions if v in sets]
+        scales = item_scales(item_infos(round_sets, asked)) if round_sets else []
+        pins = pinning_audit(
+            {unit: figure.get("parent") for unit, figure in figures.items()},
+            {int(unit): n for unit, n in survey_round.member_counts.items()},
+            figures,
+            scales,
+            survey_round.min_group_size,
+        )
+        if pins:
+            # Name the unit and the measure, never a count: the message ends up in logs (P6).
+            raise ReportError(
+                f"report withheld: the pinning audit refused round {survey_round.id} "
+                f"({pins[0].measure} around unit {pins[0].unit})"
+            )
 
 
 def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Alert]:
@@ -291,7 +329,7 @@ def audit_report(db: Database, report: UnitReport) -> None:
             spread = {
                 u: f["items"][key]["n"]
                 for u, f in units.items()
-                if "counts" in f.get("items", {}).get(key, {})
+                if "unfavourable_share" in f.get("items", {}).get(key, {})
             }
             problems += audit(tree, shown, ref.k) + audit(tree, spread, ref.spread_k)
         if problems:

@@ -2,18 +2,23 @@
 
 Runs once per round, at close. The answers are counted per unit and rolled up to every ancestor
 in the round's scope; then disclosure control decides, measure by measure, what may be shown;
-only that is returned (and stored), already audited. Reports read these figures, never answers.
+only that is returned (and stored), already audited by the block audit here and by the
+independent pinning audit (``aggregation.pinning``) in ``close``. Reports read these figures,
+never answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from aggregation.disclosure import Tree, audit, rolled_up, suppress
+from aggregation.disclosure import Tree, audit, blocks, gate, rolled_up, structure, suppress
+from aggregation.pinning import ItemScale
 from survey.questions.model import Item, QuestionSet
 
 
@@ -74,98 +79,265 @@ def _info(question_set: QuestionSet, lineage: Mapping[str, str], item: Item) -> 
     )
 
 
+def item_scales(infos: Sequence[ItemInfo]) -> list[ItemScale]:
+    """The items as the pinning audit sees them: index scores and unfavourable answers."""
+    return [
+        ItemScale(
+            key=info.key,
+            scores=(
+                tuple(float(info.index_scores[v]) for v in info.values)
+                if info.index_scores is not None
+                else None
+            ),
+            unfavourable=tuple(v in info.unfavourable for v in info.values),
+        )
+        for info in infos
+    ]
+
+
 def round_figures(
     *,
     tree: Tree,
-    answers: Sequence[tuple[int, Mapping[str, Any]]],
+    answers: Sequence[tuple[int, str, Mapping[str, Any]]],
     items: Sequence[ItemInfo],
     members: Mapping[int, int],
     k: int,
     spread_k: int,
 ) -> dict[int, dict[str, Any]]:
-    """Published figures per unit of the round's scope ({"shown": False} where hidden)."""
-    units = list(tree.parent)
-    scopes = {unit: [unit, *tree.ancestors(unit)] for unit in units}
+    """Published figures per unit of the round's scope ({"shown": False} where hidden).
+
+    ``answers`` are (unit, response id, answers); ``members`` the members attached to each unit
+    when the round opened. The rules, in order (docs/privacy.md):
+
+    1. which units can be shown at all comes from the roster (``structure``), then the
+       respondents' gate decides which are shown this round (``gate``);
+    2. a block in which everyone answered leaves one answer out (the one with the lowest random
+       id), so "everyone answered" is never published and nobody's participation is pinned;
+    3. every figure is built from blocks ("atoms": a shown unit minus its shown descendants) and
+       an atom's extreme value is published only as a range that also fits a non-unanimous
+       group, so that no subtraction of published figures pins anyone's answer;
+    4. a construct's index is the mean of its items' means, so it adds nothing to them.
+    """
+    list(tree.parent)
+    in_scope = [(unit, rid, a) for unit, rid, a in answers if unit in tree.parent]
+    figures, left_out = participation_figures(
+        tree, members, Counter(unit for unit, _, _ in in_scope), k
+    )
+    shown = {unit for unit, figure in figures.items() if figure["shown"]}
+    kept = _leave_out(tree, shown, in_scope, left_out)
     frame = pd.DataFrame(
-        [{"_unit": unit, **{i.key: a.get(i.key) for i in items}} for unit, a in answers],
+        [{"_unit": unit, **{i.key: a.get(i.key) for i in items}} for unit, _, a in kept],
         columns=["_unit", *[i.key for i in items]],
     )
-    frame = frame[frame["_unit"].isin(scopes)]
-    frame["_scope"] = frame["_unit"].map(scopes)
-    frame = frame.explode("_scope").reset_index(drop=True)
-    by_scope = frame.groupby("_scope")
-
-    respondents = _series_to_dict(by_scope.size())
-    shown = suppress(tree, respondents, k)
-    _require_clean(tree, {u: respondents[u] for u in shown}, k, "respondents")
-    member_totals = rolled_up(tree, members)
-
-    figures: dict[int, dict[str, Any]] = {
-        unit: (
-            {
-                "shown": True,
-                "respondents": respondents[unit],
-                "members": member_totals.get(unit, 0),
-                "items": {},
-                "constructs": {},
-            }
-            if unit in shown
-            else {"shown": False}
-        )
-        for unit in units
-    }
-    # Which indices this round could have (rotation asks some constructs only every few weeks),
-    # so a report tells "not asked this round" from "hidden: fewer than k answers".
     asked = sorted({i.construct for i in items if i.index_scores is not None})
-    for unit in units:  # the tree as it was at close, so later audits judge the same tree
-        figures[unit]["parent"] = tree.parent[unit]
-        figures[unit]["asked"] = asked
+    for figure in figures.values():
+        figure["asked"] = asked
 
+    means: dict[str, dict[int, tuple[int, float, float]]] = {}
     for item in items:
-        column = frame[["_scope", item.key]].dropna()
-        answered = _series_to_dict(column.groupby("_scope").size())
+        column = frame[["_unit", item.key]].dropna()
+        answered = rolled_up(tree, _series_to_dict(column.groupby("_unit").size()))
         item_shown = suppress(tree, answered, k, candidates=shown)
         spread_shown = suppress(tree, answered, spread_k, candidates=item_shown)
         _require_clean(tree, {u: answered[u] for u in item_shown}, k, item.key)
         _require_clean(tree, {u: answered[u] for u in spread_shown}, spread_k, item.key)
-        counts = column.groupby(["_scope", item.key]).size()
-        sums = None
-        if item.scores is not None:
-            scored = column[item.key].map(item.scores)
-            sums = _series_to_dict(scored.groupby(column["_scope"]).sum(), float)
-        unfavourable = _series_to_dict(
-            column[item.key].isin(item.unfavourable).groupby(column["_scope"]).sum()
-        )
         for unit in item_shown:
-            figure: dict[str, Any] = {"n": answered[unit], "lineage": item.lineage}
-            if sums is not None:
-                figure["mean_score"] = round(sums[unit] / answered[unit], 2)
-            if unit in spread_shown:
-                per_value = {str(v): int(counts.get((unit, v), 0)) for v in item.values}
-                figure["counts"] = per_value
-                if item.unfavourable:
-                    share = unfavourable.get(unit, 0) / answered[unit]
-                    figure["unfavourable_share"] = round(share, 4)
-            figures[unit]["items"][item.key] = figure
+            figures[unit]["items"][item.key] = {"n": answered[unit], "lineage": item.lineage}
+        if item.index_scores is not None:
+            scores = column[item.key].map(item.index_scores)
+            step = 100 / (len(item.values) - 1)
+            means[item.key] = _ranged(
+                tree,
+                item_shown,
+                column["_unit"].tolist(),
+                scores.tolist(),
+                lambda total, n, step=step: mean_band(total / n, n, step),
+            )
+            for unit, (_, low, high) in means[item.key].items():
+                figures[unit]["items"][item.key]["mean"] = list(_published_range(low, high, 2))
+        if item.unfavourable:
+            flags = column[item.key].isin(item.unfavourable).astype(float)
+            shares = _ranged(
+                tree,
+                spread_shown,
+                column["_unit"].tolist(),
+                flags.tolist(),
+                lambda total, n: share_band(total / n, n),
+            )
+            for unit, (_, low, high) in shares.items():
+                low, high = _published_range(low, high, 4)
+                entry = figures[unit]["items"][item.key]
+                entry["unfavourable_share"] = round((low + high) / 2, 4)
+                if high > low:
+                    entry["unfavourable_range"] = [low, high]
 
-    constructs = sorted({i.construct for i in items if i.index_scores is not None})
-    for construct in constructs:
-        members_of = [i for i in items if i.construct == construct and i.index_scores is not None]
-        # A person's construct index: the mean of their scored items in it (skipped ones aside).
-        per_person = pd.concat([frame[i.key].map(i.index_scores) for i in members_of], axis=1).mean(
-            axis=1, skipna=True
-        )
-        scored_frame = pd.DataFrame({"_scope": frame["_scope"], "score": per_person}).dropna()
-        n = _series_to_dict(scored_frame.groupby("_scope").size())
-        total = _series_to_dict(scored_frame.groupby("_scope")["score"].sum(), float)
-        construct_shown = suppress(tree, n, k, candidates=shown)
-        _require_clean(tree, {u: n[u] for u in construct_shown}, k, construct)
-        for unit in construct_shown:
-            figures[unit]["constructs"][construct] = {
-                "n": n[unit],
-                "index": round(total[unit] / n[unit], 1),
+    for construct in asked:
+        keys = [i.key for i in items if i.construct == construct and i.index_scores is not None]
+        for unit in shown:
+            ranges = [figures[unit]["items"].get(key, {}).get("mean") for key in keys]
+            if any(r is None for r in ranges):
+                continue
+            low = sum(r[0] for r in ranges) / len(ranges)  # type: ignore[index]
+            high = sum(r[1] for r in ranges) / len(ranges)  # type: ignore[index]
+            entry = {
+                "n": min(figures[unit]["items"][key]["n"] for key in keys),
+                "index": round((low + high) / 2, 1),
             }
+            if high - low > 1e-9:
+                entry["range"] = list(_published_range(low, high, 1))
+            figures[unit]["constructs"][construct] = entry
     return figures
+
+
+def mean_band(mean: float, n: int, step: float) -> tuple[float, float]:
+    """The published range of a group's mean score (0-100): the mean itself, or, where it is so
+    extreme that it could mean everyone gave the same answer, a range that also holds a group in
+    which one person answered one step less extreme (so the range pins nobody)."""
+    high = min(90.0, 100.0 - step / n)
+    low = max(10.0, step / n)
+    if mean >= high:
+        return high, 100.0
+    if mean <= low:
+        return 0.0, low
+    return mean, mean
+
+
+def share_band(share: float, n: int) -> tuple[float, float]:
+    """The published range of a group's share of unfavourable answers, capped like a mean."""
+    high = min(0.9, (n - 1) / n)
+    low = max(0.1, 1 / n)
+    if share >= high:
+        return high, 1.0
+    if share <= low:
+        return 0.0, low
+    return share, share
+
+
+def _ranged(
+    tree: Tree,
+    shown: set[int],
+    units: Sequence[int],
+    values: Sequence[float],
+    band: Callable[[float, int], tuple[float, float]],
+) -> dict[int, tuple[int, float, float]]:
+    """(n, low, high) per shown unit: each atom (a shown unit's own block) gets its band, and a
+    unit's range is the weighted sum of the atoms below it, so subtracting published figures
+    yields atoms' bands and never more."""
+    owner = blocks(tree, shown)
+    atom_n: Counter[int] = Counter()
+    atom_total: dict[int, float] = {}
+    for unit, value in zip(units, values, strict=True):
+        atom = owner.get(unit)
+        if atom is None:
+            continue
+        atom_n[atom] += 1
+        atom_total[atom] = atom_total.get(atom, 0.0) + float(value)
+    atoms = {atom: (n, *band(atom_total[atom], n)) for atom, n in atom_n.items() if n > 0}
+    result = {}
+    for unit in shown:
+        parts = [atoms[a] for a in atoms if a == unit or unit in tree.ancestors(a)]
+        n = sum(p[0] for p in parts)
+        if n == 0:
+            continue
+        result[unit] = (
+            n,
+            sum(p[0] * p[1] for p in parts) / n,
+            sum(p[0] * p[2] for p in parts) / n,
+        )
+    return result
+
+
+def _published_range(low: float, high: float, digits: int) -> tuple[float, float]:
+    """A point as rounded; a range rounded outwards, so it still holds the true value."""
+    if high - low <= 1e-9:
+        value = round(low, digits)
+        return value, value
+    scale = 10**digits
+    return math.floor(low * scale + 1e-9) / scale, math.ceil(high * scale - 1e-9) / scale
+
+
+def participation_figures(
+    tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int
+) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
+    """Which units are shown and how many answered, as published, from the members attached to
+    each unit at open and the answers per unit; and per block how many answers are left out:
+    those above the block's cap (``disclosure.gate``), so that "everyone answered" is never
+    said, not even by subtracting what a hidden unit implies."""
+    roster = rolled_up(tree, members)
+    respondents = rolled_up(tree, answered)
+    candidates = structure(tree, members, k)
+    decided = gate(tree, roster, respondents, k, candidates)
+    shown = decided.shown
+    _require_clean(tree, {u: roster[u] for u in shown}, k + 1, "structure")
+    kids = tree.children()
+    left_out: dict[int, int] = {}
+    published_block: dict[int, int] = {}
+    at_cap: set[int] = set()
+    for unit in shown:
+        below = _closest_shown_below(kids, unit, shown)
+        block_members = roster[unit] - sum(roster[d] for d in below)
+        block_answers = respondents[unit] - sum(respondents[d] for d in below)
+        room = max(decided.cap[unit], 0)
+        left_out[unit] = max(block_answers - room, 0)
+        published_block[unit] = block_answers - left_out[unit]
+        if block_members > 0 and published_block[unit] == room:
+            at_cap.add(unit)
+    figures: dict[int, dict[str, Any]] = {}
+    for unit in tree.parent:  # the tree as it was at close, so later audits judge the same tree
+        figure: dict[str, Any] = {"shown": unit in shown, "parent": tree.parent[unit]}
+        if unit not in candidates:
+            figure["reason"] = "members"  # decided from the roster alone: safe to say
+        elif unit in decided.limited:
+            figure["reason"] = "neighbours"  # decided from the roster and the hidden units
+        if unit in shown:
+            within = [b for b in shown if b == unit or unit in tree.ancestors(b)]
+            figure |= {
+                "respondents": sum(published_block[b] for b in within),
+                "members": roster[unit],
+                "items": {},
+                "constructs": {},
+            }
+            if any(b in at_cap for b in within):
+                # A block published at its limit may hide more answers: "at least n answered".
+                figure["respondents_at_least"] = True
+        figures[unit] = figure
+    _require_clean(
+        tree, {u: f["respondents"] for u, f in figures.items() if f["shown"]}, k, "respondents"
+    )
+    return figures, left_out
+
+
+def _leave_out(
+    tree: Tree,
+    shown: set[int],
+    answers: Sequence[tuple[int, str, Mapping[str, Any]]],
+    left_out: Mapping[int, int],
+) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """Drop, per block, the answers with the lowest ids (random UUIDs: a random choice that a
+    recomputation makes again) as many as ``left_out`` says."""
+    owner = blocks(tree, shown)
+    by_block: dict[int, list[str]] = {}
+    for unit, rid, _ in answers:
+        block = owner.get(unit)
+        if block is not None:
+            by_block.setdefault(block, []).append(rid)
+    dropped = {
+        rid for block, ids in by_block.items() for rid in sorted(ids)[: left_out.get(block, 0)]
+    }
+    return [entry for entry in answers if entry[1] not in dropped]
+
+
+def _closest_shown_below(
+    kids: Mapping[int | None, list[int]], unit: int, shown: set[int]
+) -> list[int]:
+    found, todo = [], list(kids.get(unit, []))
+    while todo:
+        child = todo.pop()
+        if child in shown:
+            found.append(child)
+        else:
+            todo.extend(kids.get(child, []))
+    return found
 
 
 def _series_to_dict(series: pd.Series, cast: type = int) -> dict[Any, Any]:

@@ -302,10 +302,16 @@ async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             f"{WEEKDAYS[s.weekday]} {s.local_time} · {state}"
         )
     lines += ["", "<b>" + html.escape(t._("Closed rounds")) + "</b>"]
-    for closes_at, respondents, members in closed:
+    for closes_at, respondents, members, at_least in closed:
         rate = t.percent(respondents / members) if members else "–"
+        # "at least": a group in which everyone answered left one answer out (P6).
+        message = (
+            t._("{date}: at least {n} answered of {members} ({rate})")
+            if at_least
+            else t._("{date}: {n} answered of {members} ({rate})")
+        )
         lines.append(
-            t._("{date}: {n} answered of {members} ({rate})").format(
+            message.format(
                 date=closes_at.strftime("%Y-%m-%d"), n=respondents, members=members, rate=rate
             )
         )
@@ -327,6 +333,11 @@ def _rounds_overview(db, scope: set[int]):  # type: ignore[no-untyped-def]
             top = session.get(RoundStatistic, (survey_round.id, survey_round.unit_id))
             if top is not None and top.figures.get("shown"):
                 closed.append(
-                    (survey_round.closes_at, top.figures["respondents"], top.figures["members"])
+                    (
+                        survey_round.closes_at,
+                        top.figures["respondents"],
+                        top.figures["members"],
+                        bool(top.figures.get("respondents_at_least")),
+                    )
                 )
     return schedules, closed

@@ -119,7 +119,10 @@ def list_rounds() -> None:
             if figure is None:
                 answered = "closed, statistics not computed (`pulse close-round ID --recompute`)"
             elif figure.get("shown"):
-                answered = f"{figure['respondents']} answered"
+                at_least = "at least " if figure.get("respondents_at_least") else ""
+                answered = f"{at_least}{figure['respondents']} answered of {figure['members']}"
+            elif figure.get("reason") == "members":
+                answered = f"not shown: fewer than {r.min_group_size + 1} members"
             else:
                 answered = f"fewer than {r.min_group_size} answered"
         console.print(
