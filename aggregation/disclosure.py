@@ -94,8 +94,33 @@ def suppress(
 def structure(tree: Tree, roster: Mapping[int, int], k: int) -> set[int]:
     """Units that may ever be shown in a round, from the members attached to each unit when it
     opened (``roster``), never from who answered: every shown unit and every block it leaves has
-    0 or at least k+1 members."""
-    return suppress(tree, rolled_up(tree, roster), k + 1)
+    0 or at least k+1 members.
+
+    Where a block is too small, the shown descendant whose own block is smallest is hidden
+    (ties: fewer members, then id): hiding it loses the least, since its own shown sub-units
+    stay visible.
+    """
+    totals = rolled_up(tree, roster)
+    shown = {unit for unit in tree.parent if totals.get(unit, 0) >= k + 1}
+    kids = tree.children()
+    depth = {unit: len(tree.ancestors(unit)) for unit in tree.parent}
+
+    def own_block(unit: int) -> int:
+        below = _closest_shown_descendants(kids, unit, shown)
+        return totals.get(unit, 0) - sum(totals.get(d, 0) for d in below)
+
+    changed = True
+    while changed:
+        changed = False
+        for unit in sorted(shown, key=lambda u: (depth[u], u)):
+            if unit not in shown:
+                continue
+            below = _closest_shown_descendants(kids, unit, shown)
+            rest = own_block(unit)
+            if 0 < rest < k + 1 and below:
+                shown.discard(min(below, key=lambda d: (own_block(d), totals.get(d, 0), d)))
+                changed = True
+    return shown
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from cli import demo as demo_cli
 from cli import invites, questions, reports, schedules, units
 from cli.common import clear_errors, console, context
 from survey.installation import initialise, rotate_keys, status
+from survey.logs import configure_logging
 from survey.settings import SurveySettings
 from survey.storage import upgrade_to_head
 
@@ -24,6 +25,23 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Report keys: rotation and listing.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+
+
+@app.callback()
+def _every_command() -> None:
+    """Staff Pulse: anonymous pulse check-ins for social-work units."""
+    with clear_errors():
+        settings = SurveySettings()
+        configure_logging(
+            settings.log_level,
+            settings.log_format,
+            settings.log_file,
+            settings.log_max_bytes,
+            settings.log_backups,
+        )
+
+
+
 app.add_typer(units.app, name="units")
 app.add_typer(questions.app, name="questions")
 app.add_typer(invites.app, name="invites")

@@ -7,6 +7,7 @@ threshold or a timezone, so an operator can see and change the whole configurati
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -85,6 +86,20 @@ class SurveySettings(BaseSettings):
         ge=1,
         description="Days raw sealed answers are kept after their round closed; statistics stay.",
     )
+    log_level: str = Field(
+        default="INFO",
+        description="Log level (DEBUG, INFO, WARNING, ERROR). Every level is redacted (P4).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as plain text or as JSON objects, one per line."
+    )
+    log_file: Path | None = Field(
+        default=None, description="Write logs to this file, rotated by size; default: stderr."
+    )
+    log_max_bytes: int = Field(
+        default=10_000_000, ge=10_000, description="Size at which the log file is rotated."
+    )
+    log_backups: int = Field(default=5, ge=0, description="Rotated log files kept.")
 
     @field_validator("min_group_size")
     @classmethod
@@ -93,6 +108,22 @@ class SurveySettings(BaseSettings):
             raise ValueError(
                 f"PULSE_MIN_GROUP_SIZE must be at least {ABSOLUTE_MIN_GROUP_SIZE}, got {value}"
             )
+        return value
+
+    @field_validator(
+        "database_url", "keys_dir", "report_private_keys_dir", "log_file", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`PULSE_LOG_FILE=` in a .env (as in the example file) means "not set"."""
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return value
 
     @field_validator("timezone")

@@ -1,0 +1,118 @@
+"""One logging set-up for every `pulse` command, with a redaction filter on every handler (P4).
+
+Libraries log more than we would: httpx puts the bot token in every request URL at INFO;
+python-telegram-bot at DEBUG prints whole updates (user and chat ids, first names, `/start
+<invite code>`, the callback data that carries a check-in's answers). Rather than trusting each
+library's levels, every record is rewritten on its way out of each handler, whatever logger it
+came from and whatever its level, exception text included. A redacted record says what happened,
+never to whom or with what.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+REDACTED = "‹redacted›"
+
+_KEYED_TEXT = (
+    "first_name|last_name|username|full_name|name|title|text|caption|data|callback_data|query|"
+    "file_name|phone_number|bio|invite_link|link|start_parameter|secret_token|token|url"
+)
+#: Order matters: tokens and keyed values first, then anything that still looks like an id.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # A bot token (123456789:AA...), also inside URLs like .../bot123456789:AA.../sendMessage.
+    (re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}"), REDACTED),
+    # key='value', key="value", 'key': 'value', "key": "value" for identifying or free fields.
+    (
+        re.compile(
+            rf"""(['"]?\b(?:{_KEYED_TEXT})\b['"]?\s*[:=]\s*)(?:'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")"""
+        ),
+        rf"\1'{REDACTED}'",
+    ),
+    # A deep link or command with an invite code.
+    (re.compile(r"(start[= ])\S+"), rf"\1{REDACTED}"),
+    # Our check-in callback data (c1|round|answers|action|signature).
+    (re.compile(r"c\d\|[^\s'\",)]*"), REDACTED),
+    # Long random tokens: invite codes, secrets, signatures.
+    (re.compile(r"[A-Za-z0-9_-]{32,}"), REDACTED),
+    # Telegram user and chat ids (and any other number long enough to be one).
+    (re.compile(r"(?<![\w.])-?\d{5,}(?![\w.])"), REDACTED),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` without tokens, ids, names, invite codes, callback data or answers."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactionFilter(logging.Filter):
+    """Rewrites a record's message and exception text through ``redact`` before any handler
+    formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's broken format string must not break logging
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: Literal["text", "json"] = "text",
+    file: Path | None = None,
+    max_bytes: int = 10_000_000,
+    backups: int = 5,
+) -> logging.Handler:
+    """Install the one handler (stderr, or a rotating file) with the redaction filter on the
+    root logger, replacing any handler there; every library logger reaches it."""
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactionFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    return handler
