@@ -12,7 +12,6 @@ import hashlib
 import html
 import io
 import logging
-from datetime import timedelta
 
 from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -26,7 +25,7 @@ from aggregation.report import ReportError, UnitReport, build_report
 from bot.context import member_of, services_of, signed
 from survey.enrolment import scope_of, unit_tree
 from survey.i18n import Texts
-from survey.invites import create_invite, invite_link, write_qr_png
+from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 from survey.questions import (
     QuestionSetError,
     import_question_set,
@@ -183,23 +182,25 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     services = services_of(context)
+    life, uses = default_terms(services.settings, role)
     created = await asyncio.to_thread(
-        create_invite,
-        services.db,
-        unit_id=unit_id,
-        role=role,
-        expires_in=timedelta(days=services.settings.invite_expiry_days),
-        max_uses=50,
+        create_invite, services.db, unit_id=unit_id, role=role, expires_in=life, max_uses=uses
     )
     username = services.settings.bot_username or context.bot.username
     link = invite_link(username, created.token)
-    await chat.send_message(
-        t._("Invite for {role}, unit {unit}, valid {days} days:").format(
-            role=role.value, unit=unit_id, days=services.settings.invite_expiry_days
+    if role == Role.WORKER:
+        terms = t._(
+            "Invite for workers of unit {unit}, for up to {uses} people, valid {days} days:"
         )
-        + "\n"
-        + link
-    )
+        text = terms.format(unit=unit_id, uses=uses, days=life.days)
+    else:
+        terms = t._(
+            "Invite for one {role} of unit {unit}, valid {hours} hours. It works once: send it "
+            "only to that person, and make a new one for each:"
+        )
+        role_name = t._("manager") if role == Role.MANAGER else t._("admin")
+        text = terms.format(role=role_name, unit=unit_id, hours=int(life.total_seconds() // 3600))
+    await chat.send_message(text + "\n" + link)
     try:
         buffer = io.BytesIO()
         await asyncio.to_thread(_qr_into, link, buffer)

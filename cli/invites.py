@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from cli.common import console, context, err
-from survey.invites import create_invite, invite_link, list_invites, revoke_invite, write_qr_png
+from survey.invites import (
+    create_invite,
+    default_terms,
+    invite_link,
+    list_invites,
+    revoke_invite,
+    write_qr_png,
+)
 from survey.schedules import parse_duration_hours
 from survey.storage.models import Role
 
@@ -29,21 +36,35 @@ def create(
     role: Annotated[Role, typer.Option(help="worker, manager (unit and sub-units) or admin.")] = (
         Role.WORKER
     ),
-    expires: Annotated[str | None, typer.Option(help="e.g. 14d, 48h (default: setting).")] = None,
-    uses: Annotated[int, typer.Option(help="How many people may join with it.")] = 50,
+    expires: Annotated[
+        str | None,
+        typer.Option(help="e.g. 14d, 48h (default: 14 days for workers, 48 hours for staff)."),
+    ] = None,
+    uses: Annotated[
+        int | None,
+        typer.Option(help="How many may join with it (default: 50 for workers; staff: 1 only)."),
+    ] = None,
     label: Annotated[str, typer.Option(help="Your note, e.g. 'poster, team meeting'.")] = "",
     qr: Annotated[Path | None, typer.Option(help="Also write a QR code PNG here.")] = None,
 ) -> None:
     """Create an invite and print its Telegram link (the code is shown only now)."""
     with context() as ctx:
-        life = _duration(expires) if expires else timedelta(days=ctx.settings.invite_expiry_days)
+        default_life, default_uses = default_terms(ctx.settings, role)
+        life = _duration(expires) if expires else default_life
         created = create_invite(
-            ctx.db, unit_id=unit, role=role, expires_in=life, max_uses=uses, label=label
+            ctx.db,
+            unit_id=unit,
+            role=role,
+            expires_in=life,
+            max_uses=default_uses if uses is None else uses,
+            label=label,
         )
         bot = ctx.settings.bot_username
+    people = "one person only" if created.max_uses == 1 else f"up to {created.max_uses} people"
     console.print(
         f"Invite {created.invite_id}: {created.role.value} of unit {created.unit_id}, "
-        f"{created.max_uses} uses, expires {created.expires_at:%Y-%m-%d %H:%M} UTC"
+        f"{people}, expires {created.expires_at:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
     )
     if bot:
         link = invite_link(bot, created.token)

@@ -78,6 +78,11 @@ def create_invite(
     now = now or datetime.now(UTC)
     if max_uses < 1:
         raise InviteError("an invite needs at least one use")
+    if role != Role.WORKER and max_uses != 1:
+        # A forwarded staff link must not make a second manager (P8).
+        raise InviteError(
+            f"{role.value} invites are single use: make one for each person"
+        )
     if expires_in <= timedelta(0):
         raise InviteError("an invite must expire in the future")
     token = secrets.token_urlsafe(32)
@@ -97,6 +102,14 @@ def create_invite(
         session.add(invite)
         session.flush()
         return CreatedInvite(invite.id, token, unit_id, role, invite.expires_at, max_uses)  # type: ignore[arg-type]
+
+
+def default_terms(settings: SurveySettings, role: Role) -> tuple[timedelta, int]:
+    """(life, uses) of a new invite when the admin says nothing: a worker invite is for a whole
+    team; a staff invite is for one person and short-lived (P8)."""
+    if role == Role.WORKER:
+        return timedelta(days=settings.invite_expiry_days), 50
+    return timedelta(hours=settings.staff_invite_expiry_hours), 1
 
 
 def invite_link(bot_username: str, token: str) -> str:
@@ -142,25 +155,14 @@ def redeem_invite(
     pseudonym = keys.pseudonymizer().pseudonym(telegram_user_id)
     window = timedelta(minutes=settings.invite_failure_window_minutes)
     token = token.strip()
+    _claim_attempt(db, pseudonym, now, window, settings.invite_max_failures)
     with db.session() as session:
-        failure = session.get(InviteFailure, pseudonym)
-        if failure is not None and now - failure.window_start >= window:
-            session.delete(failure)
-            session.flush()
-            failure = None
-        if failure is not None and failure.failures >= settings.invite_max_failures:
-            wait = failure.window_start + window - now
-            minutes = max(1, math.ceil(wait.total_seconds() / 60))
-            raise TooManyAttemptsError(
-                f"too many wrong invite codes; try again in {minutes} minutes"
-            )
         invite = (
             session.exec(select(Invite).where(Invite.token_hash == hash_token(token))).first()
             if 16 <= len(token) <= 64
             else None
         )
     if invite is None:
-        _count_failure(db, pseudonym, now, window)
         raise UnknownInviteError(
             "this invite code is not valid: check the link or ask for a new one"
         )
@@ -204,13 +206,56 @@ def redeem_invite(
         raise AlreadyEnrolledError("you are already enrolled") from exc
 
 
-def _count_failure(db: Database, pseudonym: str, now: datetime, window: timedelta) -> None:
-    with db.session() as session:
-        failure = session.get(InviteFailure, pseudonym)
-        if failure is None or now - failure.window_start >= window:
-            if failure is not None:
-                session.delete(failure)
-                session.flush()
-            session.add(InviteFailure(pseudonym=pseudonym, window_start=now, failures=1))
-        else:
-            failure.failures += 1
+def _claim_attempt(
+    db: Database, pseudonym: str, now: datetime, window: timedelta, limit: int
+) -> None:
+    """Count this attempt before the code is even looked up, in one atomic statement, so that
+    concurrent wrong codes cannot slip past the limit; a successful redemption clears it."""
+    fresh = now - window
+    for _ in range(2):
+        with db.session() as session:
+            counted = session.execute(
+                update(InviteFailure)
+                .where(
+                    InviteFailure.pseudonym == pseudonym,  # type: ignore[arg-type]
+                    InviteFailure.window_start > fresh,  # type: ignore[arg-type]
+                    InviteFailure.failures < limit,  # type: ignore[arg-type]
+                )
+                .values(failures=InviteFailure.failures + 1)
+            ).rowcount
+            if counted == 1:
+                return
+            restarted = session.execute(
+                update(InviteFailure)
+                .where(
+                    InviteFailure.pseudonym == pseudonym,  # type: ignore[arg-type]
+                    InviteFailure.window_start <= fresh,  # type: ignore[arg-type]
+                )
+                .values(window_start=now, failures=1)
+            ).rowcount
+            if restarted == 1:
+                return
+            statement = (
+                _insert_ignore(session)
+                .values(pseudonym=pseudonym, window_start=now, failures=1)
+                .returning(InviteFailure.pseudonym)  # rowcount is not reliable here on psycopg
+            )
+            if session.execute(statement).first() is not None:
+                return
+            failure = session.get(InviteFailure, pseudonym)
+            if failure is not None and failure.failures >= limit:
+                wait = failure.window_start + window - now
+                minutes = max(1, math.ceil(wait.total_seconds() / 60))
+                raise TooManyAttemptsError(
+                    f"too many wrong invite codes; try again in {minutes} minutes"
+                )
+    raise TooManyAttemptsError("too many wrong invite codes; try again in a few minutes")
+
+
+def _insert_ignore(session):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO NOTHING on either engine."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(InviteFailure).on_conflict_do_nothing(index_elements=["pseudonym"])

@@ -73,7 +73,15 @@ class SurveySettings(BaseSettings):
         default=None,
         description="The bot's Telegram username (without @), for invite links t.me/<bot>?start=…",
     )
-    invite_expiry_days: int = Field(default=14, ge=1, le=365, description="Default invite life.")
+    invite_expiry_days: int = Field(
+        default=14, ge=1, le=365, description="Default life of a worker invite."
+    )
+    staff_invite_expiry_hours: int = Field(
+        default=48,
+        ge=1,
+        le=24 * 14,
+        description="Default life of a manager or admin invite (single use: one per person).",
+    )
     invite_max_failures: int = Field(
         default=5, ge=1, description="Wrong invite codes one user may send per window."
     )

@@ -118,3 +118,45 @@ def test_qr_code_is_a_png(tmp_path, db, tree) -> None:  # type: ignore[no-untype
     )
     path = write_qr_png(invite_link("staff_pulse_bot", invite.token), tmp_path / "qr.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_staff_invites_work_once_and_expire_in_48_hours(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+    """A forwarded manager link makes one manager, not two (P8)."""
+    from survey.invites import InviteError, default_terms
+
+    life, uses = default_terms(settings, Role.MANAGER)
+    assert (life, uses) == (timedelta(hours=48), 1)
+    assert default_terms(settings, Role.WORKER) == (timedelta(days=14), 50)
+    with pytest.raises(InviteError, match="single use"):
+        create_invite(db, unit_id=tree[1].id, role=Role.ADMIN, expires_in=life, max_uses=5)
+    invite = create_invite(
+        db, unit_id=tree[1].id, role=Role.MANAGER, expires_in=life, max_uses=uses, now=NOW
+    )
+    assert _redeem(db, keys, settings, invite.token, user=1).role == Role.MANAGER
+    with pytest.raises(UsedUpInviteError):
+        _redeem(db, keys, settings, invite.token, user=2)
+    late = create_invite(
+        db, unit_id=tree[1].id, role=Role.MANAGER, expires_in=life, max_uses=1, now=NOW
+    )
+    with pytest.raises(ExpiredInviteError):
+        _redeem(db, keys, settings, late.token, user=3, now=NOW + timedelta(hours=48))
+
+
+def test_wrong_codes_are_limited_under_concurrency(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+    """40 wrong codes at once from one person: exactly the limit is looked at, the rest are
+    refused as too many, and nothing fails with a database error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(n: int) -> str:
+        try:
+            _redeem(db, keys, settings, f"wrong-code-{n:04d}-xxxxxxxxxxxxxxxx", user=4242)
+        except UnknownInviteError:
+            return "unknown"
+        except TooManyAttemptsError:
+            return "too many"
+        return "joined"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(40)))
+    assert outcomes.count("unknown") == settings.invite_max_failures
+    assert outcomes.count("too many") == 40 - settings.invite_max_failures

@@ -125,6 +125,7 @@ async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None: 
     api.send_text(ADMIN, f"/invite {tree['a'].id} manager", language="en")
     await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[ADMIN]))
     assert f"https://t.me/{api.username}?start=" in api.texts(ADMIN)[0]
+    assert "valid 48 hours. It works once" in api.texts(ADMIN)[0]  # staff invites: one person
 
     good = (SETS / "who5.yaml").read_bytes()
     broken = good.replace(b"type: scale", b"type: slider", 1)
