@@ -99,6 +99,13 @@ def status_command() -> None:
     table.add_row("Units", str(current.units))
     table.add_row("Members", str(current.members))
     table.add_row("Rounds", f"{current.open_rounds} open, {current.closed_rounds} closed")
+    if current.scrub_pending:
+        table.add_row(
+            "[red]Needs attention[/red]",
+            f"{current.scrub_pending} closed round(s) whose destroyed rows are not verified gone "
+            "(a long-running reader or backup holds an old snapshot); the bot retries every "
+            "tick, `pulse rounds scrub` retries now",
+        )
     console.print(table)
 
 

@@ -13,7 +13,7 @@ from aggregation.close import close_round, compute_statistics
 from aggregation.html_report import report_html
 from aggregation.render import report_csv, report_text, report_xlsx
 from aggregation.report import build_report, unit_heatmap_data
-from cli.common import console, context, parse_instant
+from cli.common import console, context, err, parse_instant
 from survey.retention import purge_responses
 
 
@@ -73,16 +73,25 @@ def close_round_command(
     ),
 ) -> None:
     """Close a round now (release its answers, compute its statistics), or recompute them."""
+    scrubbed = True
     with context() as ctx:
         if recompute:
             shown, hidden = compute_statistics(ctx.db, ctx.keys, round_id)
         else:
             result = close_round(ctx.db, ctx.keys, round_id)
             shown, hidden = result.units_shown, result.units_hidden
+            scrubbed = result.release.scrubbed
     console.print(
         f"Round {round_id}: statistics for {shown} units shown, {hidden} hidden "
-        "(fewer than k answers)"
+        "(too few members or answers)"
     )
+    if not scrubbed:
+        err.print(
+            f"[red]Not clean yet:[/red] round {round_id}'s destroyed rows are not verified gone "
+            "(another reader holds an old snapshot). Stop it, then run `pulse rounds scrub`.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def purge(

@@ -9,10 +9,11 @@ import typer
 from sqlmodel import select
 
 from aggregation.close import release_with_statistics
-from cli.common import console, context, parse_instant
+from cli.common import console, context, err, parse_instant
 from survey.lifecycle import create_schedule, due, list_schedules, tick, update_schedule
 from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
 from survey.storage.models import RoundStatistic, SurveyRound
+from survey.submissions import retry_scrubs
 
 schedules_app = typer.Typer(
     help="Schedules: create, list, skip a date, pause, resume.", no_args_is_help=True
@@ -172,5 +173,24 @@ def run_due(
         )
     for failure in report.failed:
         console.print(f"[red]failed[/red]: {failure}")
-    if report.failed:
+    for round_id in report.scrub_pending:
+        console.print(
+            f"[red]not clean yet[/red]: round {round_id}'s destroyed rows are not verified gone"
+        )
+    if report.failed or report.scrub_pending:
         raise typer.Exit(1)
+
+
+@rounds_app.command("scrub")
+def scrub() -> None:
+    """Verify again that closed rounds leave nothing of who answered (P2); exit 1 if not yet."""
+    with context() as ctx:
+        pending = retry_scrubs(ctx.db)
+    if pending:
+        err.print(
+            f"[red]Still not clean:[/red] rounds {', '.join(map(str, pending))}: another reader "
+            "(a long report, a file backup, a replication slot) holds an old snapshot.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print("Every closed round is scrubbed.")

@@ -64,6 +64,8 @@ class Status:
     members: int
     open_rounds: int
     closed_rounds: int
+    #: Closed rounds whose destroyed rows are not yet verified gone (P2): needs attention.
+    scrub_pending: int = 0
 
     @property
     def schema_current(self) -> bool:
@@ -81,7 +83,7 @@ def status(settings: SurveySettings, db: Database) -> Status:
         active = None
     private_here = [k for k in key_ids if ring.paths.report_private(k).exists()]
     revision = current_revision(db.engine)
-    counts = {"units": 0, "members": 0, "open": 0, "closed": 0}
+    counts = {"units": 0, "members": 0, "open": 0, "closed": 0, "pending": 0}
     if revision is not None:
         with db.session() as session:
             counts["units"] = session.exec(select(func.count()).select_from(Unit)).one()
@@ -90,6 +92,11 @@ def status(settings: SurveySettings, db: Database) -> Status:
                 select(SurveyRound.state, func.count()).group_by(SurveyRound.state)
             ).all():
                 counts["open" if state == RoundState.OPEN else "closed"] += n
+            counts["pending"] = session.exec(
+                select(func.count())
+                .select_from(SurveyRound)
+                .where(SurveyRound.scrub_pending == True)  # noqa: E712
+            ).one()
     return Status(
         database=make_url(settings.resolved_database_url).render_as_string(hide_password=True),
         revision=revision,
@@ -101,4 +108,5 @@ def status(settings: SurveySettings, db: Database) -> Status:
         members=counts["members"],
         open_rounds=counts["open"],
         closed_rounds=counts["closed"],
+        scrub_pending=counts["pending"],
     )

@@ -37,7 +37,7 @@ from survey.storage.models import (
 from survey.storage.models import (
     RoundState as StoredRoundState,
 )
-from survey.submissions import ReleaseError, ReleaseSummary, release_round
+from survey.submissions import ReleaseError, ReleaseSummary, release_round, retry_scrubs
 
 
 class ScheduleError(ValueError):
@@ -139,6 +139,8 @@ class TickReport:
     to_remind: list[int] = field(default_factory=list)
     closed: list[ReleaseSummary] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: Closed rounds whose destroyed rows are still not verified gone (P2).
+    scrub_pending: list[int] = field(default_factory=list)
 
 
 def tick(
@@ -172,6 +174,7 @@ def tick(
         except (KeyFileError, ReleaseError, RuntimeError) as exc:
             report.failed.append(f"round {item.round_id}: could not close: {exc}")
     report.to_remind = [item.round_id for item in plan.remind]
+    report.scrub_pending = retry_scrubs(db)
     return report
 
 

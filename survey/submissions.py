@@ -10,6 +10,7 @@ in a transaction of its own, destroys the pool, and reduces participation to per
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
 from collections import Counter
@@ -46,6 +47,9 @@ from survey.storage.models import (
 PAYLOAD_VERSION = 1
 
 
+log = logging.getLogger(__name__)
+
+
 class SubmissionError(ValueError):
     """A check-in was not accepted; nothing was stored. The message is safe to show the member."""
 
@@ -72,6 +76,8 @@ class ReleaseSummary:
     respondents: int
     per_unit: dict[int, int]
     already_closed: bool = False
+    #: False while the destroyed pool and participation rows are not verified gone (P2).
+    scrubbed: bool = True
 
 
 def encode_answers(answers: Mapping[str, AnswerValue]) -> bytes:
@@ -320,5 +326,36 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
         # Reminder records would say who had not answered: they go with the participation.
         session.execute(delete(Delivery).where(Delivery.round_id == round_id))
         survey_round.state = RoundState.CLOSED
-    db.scrub_deleted(("pool_submission", "participation", "delivery"))
-    return ReleaseSummary(round_id, len(order), per_unit)
+    scrubbed = scrub_round(db, round_id)
+    return ReleaseSummary(round_id, len(order), per_unit, scrubbed=scrubbed)
+
+
+SCRUBBED_TABLES = ("pool_submission", "participation", "delivery")
+
+
+def scrub_round(db: Database, round_id: int) -> bool:
+    """Verify that the rows a close destroyed are gone; mark the round pending if not (P2)."""
+    result = db.scrub_deleted(SCRUBBED_TABLES)
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, round_id)
+        if survey_round is not None and survey_round.scrub_pending != (not result.clean):
+            survey_round.scrub_pending = not result.clean
+    if not result.clean:
+        log.error(
+            "round %s closed, but its destroyed rows are not verified gone: %s; retried on "
+            "every tick",
+            round_id,
+            result.detail,
+        )
+    return result.clean
+
+
+def retry_scrubs(db: Database) -> list[int]:
+    """Scrub again for every round still pending; returns the rounds still pending."""
+    with db.session() as session:
+        pending = list(
+            session.execute(
+                select(SurveyRound.id).where(SurveyRound.scrub_pending == True)  # noqa: E712
+            ).scalars()
+        )
+    return [round_id for round_id in pending if not scrub_round(db, round_id)]

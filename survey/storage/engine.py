@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,28 @@ class _DropResultRows(logging.Filter):
 
 _ROW_FILTER = _DropResultRows()
 logging.getLogger("sqlalchemy.engine.Engine").addFilter(_ROW_FILTER)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScrubResult:
+    """Whether deleted rows are verifiably gone; ``detail`` says what held them if not."""
+
+    clean: bool
+    detail: str
+
+
+#: Anything on the server that can still see rows deleted a moment ago: another session with a
+#: snapshot (backend_xmin), a replication slot, a prepared transaction. Our own session has none.
+_OLD_SNAPSHOTS = """
+SELECT
+  (SELECT count(*) FROM pg_stat_activity
+     WHERE pid <> pg_backend_pid() AND datname = current_database()
+       AND backend_xmin IS NOT NULL)
+  + (SELECT count(*) FROM pg_replication_slots
+       WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL)
+  + (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())
+"""
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -81,10 +105,13 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._busy_timeout_ms = int(SurveySettings.model_fields["sqlite_busy_timeout_ms"].default)
 
     @classmethod
     def from_settings(cls, settings: SurveySettings) -> Database:
-        return cls(make_engine(settings.resolved_database_url, settings))
+        database = cls(make_engine(settings.resolved_database_url, settings))
+        database._busy_timeout_ms = int(settings.sqlite_busy_timeout_ms)
+        return database
 
     @property
     def dialect(self) -> str:
@@ -107,26 +134,63 @@ class Database:
         with _unavailable_as_clear_error(), self.engine.begin() as connection:
             yield connection
 
-    def scrub_deleted(self, tables: tuple[str, ...]) -> None:
-        """Leave no readable remnant of rows just deleted from ``tables`` (P2).
+    def scrub_deleted(
+        self, tables: tuple[str, ...], *, attempts: int = 5, pause: float = 0.2
+    ) -> ScrubResult:
+        """Leave no readable remnant of rows just deleted from ``tables`` (P2), and say whether
+        that could be verified.
 
         SQLite overwrites deleted content itself (``secure_delete``); the checkpoint then moves the
         zeroed pages into the database file and truncates the WAL that still held the old ones.
-        PostgreSQL keeps dead tuples until a vacuum; VACUUM FULL rewrites the (small) tables.
-        Both must run outside a transaction, hence the driver-level connection.
+        A reader holding an older snapshot (a long report, a file backup, a replication tool)
+        makes the checkpoint return "busy" and leaves old frames in the WAL: that is retried,
+        then reported, never taken for clean. PostgreSQL keeps dead tuples while any snapshot,
+        replication slot or prepared transaction older than the deletion exists; VACUUM FULL
+        rewrites the (small) tables once none is left. Both run outside a transaction.
         """
-        if self.dialect == "sqlite":
-            raw = self.engine.raw_connection()
+        detail = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(pause * 2 ** (attempt - 1))
+            if self.dialect == "sqlite":
+                detail = self._checkpoint()
+            elif self.dialect == "postgresql":
+                detail = self._vacuum(tables)
+            if not detail:
+                return ScrubResult(True, "")
+        log.error("deleted rows could not be scrubbed yet: %s", detail)
+        return ScrubResult(False, detail)
+
+    def _checkpoint(self) -> str:
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            # A reader's snapshot does not go away by waiting for the lock: fail fast, and let
+            # the retries (and later ticks) space out the attempts instead.
+            cursor.execute("PRAGMA busy_timeout = 200")
             try:
-                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             finally:
-                raw.close()
-        elif self.dialect == "postgresql":
-            with self.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            ) as connection:
-                for table in tables:
-                    connection.execute(text(f'VACUUM FULL "{table}"'))
+                cursor.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        finally:
+            raw.close()
+        database = self.engine.url.database or ""
+        wal = Path(f"{database}-wal")
+        if busy or (wal.exists() and wal.stat().st_size > 0):
+            return "another connection holds an older snapshot of the SQLite database"
+        return ""
+
+    def _vacuum(self, tables: tuple[str, ...]) -> str:
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            horizon = connection.execute(text(_OLD_SNAPSHOTS)).scalar_one()
+            if horizon:
+                return (
+                    f"{horizon} open snapshot(s), replication slot(s) or prepared transaction(s) "
+                    "keep deleted rows of PostgreSQL alive"
+                )
+            for table in tables:
+                connection.execute(text(f'VACUUM FULL "{table}"'))
+        return ""
 
     def ping(self) -> None:
         try:

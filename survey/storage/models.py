@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -112,6 +113,12 @@ class SurveyRound(SQLModel, table=True):
     #: round, never per member, so nothing records who had not answered at that moment.
     remind_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     reminded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: Closed, but the rows destroyed at close could not yet be verified gone (a reader held an
+    #: older snapshot): every tick tries again, and `pulse status` says so until it is done.
+    scrub_pending: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+    )
 
 
 class Participation(SQLModel, table=True):

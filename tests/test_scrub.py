@@ -1,0 +1,78 @@
+"""P2 verified: a close that cannot scrub what it destroyed says so, and finishes it later.
+
+Someone holds a snapshot from before the close (a long report, a file backup, a replication
+tool): on SQLite the checkpoint cannot truncate the WAL that still holds the pool and
+participation rows; on PostgreSQL VACUUM cannot remove them. Close must not claim to be clean.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from survey.installation import status
+from survey.storage.models import SurveyRound
+from survey.submissions import release_round, retry_scrubs, submit
+
+ANSWER = {"behind": 3, "stress": 4, "support": 2}
+
+
+def _pending(world) -> bool:  # type: ignore[no-untyped-def]
+    with world.db.session() as session:
+        return session.get(SurveyRound, world.round.id).scrub_pending
+
+
+def _wal_and_file(world) -> bytes:  # type: ignore[no-untyped-def]
+    path = Path(world.db.engine.url.database or "")
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6, 6))
+    for member in world.members:
+        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    with world.db.engine.connect() as connection:
+        pool = list(connection.execute(text("SELECT sealed FROM pool_submission")).scalars())
+    probes = [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
+
+    if world.db.dialect == "sqlite":
+        reader = sqlite3.connect(world.db.engine.url.database, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM pool_submission").fetchone()
+        finish = reader.close
+    else:
+        engine = create_engine(
+            world.db.engine.url.render_as_string(hide_password=False),
+            isolation_level="REPEATABLE READ",
+        )
+        connection = engine.connect()
+        connection.execute(text("SELECT count(*) FROM pool_submission")).scalar()
+
+        def finish() -> None:
+            connection.close()
+            engine.dispose()
+
+    summary = release_round(world.db, world.keys, world.round.id)
+    assert summary.scrubbed is False  # not claimed clean while the snapshot is there
+    assert _pending(world)
+    assert status(world.settings, world.db).scrub_pending == 1
+    if world.db.dialect == "sqlite":
+        assert any(probe in _wal_and_file(world) for probe in probes)  # the remnant is real
+    assert retry_scrubs(world.db) == [world.round.id]  # still held: still pending
+
+    finish()
+    assert retry_scrubs(world.db) == []  # the next tick finishes the scrub
+    assert not _pending(world)
+    assert status(world.settings, world.db).scrub_pending == 0
+    if world.db.dialect == "sqlite":
+        assert [probe for probe in probes if probe in _wal_and_file(world)] == []
+
+
+def test_a_close_with_nobody_reading_is_clean_at_once(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6, 6))
+    for member in world.members:
+        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    assert release_round(world.db, world.keys, world.round.id).scrubbed is True
+    assert not _pending(world)
