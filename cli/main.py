@@ -6,13 +6,18 @@ options, calls one function, and turns known errors into a one-line message and 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli import bot as bot_cli
 from cli import demo as demo_cli
 from cli import invites, questions, reports, schedules, units
-from cli.common import clear_errors, console, context
+from cli.common import clear_errors, console, context, err
+from survey.backup import BackupError, backup
 from survey.installation import initialise, rotate_keys, status
 from survey.logs import configure_logging
 from survey.settings import SurveySettings
@@ -107,6 +112,23 @@ def status_command() -> None:
             "tick, `pulse rounds scrub` retries now",
         )
     console.print(table)
+
+
+@app.command("backup")
+def backup_command(
+    target: Annotated[Path, typer.Argument(help="The new backup file (must not exist yet).")],
+) -> None:
+    """A consistent copy of the database, without any open round's pool (P2)."""
+    with context() as ctx:
+        try:
+            written = backup(ctx.db, target)
+        except BackupError as exc:
+            err.print(f"[red]Error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from exc
+    console.print(
+        f"Backup written to {escape(str(written))} (answers to open rounds are not in it).",
+        highlight=False,
+    )
 
 
 @keys_app.command("rotate")

@@ -76,3 +76,33 @@ def test_a_close_with_nobody_reading_is_clean_at_once(make_world) -> None:  # ty
         submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
     assert release_round(world.db, world.keys, world.round.id).scrubbed is True
     assert not _pending(world)
+
+
+def test_a_backup_never_holds_an_open_rounds_pool(make_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from survey.backup import backup
+
+    world = make_world((6, 6))
+    for member in world.members:
+        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    with world.db.engine.connect() as connection:
+        pool = list(connection.execute(text("SELECT sealed FROM pool_submission")).scalars())
+    probes = [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
+    target = backup(world.db, tmp_path / "pulse.backup")
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    if world.db.dialect == "sqlite":
+        copy = sqlite3.connect(target)
+        assert copy.execute("SELECT count(*) FROM pool_submission").fetchone() == (0,)
+        assert copy.execute("SELECT count(*) FROM participation").fetchone() == (0,)
+        assert copy.execute("SELECT count(*) FROM member").fetchone() == (12,)
+        copy.close()
+        content = target.read_bytes()
+    else:
+        content = subprocess.run(
+            ["pg_restore", "--data-only", "-f", "-", str(target)], capture_output=True, check=True
+        ).stdout
+        assert b"COPY public.member" in content
+    assert [probe for probe in probes if probe in content] == []
+    for probe in (p.hex()[:48].encode() for p in pool):  # pg_restore prints bytea as hex
+        assert probe not in content
