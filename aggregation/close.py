@@ -94,6 +94,11 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         version_ids = list(survey_round.question_set_versions)
         k, spread_k = survey_round.min_group_size, survey_round.spread_min_group_size
         members = {int(u): n for u, n in survey_round.member_counts.items()}
+        publication = (
+            {int(u): f for u, f in survey_round.publication.items()}
+            if survey_round.publication
+            else None
+        )
     released = sum(_release_counts(db, round_id))
     if released and not rows:
         raise StatisticsError(
@@ -115,7 +120,11 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         sets.append((question_set, row.lineage))
     asked = [item.key for item in locked]
     infos = item_infos(sets, asked) if sets else _plain_infos(locked)
-    if stored:
+    if publication is not None:
+        # Released by groups: the tree and who-answered figures were decided at close, and each
+        # answer already carries its group (survey.grouping).
+        tree = Tree({unit: figure.get("parent") for unit, figure in publication.items()})
+    elif stored:
         # Re-publication: only on the tree the round was first published on, and only when it
         # publishes exactly the same; two different publications of one round could be
         # subtracted from each other (P6).
@@ -125,7 +134,13 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
             {unit: (parent if parent in parents else None) for unit, parent in parents.items()}
         )
     figures = round_figures(
-        tree=tree, answers=answers, items=infos, members=members, k=k, spread_k=spread_k
+        tree=tree,
+        answers=answers,
+        items=infos,
+        members=members,
+        k=k,
+        spread_k=spread_k,
+        participation=publication,
     )
     pins = pinning_audit(tree.parent, members, figures, item_scales(infos), k)
     if pins:

@@ -308,7 +308,7 @@ def _sum_fits(item: ItemScale, atom: _Atom, bad: int, size: int, shift: float = 
         return _sum_fits_slow(bad_scores, good_scores, bad, good, shift, low, high)
     first = max(low, smallest)
     # The first reachable sum at or above ``first``.
-    steps = math.ceil((first - smallest) / step - 1e-9)
+    steps = math.ceil((first - smallest - 1e-9) / step)
     candidate = smallest + steps * step
     return candidate <= min(high, largest) + 1e-9
 

@@ -7,6 +7,7 @@ can show nothing that disclosure control did not already allow. Open rounds do n
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ from survey.questions import load_version_by_id
 from survey.questions.model import QuestionSet
 from survey.storage import Database
 from survey.storage.models import RoundState, RoundStatistic, SurveyRound, Unit
+
+log = logging.getLogger(__name__)
 
 
 class ReportError(LookupError):
@@ -93,6 +96,13 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
         rows = session.exec(
             select(RoundStatistic).where(RoundStatistic.round_id.in_(round_ids))  # type: ignore[attr-defined]
         ).all()
+    withheld = _pinned_rounds(db, relevant)
+    if withheld:
+        # Rounds published under earlier, weaker rules can pin someone: they are left out of
+        # every report rather than shown again (P6).
+        log.warning("rounds left out of a report by the pinning audit: %s", sorted(withheld))
+        relevant = [r for r in relevant if r.id not in withheld]
+        rows = [row for row in rows if row.round_id not in withheld]
     figures = {(row.round_id, row.unit_id): row.figures for row in rows}
     parent = units.get(unit.parent_id) if unit.parent_id else None
     org = unit
@@ -189,6 +199,13 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
 def audit_pinning(db: Database, rounds: list[SurveyRound]) -> None:
     """The pinning audit (``aggregation.pinning``) over each round a report draws on, on
     everything that round published, before any of it leaves."""
+    pinned = _pinned_rounds(db, rounds)
+    if pinned:
+        # Name the round, never a count: the message ends up in logs (P6).
+        raise ReportError(f"report withheld: the pinning audit refused round {min(pinned)}")
+
+
+def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
     sets = _sets_of(db, rounds)
     with db.session() as session:
         rows = session.exec(
@@ -199,6 +216,7 @@ def audit_pinning(db: Database, rounds: list[SurveyRound]) -> None:
     by_round: dict[int, dict[int, dict[str, Any]]] = {}
     for round_id, unit, figure in rows:
         by_round.setdefault(round_id, {})[unit] = figure
+    pinned = set()
     for survey_round in rounds:
         figures = by_round.get(survey_round.id or 0, {})
         if not figures:
@@ -214,11 +232,8 @@ def audit_pinning(db: Database, rounds: list[SurveyRound]) -> None:
             survey_round.min_group_size,
         )
         if pins:
-            # Name the unit and the measure, never a count: the message ends up in logs (P6).
-            raise ReportError(
-                f"report withheld: the pinning audit refused round {survey_round.id} "
-                f"({pins[0].measure} around unit {pins[0].unit})"
-            )
+            pinned.add(survey_round.id or 0)
+    return pinned
 
 
 def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Alert]:

@@ -103,11 +103,14 @@ def round_figures(
     members: Mapping[int, int],
     k: int,
     spread_k: int,
+    participation: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Published figures per unit of the round's scope ({"shown": False} where hidden).
 
     ``answers`` are (unit, response id, answers); ``members`` the members attached to each unit
-    when the round opened. The rules, in order (docs/privacy.md):
+    when the round opened. Where the release already stored the answers by group,
+    ``participation`` is what it decided (``survey.grouping.release_plan``) and each answer's
+    unit is its group. The rules, in order (docs/privacy.md):
 
     1. which units can be shown at all comes from the roster (``structure``), then the
        respondents' gate decides which are shown this round (``gate``);

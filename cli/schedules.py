@@ -13,7 +13,7 @@ from cli.common import console, context, err, parse_instant
 from survey.lifecycle import create_schedule, due, list_schedules, tick, update_schedule
 from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
 from survey.storage.models import RoundStatistic, SurveyRound
-from survey.submissions import retry_scrubs
+from survey.submissions import regroup_closed_rounds, retry_scrubs
 
 schedules_app = typer.Typer(
     help="Schedules: create, list, skip a date, pause, resume.", no_args_is_help=True
@@ -179,6 +179,30 @@ def run_due(
         )
     if report.failed or report.scrub_pending:
         raise typer.Exit(1)
+
+
+@rounds_app.command("regroup")
+def regroup(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Change the data (default: only show).")
+    ] = False,
+) -> None:
+    """Move answers of rounds closed before version 0.2 into the groups they were published
+    under, destroying those no figure covers (P1). Needs the report private key."""
+    with context() as ctx:
+        done = regroup_closed_rounds(ctx.db, ctx.keys, apply=apply)
+    if not done:
+        console.print("Nothing to regroup: every closed round stores its answers by group.")
+        return
+    for item in done:
+        verb = "regrouped" if apply else "would regroup"
+        console.print(
+            f"round {item.round_id}: {verb} {item.responses} answers, "
+            f"{'destroyed' if apply else 'would destroy'} {item.destroyed}",
+            highlight=False,
+        )
+    if not apply:
+        console.print("Dry run: nothing changed. Add --apply to do it.")
 
 
 @rounds_app.command("scrub")

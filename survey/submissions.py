@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.crypto import KeyRing, Sealer, SealingError, Unsealer, seal, seal_context
+from survey.grouping import Tree, kept_answers, release_plan
 from survey.questions import (
     AnswerValue,
     InvalidAnswersError,
@@ -40,8 +41,10 @@ from survey.storage.models import (
     Response,
     Role,
     RoundState,
+    RoundStatistic,
     RoundUnitCount,
     SurveyRound,
+    Unit,
 )
 
 PAYLOAD_VERSION = 1
@@ -285,34 +288,51 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
             return ReleaseSummary(round_id, sum(per_unit.values()), per_unit, already_closed=True)
 
         pool = session.execute(
-            select(PoolSubmission.unit_id, PoolSubmission.sealed).where(
+            select(PoolSubmission.id, PoolSubmission.unit_id, PoolSubmission.sealed).where(
                 PoolSubmission.round_id == round_id
             )
         ).all()
+        # The groups the answers may be reported under (survey.grouping), decided on the tree
+        # as it is now, at close: each answer is stored under its group and nothing finer, and
+        # answers that no group may publish (a unit too small, above a group's cap) go.
+        scope = [int(u) for u in survey_round.member_counts]
+        parents = dict(
+            session.execute(select(Unit.id, Unit.parent_id).where(Unit.id.in_(scope))).all()  # type: ignore[union-attr]
+        )
+        tree = Tree({u: (p if p in parents else None) for u, p in parents.items()})
+        members = {int(u): n for u, n in survey_round.member_counts.items()}
+        plan = release_plan(
+            tree, members, Counter(unit for _, unit, _ in pool), survey_round.min_group_size
+        )
+        groups = kept_answers(plan, [(unit, str(pid)) for pid, unit, _ in pool])
         order = list(pool)
         secrets.SystemRandom().shuffle(order)
         rows = []
-        for position, (unit_id, sealed) in enumerate(order):
-            context = seal_context(round_id, unit_id)
+        for position, (pool_id, unit_id, sealed) in enumerate(order):
             try:
-                plaintext = unsealer.unseal(sealed, context)
+                plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
                 decode_answers(plaintext)
             except (SealingError, ValueError) as exc:
                 raise ReleaseError(
                     f"round {round_id}: a pooled answer does not open ({exc}); nothing was "
                     f"released (failed at {position + 1} of {len(order)})"
                 ) from exc
+            group = groups.get(str(pool_id))
+            if group is None:
+                continue  # no group may publish it: it is destroyed with the pool
             rows.append(
                 {
                     "id": uuid.uuid4(),
                     "round_id": round_id,
-                    "unit_id": unit_id,
-                    "sealed": sealer.seal(plaintext, context),
+                    "unit_id": group,
+                    "sealed": sealer.seal(plaintext, seal_context(round_id, group)),
                 }
             )
         if rows:
             session.execute(insert(Response), rows)
-        per_unit = dict(Counter(unit_id for unit_id, _ in order))
+        per_unit = {
+            unit: figure["respondents"] for unit, figure in plan.figures.items() if figure["shown"]
+        }
         if per_unit:
             session.execute(
                 insert(RoundUnitCount),
@@ -321,13 +341,14 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
                     for unit_id, n in sorted(per_unit.items())
                 ],
             )
+        survey_round.publication = {str(unit): f for unit, f in plan.figures.items()}
         session.execute(delete(PoolSubmission).where(PoolSubmission.round_id == round_id))
         session.execute(delete(Participation).where(Participation.round_id == round_id))
         # Reminder records would say who had not answered: they go with the participation.
         session.execute(delete(Delivery).where(Delivery.round_id == round_id))
         survey_round.state = RoundState.CLOSED
     scrubbed = scrub_round(db, round_id)
-    return ReleaseSummary(round_id, len(order), per_unit, scrubbed=scrubbed)
+    return ReleaseSummary(round_id, len(rows), per_unit, scrubbed=scrubbed)
 
 
 SCRUBBED_TABLES = ("pool_submission", "participation", "delivery")
@@ -359,3 +380,109 @@ def retry_scrubs(db: Database) -> list[int]:
             ).scalars()
         )
     return [round_id for round_id in pending if not scrub_round(db, round_id)]
+
+
+@dataclass(frozen=True)
+class Regrouped:
+    round_id: int
+    responses: int
+    destroyed: int
+
+
+def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> list[Regrouped]:
+    """Rounds closed before answers were released by group (their ``publication`` is empty):
+    move each answer into the group its round was published under, and destroy answers that no
+    published figure covers (P1). Needs the report private key. A dry run unless ``apply``."""
+    with db.session() as session:
+        rounds = session.execute(
+            select(SurveyRound.id, SurveyRound.report_key_id).where(
+                SurveyRound.state == RoundState.CLOSED,
+                SurveyRound.publication.is_(None),  # type: ignore[union-attr]
+            )
+        ).all()
+    done = []
+    for round_id, key_id in rounds:
+        with db.session() as session:
+            figures = {
+                row.unit_id: row.figures
+                for row in session.execute(
+                    select(RoundStatistic).where(RoundStatistic.round_id == round_id)
+                ).scalars()
+            }
+            if not figures:
+                continue  # statistics first (`pulse close-round ID --recompute`)
+            responses = session.execute(
+                select(Response.id, Response.unit_id, Response.sealed).where(
+                    Response.round_id == round_id
+                )
+            ).all()
+            group = {unit: _published_group(unit, figures) for unit in figures}
+            moved = [r for r in responses if group.get(r.unit_id) is not None]
+            result = Regrouped(round_id, len(moved), len(responses) - len(moved))
+            done.append(result)
+            if not apply:
+                continue
+            private_key = keys.report_private_key(key_id)
+            unsealer, sealer = Unsealer(private_key), Sealer(private_key.public_key())
+            order = list(responses)
+            secrets.SystemRandom().shuffle(order)
+            for response_id, unit_id, sealed in order:
+                target = group.get(unit_id)
+                if target is None:
+                    session.execute(delete(Response).where(Response.id == response_id))
+                    continue
+                plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
+                session.execute(
+                    Response.__table__.update()  # type: ignore[attr-defined]
+                    .where(Response.__table__.c.id == response_id)  # type: ignore[attr-defined]
+                    .values(
+                        unit_id=target,
+                        sealed=sealer.seal(plaintext, seal_context(round_id, target)),
+                    )
+                )
+            session.execute(
+                delete(RoundUnitCount).where(
+                    RoundUnitCount.round_id == round_id,
+                    RoundUnitCount.unit_id.not_in(  # type: ignore[attr-defined]
+                        [u for u, f in figures.items() if f.get("shown")]
+                    ),
+                )
+            )
+            survey_round = session.get(SurveyRound, round_id)
+            assert survey_round is not None
+            survey_round.publication = {
+                str(unit): {
+                    key: value
+                    for key, value in figure.items()
+                    if key
+                    in {
+                        "shown",
+                        "parent",
+                        "reason",
+                        "respondents",
+                        "members",
+                        "respondents_at_least",
+                    }
+                }
+                for unit, figure in figures.items()
+            }
+        if apply:
+            db.scrub_deleted(("response",))
+    return done
+
+
+_PARTICIPATION_KEYS = frozenset(
+    {"shown", "parent", "reason", "respondents", "members", "respondents_at_least"}
+)
+
+
+def _published_group(unit: int, figures: Mapping[int, Mapping[str, Any]]) -> int | None:
+    """The shown unit at or above ``unit`` in the tree stored with the round's figures."""
+    current: int | None = unit
+    seen = set()
+    while current is not None and current in figures and current not in seen:
+        seen.add(current)
+        if figures[current].get("shown"):
+            return current
+        current = figures[current].get("parent")
+    return None

@@ -119,6 +119,11 @@ class SurveyRound(SQLModel, table=True):
         default=False,
         sa_column=Column(Boolean, nullable=False, server_default=false()),
     )
+    #: Set at close: per unit, what may be published about who answered (shown or not, the
+    #: reason, the capped count) - the groups the released answers are stored under (P1, P6).
+    publication: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True))
+    )
 
 
 class Participation(SQLModel, table=True):
