@@ -41,3 +41,44 @@ def test_upgrade_from_the_core_schema_keeps_open_round_participation(db: Databas
         ).all()
     assert [tuple(m) for m in marks] == [(3, "ab" * 32)]
     assert [tuple(r) for r in rounds] == [(3, 0, None, None)]
+
+
+def test_upgrade_to_release_groups_keeps_only_published_counts(db: Database) -> None:
+    """0005: per-unit counts of units a closed round never showed go (they told, without any
+    key, whether a one-person unit's worker answered); shown ones and open rounds stay."""
+    migrate_to(db.engine, "0004_delivery")
+    with db.engine.begin() as connection:
+        for unit, parent in ((1, None), (2, 1), (3, 1)):
+            connection.execute(
+                text(
+                    "INSERT INTO unit (id, parent_id, name, kind, archived) "
+                    "VALUES (:u, :p, 'U', 'enhet', false)"
+                ),
+                {"u": unit, "p": parent},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO survey_round (id, unit_id, sequence, question_set_versions, items, "
+                "min_group_size, spread_min_group_size, member_counts, report_key_id, opens_at, "
+                "closes_at, state) VALUES (5, 1, 0, '[]', '[]', 5, 10, '{}', 'k', :t, :t, "
+                "'closed')"
+            ),
+            {"t": "2026-11-02 08:00:00"},
+        )
+        for unit, n in ((1, 9), (2, 8), (3, 1)):
+            connection.execute(
+                text("INSERT INTO round_unit_count VALUES (5, :u, :n)"), {"u": unit, "n": n}
+            )
+        for unit, shown in ((1, "true"), (2, "true"), (3, "false")):
+            connection.execute(
+                text("INSERT INTO round_statistic VALUES (5, :u, :f, '{}')"),
+                {"u": unit, "f": f'{{"shown": {shown}, "parent": 1}}'},
+            )
+    migrate_to(db.engine, "head")
+    with db.engine.connect() as connection:
+        counts = connection.execute(
+            text("SELECT unit_id, respondents FROM round_unit_count ORDER BY unit_id")
+        ).all()
+        pending = connection.execute(text("SELECT scrub_pending FROM survey_round")).scalar()
+    assert [tuple(c) for c in counts] == [(1, 9), (2, 8)]
+    assert pending in (False, 0)

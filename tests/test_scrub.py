@@ -106,3 +106,40 @@ def test_a_backup_never_holds_an_open_rounds_pool(make_world, tmp_path: Path) ->
     assert [probe for probe in probes if probe in content] == []
     for probe in (p.hex()[:48].encode() for p in pool):  # pg_restore prints bytea as hex
         assert probe not in content
+
+
+def test_postgresql_keeps_no_destroyed_pool_row_in_its_table_files(make_world) -> None:  # type: ignore[no-untyped-def]
+    """The remnant test for PostgreSQL: after a clean close, the table files of the pool and
+    participation (and the pool's TOAST table, where the sealed payloads live) hold none of the
+    destroyed rows. Reads the server's files: needs the server on this machine."""
+    import pytest
+
+    world = make_world((6, 6))
+    if world.db.dialect != "postgresql":
+        pytest.skip("reads PostgreSQL's table files")
+    for member in world.members:
+        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    admin = world.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    relations = (
+        "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.relname IN "
+        "('pool_submission', 'participation') UNION ALL "
+        "SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c "
+        "WHERE c.relname = 'pool_submission'"
+    )
+
+    def table_bytes() -> bytes:
+        with admin.connect() as connection:
+            connection.execute(text("CHECKPOINT"))  # shared buffers to the files
+            home = Path(connection.execute(text("SHOW data_directory")).scalar_one())
+            files = [home / p for p in connection.execute(text(relations)).scalars() if p]
+        readable = [f for f in files if f.exists()]
+        if not readable:
+            pytest.skip("the server's files are not readable from here")
+        return b"".join(f.read_bytes() for f in readable)
+
+    with world.db.engine.connect() as connection:
+        pool = list(connection.execute(text("SELECT sealed FROM pool_submission")).scalars())
+    probes = [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
+    assert any(probe in table_bytes() for probe in probes)  # the check can see them
+    assert release_round(world.db, world.keys, world.round.id).scrubbed
+    assert [probe for probe in probes if probe in table_bytes()] == []
