@@ -65,9 +65,9 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
         axis.grid(alpha=0.3)
     if constructs:
         axes.flat[0].legend(fontsize=7, loc="best")
-    footnote = t._("Grey: fewer than {k} answers, not shown.").format(
-        k=report.rounds[-1].k if report.rounds else 5
-    )
+    footnote = t._(
+        "Grey: not shown that round (fewer than {k} answers, or to protect a smaller group)."
+    ).format(k=report.rounds[-1].k if report.rounds else 5)
     figure.suptitle(f"{report.unit_name}: {t._('Indices (0–100)')}", fontsize=11)
     figure.text(0.01, 0.005, footnote, fontsize=7, color="#555555")
     figure.tight_layout(rect=(0, 0.03, 1, 0.97))
@@ -75,7 +75,7 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
 
 
 def heatmap_chart(
-    units: dict[str, dict[str, float | None]],
+    units: dict[str, dict[str, float | tuple[float, float] | None]],
     labels: dict[str, str],
     better: dict[str, str],
     language: str,
@@ -90,10 +90,14 @@ def heatmap_chart(
     names = list(units)
     constructs = sorted({c for values in units.values() for c in values})
     data = np.full((len(names), len(constructs)), np.nan)
+    shown_as: dict[tuple[int, int], str] = {}
     for row, name in enumerate(names):
         for column, construct in enumerate(constructs):
             value = units[name].get(construct)
-            if value is not None:
+            if isinstance(value, tuple):  # only a range is published: coloured by its middle
+                data[row, column] = sum(value) / 2
+                shown_as[row, column] = f"{t.number(value[0])}–{t.number(value[1])}"
+            elif value is not None:
                 data[row, column] = value
     badness = data.copy()
     for column, construct in enumerate(constructs):
@@ -116,17 +120,10 @@ def heatmap_chart(
                         lw=0,
                     )
                 )
-                axis.text(
-                    column,
-                    row,
-                    t._("< {k}").format(k=k),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="#555555",
-                )
+                axis.text(column, row, "–", ha="center", va="center", fontsize=8, color="#555555")
             else:
-                axis.text(column, row, t.number(value), ha="center", va="center", fontsize=8)
+                text = shown_as.get((row, column), t.number(value))
+                axis.text(column, row, text, ha="center", va="center", fontsize=8)
     axis.set_xticks(
         range(len(constructs)),
         [labels.get(c, c) for c in constructs],
@@ -136,7 +133,9 @@ def heatmap_chart(
     )
     axis.set_yticks(range(len(names)), names, fontsize=8)
     axis.set_title(
-        t._("Latest round by unit (hatched: fewer than {k} answers)").format(k=k), fontsize=10
+        t._("Latest round by unit (hatched: not shown, too few members or answers)"),
+        fontsize=10,
+        wrap=True,
     )
     figure.tight_layout()
     return _png(figure)
@@ -154,7 +153,7 @@ def response_rate_chart(report: UnitReport, language: str) -> bytes:
         axis.text(
             position,
             3,
-            t._("< {k}").format(k=report.rounds[position].k),
+            "–",
             ha="center",
             fontsize=7,
             color="#555555",

@@ -370,7 +370,9 @@ def _sets_of(db: Database, rounds: list[SurveyRound]) -> dict[int, QuestionSet]:
     return sets
 
 
-def unit_heatmap_data(db: Database, report: UnitReport) -> dict[str, dict[str, float | None]]:
+def unit_heatmap_data(
+    db: Database, report: UnitReport
+) -> dict[str, dict[str, float | tuple[float, float] | None]]:
     """Latest round: the unit and every unit below it in the round's scope, construct indices
     where shown and None where hidden (drawn as "fewer than k")."""
     latest = report.latest_round
@@ -388,16 +390,25 @@ def unit_heatmap_data(db: Database, report: UnitReport) -> dict[str, dict[str, f
     tree = Tree(parents)
     wanted = [u for u in parents if u == report.unit_id or report.unit_id in tree.ancestors(u)]
     wanted.sort(key=lambda u: (len(tree.ancestors(u)), names.get(u, "")))
-    data: dict[str, dict[str, float | None]] = {}
+    data: dict[str, dict[str, float | tuple[float, float] | None]] = {}
     for unit in wanted:
         constructs = figures[unit].get("constructs", {}) if figures[unit].get("shown") else {}
         asked = figures[unit].get("asked", list(report.construct_labels))
         data[names.get(unit, str(unit))] = {
-            c: (constructs[c]["index"] if c in constructs else None)
-            for c in report.construct_labels
-            if c in asked
+            c: _cell(constructs.get(c)) for c in report.construct_labels if c in asked
         }
     return data
+
+
+def _cell(entry: dict[str, Any] | None) -> float | tuple[float, float] | None:
+    """A heatmap cell: the index, its published range where only a range is published, or
+    None where hidden."""
+    if entry is None:
+        return None
+    if "range" in entry:
+        low, high = entry["range"]
+        return (float(low), float(high))
+    return float(entry["index"])
 
 
 def organisation_trends(db: Database, unit_id: int, rounds: int = 52) -> pd.DataFrame:
