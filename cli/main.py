@@ -86,7 +86,16 @@ def migrate() -> None:
 
 
 @app.command("status")
-def status_command() -> None:
+def status_command(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 when something needs attention (for monitoring): an old schema, no "
+            "active report key, or a closed round not verified clean.",
+        ),
+    ] = False,
+) -> None:
     """Show the database, schema revision, keys and overall counts."""
     with context() as ctx:
         current = status(ctx.settings, ctx.db)
@@ -112,6 +121,11 @@ def status_command() -> None:
             "tick, `pulse rounds scrub` retries now",
         )
     console.print(table)
+    attention = (
+        not current.schema_current or current.active_report_key is None or current.scrub_pending
+    )
+    if check and attention:
+        raise typer.Exit(1)
 
 
 @app.command("backup")

@@ -115,4 +115,8 @@ def configure_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # One line per HTTP request or migration step is noise at INFO; all of it shows at DEBUG.
+    chatty = logging.WARNING if logging.getLevelName(level.upper()) > logging.DEBUG else 0
+    for name in ("alembic", "httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(chatty)
     return handler
