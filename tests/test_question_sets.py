@@ -278,3 +278,25 @@ def test_importing_without_activation_keeps_rounds_on_the_active_version(db) -> 
 def test_rotation_lcm_is_what_the_check_walks() -> None:
     qs = load_question_set_file(DEFAULT)
     assert math.lcm(*(i.cadence for i in qs.items)) == 4
+
+
+def test_hostile_yaml_is_refused_fast_and_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """341 bytes of nested aliases would expand to billions of values; 3,000 levels of nesting
+    would exhaust the stack; an alias inside itself would never end; a directory is no file."""
+    from survey.questions import load_question_set, load_question_set_file
+    from survey.questions.loader import QuestionSetError
+
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n"
+        for i in range(8)
+    )
+    cases = {
+        "billion laughs": (laughs, "expands to more than"),
+        "deep": ("x: " + "[" * 3000 + "]" * 3000 + "\n", "nested more than"),
+        "recursive": ("a: &a [*a]\n", "refers to itself"),
+    }
+    for name, (text, message) in cases.items():
+        with pytest.raises(QuestionSetError, match=message):
+            load_question_set(text, source=name)
+    with pytest.raises(QuestionSetError, match="is a directory"):
+        load_question_set_file(tmp_path)

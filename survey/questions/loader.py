@@ -18,6 +18,11 @@ from survey.questions.model import Path, QuestionSet, check_consistency
 
 #: A question set is a few dozen items; anything far larger is a wrong file, not a bigger set.
 MAX_FILE_BYTES = 256 * 1024
+#: Values in the document once aliases are expanded ("billion laughs" stays a few hundred bytes
+#: on disk and becomes billions in memory), and how deeply they may nest: both far above any
+#: real set (the default set has about 1,500 values, 6 levels deep).
+MAX_NODES = 50_000
+MAX_DEPTH = 40
 
 
 class _Loader(yaml.SafeLoader):
@@ -55,6 +60,8 @@ class QuestionSetError(ValueError):
 
 
 def load_question_set_file(path: FilePath) -> QuestionSet:
+    if path.is_dir():
+        raise QuestionSetError(str(path), [Problem(None, "", "is a directory, not a YAML file")])
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -98,7 +105,9 @@ def load_question_set(raw: bytes | str, source: str = "<upload>") -> QuestionSet
             source, [Problem(None, "", "not a text file (expected UTF-8 YAML)")]
         ) from exc
     try:
+        _check_shape(text, source)  # bounded before anything is built from the text
         root = yaml.compose(text, Loader=_Loader)
+        _check_expansion(root, source)
         document = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
@@ -134,6 +143,63 @@ def load_question_set(raw: bytes | str, source: str = "<upload>") -> QuestionSet
             source, [_problem(root, document, path, message) for path, message in problems]
         )
     return question_set
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse deep nesting from the event stream, which PyYAML produces without recursion, so
+    that a hostile file cannot exhaust the stack of the composer that comes next."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise QuestionSetError(
+                    source,
+                    [Problem(line, "", f"nested more than {MAX_DEPTH} levels deep")],
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_expansion(root: yaml.Node | None, source: str) -> None:
+    """Count the values the document would have with every alias expanded, without expanding
+    anything (each node is counted once and its size remembered)."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not children_done and id(node) in visiting:
+            raise QuestionSetError(
+                source, [Problem(node.start_mark.line + 1, "", "an alias refers to itself")]
+            )
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if children_done:
+            visiting.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(node)] > MAX_NODES:
+                raise QuestionSetError(
+                    source,
+                    [
+                        Problem(
+                            node.start_mark.line + 1,
+                            "",
+                            f"expands to more than {MAX_NODES:,} values (through aliases): "
+                            "not a question set",
+                        )
+                    ],
+                )
+            continue
+        visiting.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
 
 
 def dump_question_set(question_set: QuestionSet) -> str:
