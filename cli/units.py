@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.common import console, context
 from survey.enrolment import archive_unit, create_unit, move_unit, rename_unit, unit_tree
@@ -26,7 +27,7 @@ def create(
         raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
     with context() as ctx:
         unit = create_unit(ctx.db, name, parent_id=parent, kind=kind)
-    console.print(f"Created unit {unit.id}: {unit.name} ({unit.kind})")
+    console.print(f"Created unit {unit.id}: {escape(unit.name)} ({unit.kind})", highlight=False)
 
 
 @app.command("rename")
@@ -34,7 +35,7 @@ def rename(unit_id: int, name: str) -> None:
     """Give a unit a new name; its history stays."""
     with context() as ctx:
         unit = rename_unit(ctx.db, unit_id, name)
-    console.print(f"Unit {unit.id} is now called {unit.name}")
+    console.print(f"Unit {unit.id} is now called {escape(unit.name)}", highlight=False)
 
 
 @app.command("move")
@@ -57,7 +58,7 @@ def archive(unit_id: int) -> None:
     """Archive a unit without members or active sub-units; its past results stay."""
     with context() as ctx:
         unit = archive_unit(ctx.db, unit_id)
-    console.print(f"Archived unit {unit.id}: {unit.name}")
+    console.print(f"Archived unit {unit.id}: {escape(unit.name)}", highlight=False)
 
 
 @app.command("list")
@@ -72,9 +73,9 @@ def list_units(
         console.print("No units yet: `pulse units create NAME`")
     for node in nodes:
         members = f"{node.members} workers" if node.members is not None else f"fewer than {k}"
-        flag = " [archived]" if node.unit.archived else ""
+        flag = " (archived)" if node.unit.archived else ""
         console.print(
-            f"{'  ' * node.depth}{node.unit.id:>4}  {node.unit.name} ({node.unit.kind}) - "
+            f"{'  ' * node.depth}{node.unit.id:>4}  {escape(node.unit.name)} ({node.unit.kind}) - "
             f"{members}{flag}",
             highlight=False,
         )

@@ -22,10 +22,28 @@ class AlreadyEnrolledError(EnrolmentError):
     pass
 
 
-def create_unit(db: Database, name: str, parent_id: int | None = None, kind: str = "enhet") -> Unit:
+#: Long enough for "Barn- och ungdomsenheten, mottagning och utredning"; short enough for every
+#: Telegram message, chart label and terminal line that shows it.
+MAX_UNIT_NAME = 100
+
+
+def unit_name(name: str) -> str:
+    """A unit name as given, trimmed; refused when empty, too long or holding control
+    characters (a name is shown in terminals, charts and chats)."""
     name = name.strip()
     if not name:
         raise EnrolmentError("a unit needs a name")
+    if len(name) > MAX_UNIT_NAME:
+        raise EnrolmentError(
+            f"a unit name may be at most {MAX_UNIT_NAME} characters (this one has {len(name)})"
+        )
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise EnrolmentError("a unit name may not contain control characters")
+    return name
+
+
+def create_unit(db: Database, name: str, parent_id: int | None = None, kind: str = "enhet") -> Unit:
+    name = unit_name(name)
     with db.session() as session:
         if parent_id is not None and session.get(Unit, parent_id) is None:
             raise EnrolmentError(f"parent unit {parent_id} does not exist")
@@ -36,9 +54,7 @@ def create_unit(db: Database, name: str, parent_id: int | None = None, kind: str
 
 
 def rename_unit(db: Database, unit_id: int, name: str) -> Unit:
-    name = name.strip()
-    if not name:
-        raise EnrolmentError("a unit needs a name")
+    name = unit_name(name)
     with db.session() as session:
         unit = _unit(session, unit_id)
         unit.name = name

@@ -206,3 +206,13 @@ def test_close_round_report_and_purge_from_the_cli(env: Path, tmp_path: Path) ->
     code, missing = _run("report", "--unit", "999")
     assert code == 1
     assert "unit 999 does not exist" in missing
+
+
+def test_unit_names_print_as_written(env: Path) -> None:
+    _run("init")
+    code, created = _run("units", "create", "Team [/bold] Norr [link=http://x]x[/link]")
+    assert "[/bold]" in created
+    assert code == 0
+    code, listing = _run("units", "list")
+    assert code == 0
+    assert "Team [/bold] Norr [link=http://x]x[/link]" in listing

@@ -94,3 +94,13 @@ def test_leaving_keeps_answers_and_rejoining_cannot_answer_twice(db, keys, make_
     release_round(db, keys, world.round.id)
     with db.session() as session:  # the answer of the one who left stays, once
         assert session.exec(select(func.count()).select_from(Response)).one() == 5
+
+
+def test_unit_names_are_bounded_and_plain(db) -> None:  # type: ignore[no-untyped-def]
+    from survey.enrolment import MAX_UNIT_NAME, EnrolmentError
+
+    assert create_unit(db, "  Team [/bold] Norr  ").name == "Team [/bold] Norr"  # kept as given
+    with pytest.raises(EnrolmentError, match="at most 100"):
+        create_unit(db, "x" * (MAX_UNIT_NAME + 1))
+    with pytest.raises(EnrolmentError, match="control characters"):
+        create_unit(db, "Evil \x1b[31m red")
