@@ -14,7 +14,7 @@ from bot.sender import deliver, deliver_reports
 from survey.deliveries import Kind
 from survey.lifecycle import mark_reminded, tick
 from survey.storage.leader import LeaderLock
-from survey.storage.models import RoundState, SurveyRound
+from survey.storage.models import RoundState, RoundStatistic, SurveyRound
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,15 @@ def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
 
 
 def _recently_closed(db, now: datetime, days: int = 7) -> list[int]:  # type: ignore[no-untyped-def]
+    """Rounds closed in the last week whose statistics exist: a report goes out only then."""
     since = now - timedelta(days=days)
     with db.session() as session:
         return list(
             session.exec(
                 select(SurveyRound.id).where(
-                    SurveyRound.state == RoundState.CLOSED, SurveyRound.closes_at >= since
+                    SurveyRound.state == RoundState.CLOSED,
+                    SurveyRound.closes_at >= since,
+                    SurveyRound.id.in_(select(RoundStatistic.round_id).distinct()),  # type: ignore[union-attr]
                 )
             ).all()
         )

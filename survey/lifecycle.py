@@ -30,6 +30,7 @@ from survey.storage.models import (
     MemberStatus,
     Participation,
     Role,
+    RoundStatistic,
     Schedule,
     SurveyRound,
     Unit,
@@ -173,9 +174,31 @@ def tick(
             report.closed.append(close(db, keys, item.round_id))
         except (KeyFileError, ReleaseError, RuntimeError) as exc:
             report.failed.append(f"round {item.round_id}: could not close: {exc}")
+    if close is not release_round:
+        # Closing is resumable: a round released but left without statistics (a crash, a
+        # missing key) is finished by the next tick; reports wait for the statistics.
+        for round_id in unfinished_closes(db):
+            try:
+                report.closed.append(close(db, keys, round_id))
+            except (KeyFileError, ReleaseError, RuntimeError) as exc:
+                report.failed.append(f"round {round_id}: could not finish closing: {exc}")
     report.to_remind = [item.round_id for item in plan.remind]
     report.scrub_pending = retry_scrubs(db)
     return report
+
+
+def unfinished_closes(db: Database) -> list[int]:
+    """Closed rounds whose statistics were never stored."""
+    with db.session() as session:
+        done = select(RoundStatistic.round_id).distinct()
+        return list(
+            session.exec(
+                select(SurveyRound.id).where(
+                    SurveyRound.state == StoredRoundState.CLOSED,
+                    SurveyRound.id.not_in(done),  # type: ignore[union-attr]
+                )
+            ).all()
+        )
 
 
 def open_scheduled_round(

@@ -14,7 +14,7 @@ from survey.enrolment import create_unit, enrol_member
 from survey.questions import import_question_set, load_question_set_file, load_version
 from survey.questions.locked import lock_items
 from survey.rounds import open_round
-from survey.storage.models import Role, SurveyRound
+from survey.storage.models import Role, RoundStatistic, SurveyRound
 from survey.submissions import submit
 
 SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
@@ -173,3 +173,26 @@ async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, 
     # 6 + 5 answered of 12; Team A answered in full, so one answer of it is left out.
     assert "at least 10 answered of 12 (83%)" in overview
     assert overview.count("answered of") == 1  # the open round is not there
+
+
+async def test_a_close_interrupted_before_statistics_is_finished_and_reported_once(
+    bot, tree, db, keys
+) -> None:  # type: ignore[no-untyped-def]
+    """A crash between the release and the statistics: the next tick computes them, and the
+    managers get the real report then - never "no closed round yet" recorded as delivered."""
+    from survey.submissions import release_round
+
+    api = bot
+    with db.session() as session:
+        still_open = session.exec(select(SurveyRound).where(SurveyRound.state == "open")).one()
+        still_open.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+        round_id = still_open.id
+    release_round(db, keys, round_id)  # released; the process "dies" before statistics
+    await run_tick(api.application)
+    with db.session() as session:
+        assert session.exec(select(RoundStatistic).where(RoundStatistic.round_id == round_id)).all()
+    reports = [t for t in api.texts(MANAGER) if "Team A" in t or "IFO" in t]
+    assert reports
+    assert not any("No closed round yet" in t for t in api.texts(MANAGER))
+    await run_tick(api.application)
+    assert [t for t in api.texts(MANAGER) if "Team A" in t or "IFO" in t] == reports  # once
