@@ -489,7 +489,16 @@ async def _checkin_press(
             show_alert=True,
         )
         return
-    await query.answer(t._("Saved."))
+    await _acknowledge_saved(query, context, t)
+
+
+async def _acknowledge_saved(query, context, t: Texts) -> None:  # type: ignore[no-untyped-def]
+    """The answers are committed: from here the member must learn that, whatever Telegram
+    answers. A failed edit is tried once more, then the thanks come as a new message; no error
+    from here may reach the handler that says "nothing was saved"."""
+    with contextlib.suppress(TelegramError):
+        await query.answer(t._("Saved."))
+    thanks = t._("Thank you! Your answers are sealed and saved, with no link to you.")
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -500,13 +509,21 @@ async def _checkin_press(
             ]
         ]
     )
-    await _edit(
-        query,
-        t._("Thank you! Your answers are sealed and saved, with no link to you.")
-        + "\n\n"
-        + t._("Your answers are still visible in this chat. Remove them?"),
-        keyboard,
-    )
+    for attempt in range(2):
+        try:
+            await _edit(
+                query,
+                thanks + "\n\n" + t._("Your answers are still visible in this chat. Remove them?"),
+                keyboard,
+            )
+            return
+        except TelegramError as exc:
+            log.warning("thanks could not be shown (%s), attempt %d", type(exc).__name__, attempt)
+            await asyncio.sleep(0.5)
+    try:
+        await context.bot.send_message(query.message.chat_id, thanks)
+    except TelegramError as exc:
+        log.warning("thanks not sent either (%s); the answers are saved", type(exc).__name__)
 
 
 async def _edit(query, text: str, keyboard: InlineKeyboardMarkup | None) -> None:  # type: ignore[no-untyped-def]

@@ -126,3 +126,30 @@ async def test_a_database_outage_gets_a_clear_message_and_loses_nothing(bot, org
         db.engine.dispose()
         db.engine = original
     assert _count(db, Member) == 1  # the membership is intact after the outage
+
+
+async def test_saved_answers_are_acknowledged_even_when_telegram_fails_after_the_commit(
+    bot, org, db
+) -> None:  # type: ignore[no-untyped-def]
+    """Telegram answers 5xx to the acknowledgement and to both edits after the answers were
+    committed: the member must not be told "nothing was saved"; the thanks come anyway."""
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(USER).text or ""))
+    message = api.last(USER)
+    for _ in range(20):
+        if not (message.text or "").startswith("Question"):
+            break
+        before = message.text
+        api.press(USER, message, message.buttons()[1][1])
+        await api.wait_for(lambda m=message, b=before: m.text != b)
+    api.fail("answerCallbackQuery", 502, "Bad Gateway")
+    api.fail("editMessageText", 502, "Bad Gateway", times=2)
+    api.press(USER, message, dict(message.buttons())["✓ Send"])
+    await api.wait_for(lambda: any("Thank you" in t for t in api.texts(USER)))
+    assert (_count(db, Participation), _count(db, PoolSubmission)) == (1, 1)
+    assert not any("nothing was saved" in t for t in api.texts(USER))
+    assert not any(
+        "nothing was saved" in (a.get("text") or "") for a in api.answered_callbacks.values()
+    )
