@@ -141,3 +141,23 @@ def test_only_one_process_leads_on_postgresql(db) -> None:  # type: ignore[no-un
         second.release()
     else:
         assert second.try_lead()  # SQLite is single-process
+
+
+def test_only_sends_that_provably_did_not_arrive_are_repeated() -> None:
+    """The send policy: a reply lost after the request went out may mean Telegram has the
+    message, so it is not sent again; a connection that never opened, or an error answer, is."""
+    import httpx
+    from telegram.error import NetworkError, TimedOut
+
+    from bot.sender import may_have_arrived
+
+    def caused(error: NetworkError, cause: BaseException) -> NetworkError:
+        error.__cause__ = cause
+        return error
+
+    assert may_have_arrived(caused(TimedOut(), httpx.ReadTimeout("read")))
+    assert may_have_arrived(caused(TimedOut(), httpx.WriteTimeout("write")))
+    assert not may_have_arrived(caused(TimedOut(), httpx.ConnectTimeout("connect")))
+    assert not may_have_arrived(caused(TimedOut(), httpx.PoolTimeout("pool")))
+    assert not may_have_arrived(caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("x")))
+    assert not may_have_arrived(NetworkError("Bad Gateway"))
