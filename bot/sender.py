@@ -73,6 +73,9 @@ async def deliver(
             if outcome == "sent":
                 await records.put((survey_round.id, target.member_id, kind))
                 report.sent += 1
+            elif outcome == "not leading":
+                while not queue.empty():  # stop: the leader (maybe another process) resumes
+                    queue.get_nowait()
             elif outcome == "unreachable":
                 await asyncio.to_thread(
                     set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
@@ -113,6 +116,9 @@ async def _send(
     else:
         heading = t._("A reminder: this week's check-in is still open, and closes soon.")
     text = "<i>" + html.escape(heading) + "</i>\n\n" + question
+    leader = application.bot_data.get("leader")
+    if leader is not None and not await asyncio.to_thread(leader.holds):
+        return "not leading"  # fencing: another process may lead now; it sends instead
     for attempt in range(NETWORK_RETRIES + 1):
         try:
             await application.bot.send_message(

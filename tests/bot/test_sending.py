@@ -161,3 +161,35 @@ def test_only_sends_that_provably_did_not_arrive_are_repeated() -> None:
     assert not may_have_arrived(caused(TimedOut(), httpx.PoolTimeout("pool")))
     assert not may_have_arrived(caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("x")))
     assert not may_have_arrived(NetworkError("Bad Gateway"))
+
+
+async def test_a_leader_that_lost_its_lock_connection_stops_sending(
+    app_and_api, db, org, members
+) -> None:  # type: ignore[no-untyped-def]
+    """Fencing: while a broadcast runs, the lock connection is cut (as by a PostgreSQL restart
+    or a network cut) and another process takes the lead; the old leader sends nothing more,
+    and shuts down cleanly."""
+    from sqlalchemy import text
+
+    if db.dialect != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's")
+    application, api = app_and_api
+    old = LeaderLock(db)
+    assert old.try_lead()
+    assert old.holds()
+    application.bot_data["leader"] = old
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            )
+        )
+    new = LeaderLock(db)
+    assert new.try_lead()  # the other process leads now
+    sent = await deliver(application, _round(db, org), Kind.INVITATION)  # mid-broadcast
+    assert sent.sent == 0
+    assert all(api.texts(u) == [] for u in USERS)
+    assert not old.try_lead()  # and it cannot lead while the other does
+    old.release()  # clean, although its connection is gone
+    new.release()
