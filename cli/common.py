@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 
 from survey.crypto import KeyFileError, KeyRing
 from survey.installation import key_ring
@@ -17,23 +20,63 @@ from survey.settings import SurveySettings
 from survey.storage import Database, DatabaseUnavailableError
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one logical line, wrapped by the terminal
+
+
+#: Exit code of an operator's mistake (a wrong value, a missing database): one line, no
+#: traceback. Other failures keep code 1.
+OPERATOR_ERROR = 2
 
 
 @contextmanager
 def clear_errors() -> Iterator[None]:
-    """Known failures become readable lines and exit code 1, never a traceback."""
+    """Known failures become one readable line and exit code 2, never a traceback."""
     try:
         yield
     except ValidationError as exc:
-        err.print("[red]Invalid value:[/red]")
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"])
-            err.print(f"  {field}: {error['msg']}" if field else f"  {error['msg']}")
-        raise typer.Exit(1) from exc
-    except (DatabaseUnavailableError, KeyFileError, ValueError, LookupError) as exc:
-        err.print(f"[red]Error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        name = f"PULSE_{field.upper()}" if field else "a setting"
+        err.print(f"[red]Invalid value[/red] for {name}: {escape(first['msg'])}", highlight=False)
+        raise typer.Exit(OPERATOR_ERROR) from exc
+    except ArgumentError as exc:
+        err.print(
+            "[red]Error:[/red] PULSE_DATABASE_URL is not a database URL (e.g. "
+            "postgresql+psycopg://user@host/dbname)",
+            highlight=False,
+        )
+        raise typer.Exit(OPERATOR_ERROR) from exc
+    except OperationalError as exc:
+        message = str(exc.orig).lower()
+        if "no such table" in message or "does not exist" in message:
+            err.print(
+                f"[red]Error:[/red] no Staff Pulse database here ({escape(str(Path.cwd()))}): "
+                "run `pulse init` first, or set PULSE_DATA_DIR / PULSE_DATABASE_URL",
+                highlight=False,
+            )
+        else:
+            err.print(f"[red]Error:[/red] the database refused: {escape(str(exc.orig))}")
+        raise typer.Exit(OPERATOR_ERROR) from exc
+    except (DataError, IntegrityError) as exc:
+        err.print(
+            "[red]Error:[/red] the database refused a value (a number too large or a reference "
+            "to something that does not exist)",
+            highlight=False,
+        )
+        raise typer.Exit(OPERATOR_ERROR) from exc
+    except OverflowError as exc:
+        err.print("[red]Error:[/red] a number or duration is too large", highlight=False)
+        raise typer.Exit(OPERATOR_ERROR) from exc
+    except PermissionError as exc:
+        err.print(
+            f"[red]Error:[/red] not allowed to write {escape(str(exc.filename or ''))}: check "
+            "the owner and permissions of the data directory (PULSE_DATA_DIR)",
+            highlight=False,
+        )
+        raise typer.Exit(OPERATOR_ERROR) from exc
+    except (DatabaseUnavailableError, KeyFileError, ValueError, LookupError, OSError) as exc:
+        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(OPERATOR_ERROR) from exc
 
 
 @dataclass

@@ -16,7 +16,7 @@ from rich.table import Table
 from cli import bot as bot_cli
 from cli import demo as demo_cli
 from cli import invites, questions, reports, schedules, units
-from cli.common import clear_errors, console, context, err
+from cli.common import OPERATOR_ERROR, clear_errors, console, context, err
 from survey.backup import BackupError, backup
 from survey.installation import initialise, rotate_keys, status
 from survey.logs import configure_logging
@@ -138,7 +138,7 @@ def backup_command(
             written = backup(ctx.db, target)
         except BackupError as exc:
             err.print(f"[red]Error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(OPERATOR_ERROR) from exc
     console.print(
         f"Backup written to {escape(str(written))} (answers to open rounds are not in it).",
         highlight=False,

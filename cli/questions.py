@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from cli.common import console, context, err
+from cli.common import OPERATOR_ERROR, console, context, err
 from survey.questions import (
     QuestionSet,
     QuestionSetError,
@@ -29,13 +30,13 @@ def _load(path: Path) -> QuestionSet:
         return load_question_set_file(path)
     except QuestionSetError as exc:
         count = len(exc.problems)
-        err.print(f"[red]{count} problem{'s' if count != 1 else ''} in {path}:[/red]")
+        err.print(f"[red]{count} problem{'s' if count != 1 else ''} in {escape(str(path))}:[/red]")
         for problem in exc.problems:
             err.print(
                 f"  {problem.render(exc.source)}", highlight=False, markup=False, soft_wrap=True
             )
         err.print("Nothing was imported.")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(OPERATOR_ERROR) from exc
 
 
 @app.command("validate")

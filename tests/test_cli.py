@@ -65,7 +65,7 @@ def test_rotate_and_list_keys(env: Path) -> None:
 def test_bad_setting_gets_a_clear_message(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULSE_MIN_GROUP_SIZE", "2")
     result_code, result = _run("status")
-    assert result_code == 1
+    assert result_code == 2
     assert "PULSE_MIN_GROUP_SIZE" in result
     assert "at least 3" in result
     assert "Traceback" not in result
@@ -76,7 +76,7 @@ def test_unreachable_database_gets_a_clear_message(
 ) -> None:
     monkeypatch.setenv("PULSE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
     result_code, result = _run("status")
-    assert result_code == 1
+    assert result_code == 2
     assert "cannot reach the database" in result
 
 
@@ -95,7 +95,7 @@ def test_an_admin_sets_up_a_municipality_from_the_cli(
     assert code == 0
     assert "Team Norr (team) - fewer than 5" in tree
     code, moved = _run("units", "move", "1", "--parent", "3")
-    assert code == 1
+    assert code == 2
     assert "cannot move under itself" in moved
 
     code, imported = _run("questions", "import", str(SETS / "social-work-weekly.yaml"))
@@ -142,7 +142,7 @@ def test_a_broken_question_set_is_explained_and_not_imported(env: Path, tmp_path
         (SETS / "social-work-weekly.yaml").read_text().replace("type: scale", "type: slider", 1)
     )
     code, output = _run("questions", "import", str(broken))
-    assert code == 1
+    assert code == 2
     assert "broken.yaml:" in output
     assert "item 'behind': type: Input should be 'scale', 'choice', 'yes_no' or 'text'" in output
     assert "Nothing was imported." in output
@@ -204,7 +204,7 @@ def test_close_round_report_and_purge_from_the_cli(env: Path, tmp_path: Path) ->
     code, purge = _run("purge")
     assert "Nothing is past the retention period" in purge
     code, missing = _run("report", "--unit", "999")
-    assert code == 1
+    assert code == 2
     assert "unit 999 does not exist" in missing
 
 
@@ -216,3 +216,22 @@ def test_unit_names_print_as_written(env: Path) -> None:
     code, listing = _run("units", "list")
     assert code == 0
     assert "Team [/bold] Norr [link=http://x]x[/link]" in listing
+
+
+def test_operator_mistakes_are_one_line_and_exit_code_2(env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, output = _run("units", "list")  # before `pulse init`
+    assert code == 2
+    assert "run `pulse init` first" in output
+    _run("init")
+    for args in (
+        ("units", "create", "X", "--parent", "99999999999999999999"),
+        ("invites", "create", "--unit", "1", "--expires", "99999999d"),
+        ("questions", "validate", str(env)),
+    ):
+        code, output = _run(*args)
+        assert code == 2, args
+        assert "Traceback" not in output
+    monkeypatch.setenv("PULSE_DATABASE_URL", "nonsense://")
+    code, output = _run("units", "list")
+    assert code == 2
+    assert "not a database URL" in output
