@@ -128,7 +128,7 @@ async def _send(
         except Forbidden:
             return "unreachable"
         except RetryAfter as exc:  # only when the rate limiter has given up retrying
-            await asyncio.sleep(_seconds(exc.retry_after))
+            await asyncio.sleep(seconds_of(exc.retry_after))
         except NetworkError as exc:
             if may_have_arrived(exc):
                 # Telegram may have it: sending again could give the member the message twice,
@@ -153,7 +153,7 @@ def may_have_arrived(error: NetworkError) -> bool:
     return not isinstance(error.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
-def _seconds(value: object) -> float:
+def seconds_of(value: object) -> float:
     total = getattr(value, "total_seconds", None)
     return float(total() if total else value)  # type: ignore[arg-type]
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Annotated
 
 import typer
+from telegram.ext import Application
 
 from bot.app import Services, build_application
 from bot.commands import set_commands
+from bot.polling import ConfirmAfterHandling
 from bot.scheduler import schedule_ticks
 from bot.settings import BotSettings
 from cli.common import clear_errors, console
@@ -36,7 +40,7 @@ def run(
     schedule_ticks(application, bot_settings.tick_seconds)
     if not webhook:
         console.print("Staff Pulse bot running (long polling). Ctrl-C stops it.")
-        application.run_polling()
+        asyncio.run(_poll(application))
         return
     console.print(
         f"Staff Pulse bot running (webhook on {bot_settings.webhook_listen}:"
@@ -49,3 +53,22 @@ def run(
         webhook_url=bot_settings.webhook_url,
         secret_token=bot_settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
     )
+
+
+async def _poll(application: Application) -> None:  # type: ignore[type-arg]
+    """Like python-telegram-bot's run_polling, but an update is confirmed to Telegram only after
+    its handler finished (bot/polling.py), so a crash loses no button press."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    async with application:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            await ConfirmAfterHandling(application).run(stop)
+        finally:
+            await application.stop()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from telegram.ext import Application
 
 from bot.app import Services, build_application
 from bot.fake_api import FakeBotApi
+from bot.polling import ConfirmAfterHandling
 from bot.settings import BotSettings
 from survey.enrolment import create_unit
 from survey.intake import SubmissionIntake
@@ -27,13 +30,21 @@ SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
 
 @asynccontextmanager
 async def running(application: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The application as `pulse run` runs it: started, polling with updates confirmed to the
+    server only after their handlers finished."""
     async with application:
         await application.start()
-        await application.updater.start_polling(poll_interval=0, timeout=1)  # type: ignore[union-attr]
+        stop = asyncio.Event()
+        poller = asyncio.create_task(ConfirmAfterHandling(application, timeout=1).run(stop))
+        application.bot_data["poller"] = poller  # tests that simulate a crash cancel it
         try:
             yield application
         finally:
-            await application.updater.stop()  # type: ignore[union-attr]
+            stop.set()
+            if not poller.done():
+                poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
             await application.stop()
             # run_polling() would call post_shutdown, which lets go of the scheduler lead.
             if application.post_shutdown is not None:

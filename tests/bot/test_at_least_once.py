@@ -1,0 +1,90 @@
+"""At-least-once: a press being handled when the bot dies comes again after the restart.
+
+The first bot process receives a burst of Send presses and dies before any of them is stored
+(its intake hangs, then the process is cut off mid-handling, as kill -9 would). Telegram - here
+the local Bot API server - was never told that those updates were handled, so the next process
+gets them again and stores each check-in exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.fake_api import FakeBotApi
+from bot.polling import ConfirmAfterHandling
+from survey.storage.models import PoolSubmission
+from tests.bot.conftest import make_application, running
+
+USERS = [6_300_000_000 + i for i in range(4)]
+
+
+class _DyingIntake:
+    """An intake that never gets to commit: the process dies while the Send is handled."""
+
+    def __init__(self) -> None:
+        self.reached = 0
+
+    async def submit(self, **_: object) -> None:
+        self.reached += 1
+        await asyncio.Event().wait()
+
+
+def _stored(db) -> int:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        return session.exec(select(func.count()).select_from(PoolSubmission)).one()
+
+
+async def _to_summary(api: FakeBotApi, user: int, invite: str):  # type: ignore[no-untyped-def]
+    api.send_text(user, f"/start {invite}", language="en")
+    await api.wait_for(lambda: len(api.texts(user)) >= 2)
+    api.send_text(user, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(user).text or ""))
+    message = api.last(user)
+    for _ in range(20):
+        if not (message.text or "").startswith("Question"):
+            break
+        before = message.text
+        api.press(user, message, message.buttons()[1][1])
+        await api.wait_for(lambda m=message, b=before: m.text != b)
+    return message
+
+
+async def test_presses_in_flight_at_a_crash_are_handled_after_the_restart(
+    db, keys, settings, org
+) -> None:  # type: ignore[no-untyped-def]
+    async with FakeBotApi() as api:
+        first = make_application(db, keys, settings, api)
+        summaries = {}
+        async with running(first):
+            for user in USERS:
+                summaries[user] = await _to_summary(api, user, org["invite"].token)
+
+        # The first process again, now dying in the middle of the Send presses.
+        dying = make_application(db, keys, settings, api)
+        intake = _DyingIntake()
+        dying.bot_data["services"] = dataclasses.replace(dying.bot_data["services"], intake=intake)
+        await dying.initialize()
+        await dying.start()
+        stop = asyncio.Event()
+        poller = asyncio.create_task(ConfirmAfterHandling(dying, timeout=1).run(stop))
+        for user, message in summaries.items():
+            api.press(user, message, dict(message.buttons())["✓ Send"], language="en")
+        await api.wait_for(lambda: intake.reached == len(USERS))
+        poller.cancel()  # kill -9: nothing more runs in this process
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        assert _stored(db) == 0
+
+        # The restart: the same presses arrive again and are stored, once each.
+        async with running(make_application(db, keys, settings, api)):
+            await api.wait_for(lambda: _stored(db) == len(USERS), timeout=10)
+            await api.wait_for(lambda: all("Thank you" in (summaries[u].text or "") for u in USERS))
+        assert _stored(db) == len(USERS)
+        with contextlib.suppress(Exception):
+            await dying.stop()
+            await dying.shutdown()
