@@ -11,7 +11,7 @@ from telegram.ext import Application
 
 from bot.app import Services, build_application
 from bot.commands import set_commands
-from bot.polling import ConfirmAfterHandling
+from bot.polling import ConfirmAfterHandling, WebhookServer
 from bot.scheduler import schedule_ticks
 from bot.settings import BotSettings
 from cli.common import clear_errors, console
@@ -46,22 +46,24 @@ def run(
         f"Staff Pulse bot running (webhook on {bot_settings.webhook_listen}:"
         f"{bot_settings.webhook_port}). Ctrl-C stops it."
     )
-    application.run_webhook(
-        listen=bot_settings.webhook_listen,
-        port=bot_settings.webhook_port,
-        url_path="telegram",
-        webhook_url=bot_settings.webhook_url,
-        secret_token=bot_settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+    asyncio.run(
+        _serve_webhook(
+            application,
+            WebhookServer(
+                application,
+                bot_settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                listen=bot_settings.webhook_listen,
+                port=bot_settings.webhook_port,
+            ),
+            bot_settings.webhook_url,  # type: ignore[arg-type]
+        )
     )
 
 
 async def _poll(application: Application) -> None:  # type: ignore[type-arg]
     """Like python-telegram-bot's run_polling, but an update is confirmed to Telegram only after
     its handler finished (bot/polling.py), so a crash loses no button press."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
+    stop = _stop_on_signals()
     async with application:
         if application.post_init is not None:
             await application.post_init(application)
@@ -72,3 +74,28 @@ async def _poll(application: Application) -> None:  # type: ignore[type-arg]
             await application.stop()
             if application.post_shutdown is not None:
                 await application.post_shutdown(application)
+
+
+async def _serve_webhook(application: Application, server: WebhookServer, url: str) -> None:  # type: ignore[type-arg]
+    """Like run_webhook, but Telegram gets its answer only after the handler finished."""
+    stop = _stop_on_signals()
+    async with application:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        await server.start(url)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+            await application.stop()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    return stop

@@ -10,6 +10,7 @@ import pytest
 
 from bot.commands import set_commands
 from bot.fake_api import FakeBotApi
+from bot.polling import WebhookServer
 from survey.enrolment import create_unit, enrol_member
 from survey.storage.models import Role
 from tests.bot.conftest import make_application
@@ -43,13 +44,8 @@ async def test_webhook_refuses_requests_without_the_secret(application) -> None:
     }
     async with app:
         await app.start()
-        await app.updater.start_webhook(
-            listen="127.0.0.1",
-            port=port,
-            url_path="telegram",
-            secret_token="s3cret-Value",
-            webhook_url="https://example.invalid/telegram",
-        )
+        server = WebhookServer(app, "s3cret-Value", port=port)
+        await server.start("https://example.invalid/telegram")
         try:
             url = f"http://127.0.0.1:{port}/telegram"
             async with httpx.AsyncClient() as client:
@@ -75,10 +71,10 @@ async def test_webhook_refuses_requests_without_the_secret(application) -> None:
                     },
                 )
                 assert right.status_code == 200
-            await api.wait_for(lambda: api.texts(77))
-            assert "/checkin" in api.texts(77)[0]
+                # The answer to Telegram comes after the handler: the reply is already sent.
+                assert "/checkin" in api.texts(77)[0]
         finally:
-            await app.updater.stop()
+            await server.stop()
             await app.stop()
 
 
@@ -101,3 +97,58 @@ async def test_command_menu_per_language_and_role_and_missing_method_is_tolerate
         api.unsupported.add("setMyCommands")
         await set_commands(app)  # logged, not raised
         assert api.commands == {}
+
+
+async def test_pulse_run_serves_and_stops_cleanly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`pulse run` as an operator starts it: a separate process polling the local Bot API
+    server; it answers a worker, and SIGTERM stops it with exit code 0."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import timedelta
+    from pathlib import Path
+
+    from survey.installation import initialise
+    from survey.invites import create_invite
+    from survey.settings import SurveySettings
+    from survey.storage import Database
+
+    settings = SurveySettings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    db = Database.from_settings(settings)
+    initialise(settings, db)
+    unit = create_unit(db, "Team Norr")
+    invite = create_invite(
+        db, unit_id=unit.id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=5
+    )
+    db.dispose()
+    async with FakeBotApi() as api:
+        env = {
+            **os.environ,
+            "PULSE_DATA_DIR": str(tmp_path / "data"),
+            "PULSE_BOT_TOKEN": api.token,
+            "PULSE_BOT_API_URL": api.base_url,
+            "PULSE_BOT_FILE_URL": api.base_file_url,
+            "PULSE_TICK_SECONDS": "3600",
+        }
+        env.pop("PULSE_DATABASE_URL", None)
+        pulse = Path(sys.executable).with_name("pulse")  # the installed command
+        process = subprocess.Popen(
+            [str(pulse), "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            api.send_text(9_100_000_001, f"/start {invite.token}", language="en")
+            await api.wait_for(lambda: len(api.texts(9_100_000_001)) >= 2, timeout=30)
+            assert "Welcome" in api.texts(9_100_000_001)[0]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, 30)
+        output = (process.stdout.read() + process.stderr.read()).decode()  # type: ignore[union-attr]
+        assert code == 0, output
+        assert "Traceback" not in output
+        assert api.token not in output
