@@ -26,7 +26,16 @@ log = logging.getLogger(__name__)
 
 
 class ConfirmAfterHandling:
-    """Fetch, handle a whole batch, then confirm it by asking for the next one."""
+    """Long polling in which an update is confirmed to Telegram only after its handler finished.
+
+    Handling is pipelined: new updates are fetched while earlier ones are still being handled,
+    and the offset (which confirms everything below it) only ever moves past updates whose
+    handlers are done, so one slow handler delays nobody else and a crash loses nothing.
+    Updates already being handled, which Telegram repeats until confirmed, are recognised by
+    their id. Fairness: one chat's updates are handled one after the other, and a chat with
+    more than ``per_chat`` updates in flight (a flood) has the extra ones dropped, so that it
+    can neither hold up other people nor keep the offset from moving.
+    """
 
     def __init__(
         self,
@@ -34,48 +43,94 @@ class ConfirmAfterHandling:
         timeout: float = 10,
         limit: int = 100,
         backoff: float = 1.0,
+        per_chat: int = 5,
     ) -> None:
         self.application = application
         self.timeout = timeout
         self.limit = limit
         self.backoff = backoff
+        self.per_chat = per_chat
         self.offset: int | None = None
+        self.dropped = 0
+        self._work: dict[int, asyncio.Future[None]] = {}  # update id -> its handling
+        self._in_flight: dict[int, int] = {}  # chat -> updates being handled
+        self._locks: dict[int, asyncio.Lock] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; a token Telegram rejects ends it with that error."""
         await self.application.bot.delete_webhook(drop_pending_updates=False)
         delay = self.backoff
-        while not stop.is_set():
-            try:
-                updates = await self.application.bot.get_updates(
-                    offset=self.offset,
-                    timeout=self.timeout,
-                    limit=self.limit,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            except (InvalidToken, Forbidden):
-                raise
-            except RetryAfter as exc:
-                await asyncio.sleep(seconds_of(exc.retry_after))
-                continue
-            except NetworkError as exc:
-                log.warning(
-                    "cannot reach Telegram (%s); retrying in %.0f s", type(exc).__name__, delay
-                )
-                await _sleep_or_stop(stop, delay)
-                delay = min(delay * 2, 60)
-                continue
-            delay = self.backoff
-            if not updates:
-                continue
-            await asyncio.gather(*(self._handle(update) for update in updates))
-            self.offset = updates[-1].update_id + 1
+        try:
+            while not stop.is_set():
+                busy = any(not work.done() for work in self._work.values())
+                try:
+                    updates = await self.application.bot.get_updates(
+                        offset=self.offset,
+                        timeout=0 if busy else self.timeout,
+                        limit=self.limit,
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                except (InvalidToken, Forbidden):
+                    raise
+                except RetryAfter as exc:
+                    await asyncio.sleep(seconds_of(exc.retry_after))
+                    continue
+                except NetworkError as exc:
+                    log.warning(
+                        "cannot reach Telegram (%s); retrying in %.0f s", type(exc).__name__, delay
+                    )
+                    await _sleep_or_stop(stop, delay)
+                    delay = min(delay * 2, 60)
+                    continue
+                delay = self.backoff
+                fresh = [u for u in updates if u.update_id not in self._work]
+                for update in fresh:
+                    self._start(update)
+                self._advance()
+                pending = [work for work in self._work.values() if not work.done()]
+                if pending and not fresh:
+                    await asyncio.wait(pending, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                    self._advance()
+        finally:
+            pending = [work for work in self._work.values() if not work.done()]
+            if pending and stop.is_set():  # a clean stop lets running handlers finish
+                await asyncio.wait(pending, timeout=10)
+            for work in self._work.values():  # otherwise (cancelled): nothing more runs
+                work.cancel()
 
-    async def _handle(self, update: Update) -> None:
-        """Through the application's update processor, so its concurrency bound holds; handler
-        errors go to the application's error handler and never stop the batch."""
-        processor = self.application.update_processor
-        await processor.process_update(update, self.application.process_update(update))
+    def _start(self, update: Update) -> None:
+        chat = update.effective_chat.id if update.effective_chat else 0
+        if self._in_flight.get(chat, 0) >= self.per_chat:
+            self.dropped += 1
+            log.warning("too many updates from one chat at once; an extra one was dropped")
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            self._work[update.update_id] = done
+            return
+        self._in_flight[chat] = self._in_flight.get(chat, 0) + 1
+        self._work[update.update_id] = asyncio.ensure_future(self._handle(update, chat))
+
+    def _advance(self) -> None:
+        """Move the offset past every finished update up to the first unfinished one."""
+        for update_id in sorted(self._work):
+            if not self._work[update_id].done():
+                break
+            self._work.pop(update_id)
+            self.offset = update_id + 1
+
+    async def _handle(self, update: Update, chat: int) -> None:
+        """One chat at a time, then through the application's update processor (its
+        concurrency bound); handler errors go to the error handler."""
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        try:
+            async with lock:
+                processor = self.application.update_processor
+                await processor.process_update(update, self.application.process_update(update))
+        finally:
+            self._in_flight[chat] -= 1
+            if not self._in_flight[chat]:
+                del self._in_flight[chat]
+                self._locks.pop(chat, None)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -35,8 +35,9 @@ async def running(application: Application) -> AsyncIterator[Application]:  # ty
     async with application:
         await application.start()
         stop = asyncio.Event()
-        poller = asyncio.create_task(ConfirmAfterHandling(application, timeout=1).run(stop))
-        application.bot_data["poller"] = poller  # tests that simulate a crash cancel it
+        polling = ConfirmAfterHandling(application, timeout=1)
+        poller = asyncio.create_task(polling.run(stop))
+        application.bot_data["polling"] = polling  # what tests look into
         try:
             yield application
         finally:
