@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -222,12 +223,24 @@ def _alert_sentence(
 
 
 def split_messages(lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Join lines into messages under ``limit`` characters, breaking only between lines."""
+    """Join lines into messages under ``limit`` characters, breaking only between lines; a
+    single line longer than that loses its markup and is cut at spaces, never inside a tag or
+    an entity (Telegram refuses a message whose HTML does not parse)."""
     messages, current = [], ""
     for line in lines:
-        while len(line) > limit:  # a single over-long line: cut it (never happens in practice)
-            messages.append(line[: limit - 1])
-            line = line[limit - 1 :]
+        if len(line) > limit:
+            line = re.sub(r"<[^>]*>", "", line)
+            while len(line) > limit:
+                cut = line.rfind(" ", 0, limit)
+                cut = cut if cut > 0 else limit
+                if "&" in line[max(0, cut - 8) : cut]:  # do not split an entity such as &amp;
+                    amp = line.rfind("&", 0, cut)
+                    cut = amp if ";" not in line[amp:cut] and amp > 0 else cut
+                head, line = line[:cut].rstrip(), line[cut:].lstrip()
+                if current:
+                    messages.append(current)
+                    current = ""
+                messages.append(head)
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             messages.append(current)

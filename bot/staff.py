@@ -20,7 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from aggregation.charts import trend_chart
-from aggregation.render import report_text
+from aggregation.render import report_text, split_messages
 from aggregation.report import ReportError, UnitReport, build_report
 from bot.context import member_of, services_of, signed
 from survey.enrolment import scope_of, unit_tree
@@ -159,7 +159,10 @@ async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             else t._("fewer than {k}").format(k=k)
         )
         lines.append(f"{'  ' * node.depth}{node.unit.id} · {html.escape(node.unit.name)} – {count}")
-    await update.effective_chat.send_message("\n".join(lines) or t._("No units."))  # type: ignore[union-attr]
+    if not lines:
+        await update.effective_chat.send_message(t._("No units."))  # type: ignore[union-attr]
+    for message in split_messages(lines):  # a large organisation takes several messages
+        await update.effective_chat.send_message(message, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
 
 
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -316,7 +319,8 @@ async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 date=closes_at.strftime("%Y-%m-%d"), n=respondents, members=members, rate=rate
             )
         )
-    await update.effective_chat.send_message("\n".join(lines), parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
+    for message in split_messages(lines):
+        await update.effective_chat.send_message(message, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
 
 
 def _rounds_overview(db, scope: set[int]):  # type: ignore[no-untyped-def]

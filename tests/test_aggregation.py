@@ -218,3 +218,12 @@ def test_rotation_is_not_mistaken_for_suppression(db, keys, settings, org) -> No
     assert table.at["stress", "round_id"] == second
     text = "\n".join(report_text(report, "en"))
     assert "asked " in text  # the reader is told the value is from an earlier round
+
+
+def test_an_over_long_line_is_split_without_breaking_markup() -> None:
+    line = "<b>" + " ".join(["Team&amp;Co"] * 900) + "</b>"
+    messages = split_messages(["<b>Staff Pulse</b>", line])
+    assert all(len(m) <= 4096 for m in messages)
+    assert messages[0] == "<b>Staff Pulse</b>"
+    assert all(m.count("<b>") == m.count("</b>") for m in messages)
+    assert all(part.endswith("Co") or part.endswith("Team&amp;Co") for part in messages[1:])
