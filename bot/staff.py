@@ -44,6 +44,8 @@ from survey.storage.models import (
 )
 
 log = logging.getLogger(__name__)
+#: How long checking an uploaded question set may take before the admin is told it failed.
+UPLOAD_CHECK_SECONDS = 10
 
 
 def add_staff_handlers(application: Application) -> None:  # type: ignore[type-arg]
@@ -238,9 +240,15 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     file = await document.get_file()
     content = bytes(await file.download_as_bytearray())
     try:
-        question_set = await asyncio.to_thread(
-            load_question_set, content, document.file_name or "upload.yaml"
+        # Off the event loop, and bounded: the loader refuses hostile files quickly, and
+        # whatever it still costs may not hold up the answer to the admin for long.
+        question_set = await asyncio.wait_for(
+            asyncio.to_thread(load_question_set, content, document.file_name or "upload.yaml"),
+            timeout=UPLOAD_CHECK_SECONDS,
         )
+    except TimeoutError:
+        await chat.send_message(t._("Checking this file took too long; nothing was imported."))
+        return
     except QuestionSetError as exc:
         lines = [t._("This question set has problems; nothing was imported:")]
         lines += [p.render(exc.source) for p in exc.problems[:20]]

@@ -196,3 +196,17 @@ async def test_a_close_interrupted_before_statistics_is_finished_and_reported_on
     assert not any("No closed round yet" in t for t in api.texts(MANAGER))
     await run_tick(api.application)
     assert [t for t in api.texts(MANAGER) if "Team A" in t or "IFO" in t] == reports  # once
+
+
+async def test_a_hostile_upload_is_refused_and_nobody_waits(bot, tree) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n"
+        for i in range(8)
+    )
+    for _ in range(5):  # (a sixth at the same moment would be dropped as a flood)
+        api.send_document(ADMIN, "laughs.yaml", laughs.encode(), language="en")
+    api.send_text(WORKER, "/help", language="en")
+    await api.wait_for(lambda: api.texts(WORKER))  # answered while the uploads are refused
+    await api.wait_for(lambda: len(api.texts(ADMIN)) == 5)
+    assert all("expands to more than" in text for text in api.texts(ADMIN))
