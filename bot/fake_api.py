@@ -95,6 +95,8 @@ class FakeBotApi:
         self.left_chats: list[int] = []
         self.unsupported: set[str] = set()
         self._failures: dict[str, list[Failure]] = defaultdict(list)
+        #: method -> how many more calls are carried out but never answered (a lost reply)
+        self._lost_replies: dict[str, int] = defaultdict(int)
         self._blocked: set[int] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -224,6 +226,11 @@ class FakeBotApi:
         }.get(status, "")
         self._failures[method].append(Failure(status, text, retry_after, times))
 
+    def lose_replies(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out, but the connection drops
+        before the reply: the bot cannot know whether its request arrived."""
+        self._lost_replies[method] += times
+
     def block(self, user_id: int) -> None:
         """The user blocks the bot: every send to them answers 403 from now on."""
         self._blocked.add(user_id)
@@ -278,6 +285,11 @@ class FakeBotApi:
         if handler is None:
             return _error(404, "Not Found: method not found")
         result = await handler(params)
+        if self._lost_replies.get(method):
+            # Done on "Telegram's" side, but the reply never reaches the bot.
+            self._lost_replies[method] -= 1
+            if request.transport is not None:
+                request.transport.close()
         return web.json_response({"ok": True, "result": result})
 
     async def _m_getMe(self, _: dict[str, Any]) -> dict[str, Any]:

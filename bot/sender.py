@@ -145,12 +145,14 @@ async def _send(
 
 
 def may_have_arrived(error: NetworkError) -> bool:
-    """Whether a failed request may still have reached Telegram: a timeout while sending or
-    waiting for the reply. Not when the connection never opened (or no connection was free),
-    and not when Telegram answered with an error: those provably did not deliver."""
-    if not isinstance(error, TimedOut):
-        return False
-    return not isinstance(error.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
+    """Whether a failed request may still have reached Telegram: a timeout or a dropped
+    connection while sending or waiting for the reply. Not when the connection never opened (or
+    no connection was free), and not when Telegram answered with an error: those provably did
+    not deliver."""
+    cause = error.__cause__
+    if isinstance(error, TimedOut):
+        return not isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout)
+    return isinstance(cause, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
 
 
 def seconds_of(value: object) -> float:

@@ -160,6 +160,7 @@ def test_only_sends_that_provably_did_not_arrive_are_repeated() -> None:
     assert not may_have_arrived(caused(TimedOut(), httpx.ConnectTimeout("connect")))
     assert not may_have_arrived(caused(TimedOut(), httpx.PoolTimeout("pool")))
     assert not may_have_arrived(caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("x")))
+    assert may_have_arrived(caused(NetworkError("dropped"), httpx.RemoteProtocolError("x")))
     assert not may_have_arrived(NetworkError("Bad Gateway"))
 
 
@@ -193,3 +194,13 @@ async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     assert not old.try_lead()  # and it cannot lead while the other does
     old.release()  # clean, although its connection is gone
     new.release()
+
+
+async def test_lost_replies_do_not_duplicate_invitations(app_and_api, db, org, members) -> None:  # type: ignore[no-untyped-def]
+    """Telegram carries out two sends but their replies are lost: nobody gets the invitation
+    twice, now or on the next tick (the issue measured 30 duplicates in 300 at 10 % loss)."""
+    application, api = app_and_api
+    api.lose_replies("sendMessage", times=2)
+    await run_tick(application)
+    await run_tick(application)
+    assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
