@@ -117,7 +117,7 @@ async def _send(
         heading = t._("A reminder: this week's check-in is still open, and closes soon.")
     text = "<i>" + html.escape(heading) + "</i>\n\n" + question
     leader = application.bot_data.get("leader")
-    if leader is not None and not await asyncio.to_thread(leader.holds):
+    if leader is not None and leader.fenced and not await asyncio.to_thread(leader.holds):
         return "not leading"  # fencing: another process may lead now; it sends instead
     for attempt in range(NETWORK_RETRIES + 1):
         try:

@@ -57,6 +57,11 @@ class LeaderLock:
         connection.close()
         return False
 
+    @property
+    def fenced(self) -> bool:
+        """Whether leadership can be lost at all (PostgreSQL); SQLite's one process leads."""
+        return self._db.dialect == "postgresql"
+
     def holds(self) -> bool:
         """Whether the server still grants this process the lock, asked on the lock's own
         connection; a lost connection means leadership is lost."""
