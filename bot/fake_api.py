@@ -95,6 +95,8 @@ class FakeBotApi:
         self.left_chats: list[int] = []
         self.unsupported: set[str] = set()
         self._failures: dict[str, list[Failure]] = defaultdict(list)
+        #: Seconds every send* call takes, as a far-away Telegram would (benchmarks).
+        self.latency = 0.0
         #: method -> how many more calls are carried out but never answered (a lost reply)
         self._lost_replies: dict[str, int] = defaultdict(int)
         self._blocked: set[int] = set()
@@ -284,6 +286,8 @@ class FakeBotApi:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        if self.latency and method.startswith("send"):
+            await asyncio.sleep(self.latency)
         result = await handler(params)
         if self._lost_replies.get(method):
             # Done on "Telegram's" side, but the reply never reaches the bot.

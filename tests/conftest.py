@@ -50,7 +50,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh database on the PostgreSQL server for this test session, migrated to head."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    # pool_pre_ping: a test restarts the server (tests/bot/test_sending.py); teardown must
+    # still reach it.
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     name = f"pulse_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
         with admin.connect() as connection:

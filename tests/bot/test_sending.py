@@ -204,3 +204,39 @@ async def test_lost_replies_do_not_duplicate_invitations(app_and_api, db, org, m
     await run_tick(application)
     await run_tick(application)
     assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
+
+
+async def test_a_postgresql_restart_ends_leadership_and_nobody_gets_two(
+    app_and_api, db, org, members
+) -> None:  # type: ignore[no-untyped-def]
+    """A real PostgreSQL restart under a leading bot: afterwards the old leader cannot prove
+    it leads and sends nothing; the new leader sends each invitation once; the old one shuts
+    down cleanly."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if db.dialect != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's")
+    clusters = Path("/etc/postgresql")
+    if shutil.which("pg_ctlcluster") is None or not clusters.is_dir():
+        pytest.skip("no local PostgreSQL cluster to restart")
+    application, api = app_and_api
+    old = LeaderLock(db)
+    assert old.try_lead()
+    version = sorted(p.name for p in clusters.iterdir())[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["pg_isready", "-h", "127.0.0.1", "-t", "30"], check=True, capture_output=True)
+    application.bot_data["leader"] = old
+    assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == 0
+    new = LeaderLock(db)
+    assert new.try_lead()
+    assert not old.try_lead()
+    application.bot_data["leader"] = new
+    assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == len(USERS)
+    assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
+    old.release()  # clean, although the server it locked with has restarted
