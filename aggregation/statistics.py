@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from aggregation.disclosure import Tree, audit, blocks, gate, rolled_up, structure, suppress
+from aggregation.disclosure import Tree, audit, blocks, rolled_up, suppress
 from aggregation.pinning import ItemScale
+from survey.grouping import kept_answers, release_plan
 from survey.questions.model import Item, QuestionSet
 
 
@@ -114,22 +115,26 @@ def round_figures(
 
     1. which units can be shown at all comes from the roster (``structure``), then the
        respondents' gate decides which are shown this round (``gate``);
-    2. a block in which everyone answered leaves one answer out (the one with the lowest random
-       id), so "everyone answered" is never published and nobody's participation is pinned;
+    2. each group (block) is published with at most its cap of respondents (below everyone):
+       answers above it are left out (the lowest random ids), so "everyone answered" is never
+       published and nobody's participation is pinned;
     3. every figure is built from blocks ("atoms": a shown unit minus its shown descendants) and
        an atom's extreme value is published only as a range that also fits a non-unanimous
        group, so that no subtraction of published figures pins anyone's answer;
     4. a construct's index is the mean of its items' means, so it adds nothing to them.
     """
-    list(tree.parent)
     in_scope = [(unit, rid, a) for unit, rid, a in answers if unit in tree.parent]
-    figures, left_out = participation_figures(
-        tree, members, Counter(unit for unit, _, _ in in_scope), k
-    )
+    if participation is None:  # answers still by unit: group them as the release would
+        plan = release_plan(tree, members, Counter(unit for unit, _, _ in in_scope), k)
+        groups = kept_answers(plan, [(unit, rid) for unit, rid, _ in in_scope])
+        in_scope = [(groups[rid], rid, a) for _, rid, a in in_scope if rid in groups]
+        participation = plan.figures
+    figures = _with_measures(participation)
     shown = {unit for unit, figure in figures.items() if figure["shown"]}
-    kept = _leave_out(tree, shown, in_scope, left_out)
+    _require_clean(tree, {u: figures[u]["members"] for u in shown}, k + 1, "structure")
+    _require_clean(tree, {u: figures[u]["respondents"] for u in shown}, k, "respondents")
     frame = pd.DataFrame(
-        [{"_unit": unit, **{i.key: a.get(i.key) for i in items}} for unit, _, a in kept],
+        [{"_unit": unit, **{i.key: a.get(i.key) for i in items}} for unit, _, a in in_scope],
         columns=["_unit", *[i.key for i in items]],
     )
     asked = sorted({i.construct for i in items if i.index_scores is not None})
@@ -262,85 +267,19 @@ def _published_range(low: float, high: float, digits: int) -> tuple[float, float
 def participation_figures(
     tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int
 ) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
-    """Which units are shown and how many answered, as published, from the members attached to
-    each unit at open and the answers per unit; and per block how many answers are left out:
-    those above the block's cap (``disclosure.gate``), so that "everyone answered" is never
-    said, not even by subtracting what a hidden unit implies."""
-    roster = rolled_up(tree, members)
-    respondents = rolled_up(tree, answered)
-    candidates = structure(tree, members, k)
-    decided = gate(tree, roster, respondents, k, candidates)
-    shown = decided.shown
-    _require_clean(tree, {u: roster[u] for u in shown}, k + 1, "structure")
-    kids = tree.children()
-    left_out: dict[int, int] = {}
-    published_block: dict[int, int] = {}
-    at_cap: set[int] = set()
-    for unit in shown:
-        below = _closest_shown_below(kids, unit, shown)
-        block_members = roster[unit] - sum(roster[d] for d in below)
-        block_answers = respondents[unit] - sum(respondents[d] for d in below)
-        room = max(decided.cap[unit], 0)
-        left_out[unit] = max(block_answers - room, 0)
-        published_block[unit] = block_answers - left_out[unit]
-        if block_members > 0 and published_block[unit] == room:
-            at_cap.add(unit)
-    figures: dict[int, dict[str, Any]] = {}
-    for unit in tree.parent:  # the tree as it was at close, so later audits judge the same tree
-        figure: dict[str, Any] = {"shown": unit in shown, "parent": tree.parent[unit]}
-        if unit not in candidates:
-            figure["reason"] = "members"  # decided from the roster alone: safe to say
-        elif unit in decided.limited:
-            figure["reason"] = "neighbours"  # decided from the roster and the hidden units
-        if unit in shown:
-            within = [b for b in shown if b == unit or unit in tree.ancestors(b)]
-            figure |= {
-                "respondents": sum(published_block[b] for b in within),
-                "members": roster[unit],
-                "items": {},
-                "constructs": {},
-            }
-            if any(b in at_cap for b in within):
-                # A block published at its limit may hide more answers: "at least n answered".
-                figure["respondents_at_least"] = True
-        figures[unit] = figure
-    _require_clean(
-        tree, {u: f["respondents"] for u, f in figures.items() if f["shown"]}, k, "respondents"
-    )
-    return figures, left_out
+    """Which units are shown and how many answered, as published, and per group how many
+    answers are left out (``survey.grouping.release_plan``)."""
+    plan = release_plan(tree, members, answered, k)
+    return _with_measures(plan.figures), plan.left_out
 
 
-def _leave_out(
-    tree: Tree,
-    shown: set[int],
-    answers: Sequence[tuple[int, str, Mapping[str, Any]]],
-    left_out: Mapping[int, int],
-) -> list[tuple[int, str, Mapping[str, Any]]]:
-    """Drop, per block, the answers with the lowest ids (random UUIDs: a random choice that a
-    recomputation makes again) as many as ``left_out`` says."""
-    owner = blocks(tree, shown)
-    by_block: dict[int, list[str]] = {}
-    for unit, rid, _ in answers:
-        block = owner.get(unit)
-        if block is not None:
-            by_block.setdefault(block, []).append(rid)
-    dropped = {
-        rid for block, ids in by_block.items() for rid in sorted(ids)[: left_out.get(block, 0)]
-    }
-    return [entry for entry in answers if entry[1] not in dropped]
-
-
-def _closest_shown_below(
-    kids: Mapping[int | None, list[int]], unit: int, shown: set[int]
-) -> list[int]:
-    found, todo = [], list(kids.get(unit, []))
-    while todo:
-        child = todo.pop()
-        if child in shown:
-            found.append(child)
-        else:
-            todo.extend(kids.get(child, []))
-    return found
+def _with_measures(participation: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The participation figures, with room for the measures of shown units."""
+    figures = {int(unit): dict(figure) for unit, figure in participation.items()}
+    for figure in figures.values():
+        if figure["shown"]:
+            figure |= {"items": {}, "constructs": {}}
+    return figures
 
 
 def _series_to_dict(series: pd.Series, cast: type = int) -> dict[Any, Any]:

@@ -44,7 +44,7 @@ async def deliver(
     survey_round: SurveyRound,
     kind: Kind,
     backoff: float = 1.0,
-    concurrency: int = 32,
+    concurrency: int = 40,
 ) -> SendReport:
     """Send ``kind`` for ``survey_round`` to everyone who has not had it yet.
 

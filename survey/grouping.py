@@ -17,7 +17,7 @@ is not enough: a parent of 9 and its child of 6 would give the 3 others by subtr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,17 +58,29 @@ def rolled_up(tree: Tree, own: Mapping[int, int]) -> dict[int, int]:
 
 
 def suppress(
-    tree: Tree, totals: Mapping[int, int], k: int, candidates: set[int] | None = None
+    tree: Tree,
+    totals: Mapping[int, int],
+    k: int,
+    candidates: set[int] | None = None,
+    *,
+    hide_first: Callable[[int, set[int]], tuple[int, ...]] | None = None,
 ) -> set[int]:
     """The units whose figure may be shown, for rolled-up ``totals`` and threshold ``k``.
 
     ``candidates`` limits which units may be shown at all (e.g. for an item: the units shown for
-    respondents), and is itself subject to the rules.
+    respondents), and is itself subject to the rules. Where a block is too small, the shown
+    descendant that ``hide_first`` ranks lowest is hidden (default: the one with the smallest
+    total, then the lowest id).
     """
     pool = set(tree.parent) if candidates is None else set(candidates) & set(tree.parent)
     shown = {unit for unit in pool if totals.get(unit, 0) >= k}
     kids = tree.children()
     depth = {unit: len(tree.ancestors(unit)) for unit in tree.parent}
+
+    def smallest(unit: int, _: set[int]) -> tuple[int, ...]:
+        return (totals.get(unit, 0), unit)
+
+    rank = hide_first or smallest
     changed = True
     while changed:
         changed = False
@@ -78,11 +90,8 @@ def suppress(
             below = _closest_shown_descendants(kids, unit, shown)
             rest = totals.get(unit, 0) - sum(totals.get(d, 0) for d in below)
             if 0 < rest < k:
-                if below:
-                    smallest = min(below, key=lambda d: (totals.get(d, 0), d))
-                    shown.discard(smallest)
-                else:  # cannot happen for a unit shown with >= k, kept for safety
-                    shown.discard(unit)
+                # A unit shown with >= k always has shown descendants here.
+                shown.discard(min(below, key=lambda d: rank(d, shown)) if below else unit)
                 changed = True
     return shown
 
@@ -97,26 +106,14 @@ def structure(tree: Tree, roster: Mapping[int, int], k: int) -> set[int]:
     stay visible.
     """
     totals = rolled_up(tree, roster)
-    shown = {unit for unit in tree.parent if totals.get(unit, 0) >= k + 1}
     kids = tree.children()
-    depth = {unit: len(tree.ancestors(unit)) for unit in tree.parent}
 
-    def own_block(unit: int) -> int:
+    def own_block_first(unit: int, shown: set[int]) -> tuple[int, ...]:
         below = _closest_shown_descendants(kids, unit, shown)
-        return totals.get(unit, 0) - sum(totals.get(d, 0) for d in below)
+        own = totals.get(unit, 0) - sum(totals.get(d, 0) for d in below)
+        return (own, totals.get(unit, 0), unit)
 
-    changed = True
-    while changed:
-        changed = False
-        for unit in sorted(shown, key=lambda u: (depth[u], u)):
-            if unit not in shown:
-                continue
-            below = _closest_shown_descendants(kids, unit, shown)
-            rest = own_block(unit)
-            if 0 < rest < k + 1 and below:
-                shown.discard(min(below, key=lambda d: (own_block(d), totals.get(d, 0), d)))
-                changed = True
-    return shown
+    return suppress(tree, totals, k + 1, hide_first=own_block_first)
 
 
 @dataclass(frozen=True)

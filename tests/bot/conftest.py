@@ -94,3 +94,16 @@ async def bot(db, keys, settings):  # type: ignore[no-untyped-def]
         api.application = application  # type: ignore[attr-defined]  # for tests that tick
         async with running(application):
             yield api
+
+
+async def answer_every_question(api: FakeBotApi, user: int, message) -> list[str]:  # type: ignore[no-untyped-def]
+    """Press the second option of each question until the summary; returns the data pressed."""
+    pressed = []
+    for _ in range(20):
+        if not (message.text or "").startswith("Question"):
+            break
+        before = message.text
+        pressed.append(message.buttons()[1][1])
+        api.press(user, message, pressed[-1])
+        await api.wait_for(lambda m=message, b=before: m.text != b)
+    return pressed

@@ -18,7 +18,7 @@ from sqlmodel import select
 from bot.fake_api import FakeBotApi
 from bot.polling import ConfirmAfterHandling
 from survey.storage.models import PoolSubmission
-from tests.bot.conftest import make_application, running
+from tests.bot.conftest import answer_every_question, make_application, running
 
 USERS = [6_300_000_000 + i for i in range(4)]
 
@@ -45,12 +45,7 @@ async def _to_summary(api: FakeBotApi, user: int, invite: str):  # type: ignore[
     api.send_text(user, "/checkin", language="en")
     await api.wait_for(lambda: "Question 1 of" in (api.last(user).text or ""))
     message = api.last(user)
-    for _ in range(20):
-        if not (message.text or "").startswith("Question"):
-            break
-        before = message.text
-        api.press(user, message, message.buttons()[1][1])
-        await api.wait_for(lambda m=message, b=before: m.text != b)
+    await answer_every_question(api, user, message)
     return message
 
 

@@ -13,7 +13,7 @@ from survey.enrolment import enrol_member
 from survey.invites import create_invite
 from survey.logs import configure_logging, redact
 from survey.storage.models import Role
-from tests.bot.conftest import make_application, running
+from tests.bot.conftest import answer_every_question, make_application, running
 
 WORKER, MANAGER, ADMIN = 5_123_456_789, 7_000_000_001, 7_000_000_002
 NAME = "Annika-Lovisa"
@@ -59,13 +59,7 @@ async def test_every_flow_at_debug_leaves_nothing_identifying_in_the_log(
             api.send_text(WORKER, "/checkin", language="en")
             await api.wait_for(lambda: "Question 1 of" in (api.last(WORKER).text or ""))
             message = api.last(WORKER)
-            for _ in range(20):
-                if not (message.text or "").startswith("Question"):
-                    break
-                before = message.text
-                pressed.append(message.buttons()[1][1])
-                api.press(WORKER, message, pressed[-1])
-                await api.wait_for(lambda m=message, b=before: m.text != b)
+            pressed += await answer_every_question(api, WORKER, message)
             send = next(data for label, data in message.buttons() if "Send" in label)
             pressed.append(send)
             api.press(WORKER, message, send)
