@@ -42,12 +42,14 @@ class ScrubResult:
 
 
 #: Anything on the server that can still see rows deleted a moment ago: another session with a
-#: snapshot (backend_xmin), a replication slot, a prepared transaction. Our own session has none.
+#: snapshot (backend_xmin; autovacuum's are ignored by vacuums anyway), a replication slot, a
+#: prepared transaction. Our own session has none.
 _OLD_SNAPSHOTS = """
 SELECT
   (SELECT count(*) FROM pg_stat_activity
      WHERE pid <> pg_backend_pid() AND datname = current_database()
-       AND backend_xmin IS NOT NULL)
+       AND backend_xmin IS NOT NULL
+       AND backend_type NOT IN ('autovacuum worker', 'autovacuum launcher'))
   + (SELECT count(*) FROM pg_replication_slots
        WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL)
   + (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())
