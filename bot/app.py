@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from bot.checkin import CheckinState, Screen, answers_of, step
-from bot.commands import set_staff_commands
+from bot.commands import set_staff_commands, staff_commands, worker_commands
 from bot.context import Services, language_of, member_of, services_of, signed, views_for
 from bot.settings import BotSettings
 from bot.staff import activate_upload, add_staff_handlers
@@ -86,6 +86,10 @@ def build_application(
     application.add_handler(CommandHandler("resume", resume, filters=private))
     application.add_handler(CommandHandler("leave", leave_command, filters=private))
     add_staff_handlers(application)
+    # Last: any other message in a private chat (plain text, an unknown command) gets help.
+    application.add_handler(
+        MessageHandler(private & (filters.TEXT | filters.COMMAND), plain_message)
+    )
     application.add_handler(CallbackQueryHandler(button))
     application.add_error_handler(on_error)
     return application
@@ -235,19 +239,20 @@ def _privacy_text(t: Texts, k: int) -> str:
     )
 
 
-def _help_text(t: Texts) -> str:
-    return "\n".join(
-        [
-            t._("Staff Pulse asks a few short questions about your work week."),
-            "",
-            "/checkin – " + t._("answer the open check-in"),
-            "/privacy – " + t._("what is stored and who sees what"),
-            "/language – " + t._("Swedish or English"),
-            "/pause – " + t._("no check-ins for now"),
-            "/resume – " + t._("check-ins again"),
-            "/leave – " + t._("leave Staff Pulse"),
-        ]
+def _help_text(t: Texts, role: Role | None) -> str:
+    """The commands this person can use, from the same lists as their command menu."""
+    commands = (
+        staff_commands(t.language, role)
+        if role in (Role.MANAGER, Role.ADMIN)
+        else worker_commands(t.language)
     )
+    lines = [t._("Staff Pulse asks a few short questions about your work week."), ""]
+    lines += [f"/{c.command} – {c.description}" for c in commands if c.command != "help"]
+    if role == Role.ADMIN:
+        lines.append(t._("Send a question-set YAML file to check and activate it."))
+    if role is None:
+        lines += ["", t._("To join, open the invite link your unit gave you.")]
+    return "\n".join(lines)
 
 
 # --- simple commands ----------------------------------------------------------------------
@@ -266,7 +271,22 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     services = services_of(context)
     member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
     t = Texts(language_of(update, member, services.settings.language))
-    await update.effective_chat.send_message(_help_text(t))  # type: ignore[union-attr]
+    await update.effective_chat.send_message(  # type: ignore[union-attr]
+        _help_text(t, member.role if member else None)
+    )
+
+
+async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything that is not a command or a file: a short answer with what one can do here,
+    rather than silence (the bot reads no free text)."""
+    services = services_of(context)
+    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    t = Texts(language_of(update, member, services.settings.language))
+    await update.effective_chat.send_message(  # type: ignore[union-attr]
+        t._("I only understand the commands below and the buttons in my messages.")
+        + "\n\n"
+        + _help_text(t, member.role if member else None)
+    )
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

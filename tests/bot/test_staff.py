@@ -210,3 +210,25 @@ async def test_a_hostile_upload_is_refused_and_nobody_waits(bot, tree) -> None: 
     await api.wait_for(lambda: api.texts(WORKER))  # answered while the uploads are refused
     await api.wait_for(lambda: len(api.texts(ADMIN)) == 5)
     assert all("expands to more than" in text for text in api.texts(ADMIN))
+
+
+async def test_help_fits_the_role_and_plain_messages_get_an_answer(bot, tree) -> None:  # type: ignore[no-untyped-def]
+    api = bot
+    api.send_text(MANAGER, "/help", language="en")
+    await api.wait_for(lambda: api.texts(MANAGER))
+    assert "/report" in api.texts(MANAGER)[0]
+    assert "/invite" not in api.texts(MANAGER)[0]
+    api.send_text(ADMIN, "/help", language="en")
+    await api.wait_for(lambda: api.texts(ADMIN))
+    assert "/invite" in api.texts(ADMIN)[0]
+    assert "YAML" in api.texts(ADMIN)[0]
+    api.send_text(WORKER, "/help", language="en")
+    await api.wait_for(lambda: api.texts(WORKER))
+    assert "/checkin" in api.texts(WORKER)[0]
+    assert "/report" not in api.texts(WORKER)[0]
+    api.send_text(WORKER, "hej?", language="en")
+    await api.wait_for(lambda: len(api.texts(WORKER)) == 2)
+    assert "only understand the commands" in api.texts(WORKER)[1]
+    api.send_text(WORKER, "/nosuchcommand", language="en")
+    await api.wait_for(lambda: len(api.texts(WORKER)) == 3)
+    assert "/checkin" in api.texts(WORKER)[2]
