@@ -78,10 +78,13 @@ class _Tree:
         for unit, up in self.parent.items():
             self.kids.setdefault(up, []).append(unit)
 
-    def closest_below(self, unit: int, marked: set[int]) -> list[int]:
+    def closest_below(self, unit: int, marked: set[int], skip: set[int] | None = None) -> list[int]:
+        """The outermost ``marked`` units below ``unit``, not looking under ``skip`` units."""
         found, todo = [], list(self.kids.get(unit, []))
         while todo:
             child = todo.pop()
+            if skip is not None and child in skip:
+                continue
             if child in marked:
                 found.append(child)
             else:
@@ -125,7 +128,7 @@ def _participation(
             below_v = tree.closest_below(v, shown)
             return tree.total(v, roster) - sum(tree.total(d, roster) for d in below_v)
 
-        regions = [region(v) for v in _outermost_in_region(tree, unit, shown, quiet)]
+        regions = [region(v) for v in tree.closest_below(unit, quiet, skip=shown)]
         outside = atom_members - sum(regions)
         # The fewest who can have answered outside the quiet regions, each at most k-1.
         fewest_outside = answered - sum(min(k - 1, r) for r in regions)
@@ -134,19 +137,6 @@ def _participation(
         elif answered <= 0:
             pins.append(Pin(unit, "participation", "nobody in a group is shown as answering"))
     return pins
-
-
-def _outermost_in_region(tree: _Tree, unit: int, shown: set[int], marked: set[int]) -> list[int]:
-    found, todo = [], list(tree.kids.get(unit, []))
-    while todo:
-        child = todo.pop()
-        if child in shown:
-            continue
-        if child in marked:
-            found.append(child)
-        else:
-            todo.extend(tree.kids.get(child, []))
-    return found
 
 
 @dataclass

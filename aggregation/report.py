@@ -192,20 +192,12 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
     }
     report.alerts = evaluate_alerts(report, [figures.get((r.round_id, unit_id), {}) for r in refs])
     audit_report(db, report)
-    audit_pinning(db, relevant)
     return report
 
 
-def audit_pinning(db: Database, rounds: list[SurveyRound]) -> None:
-    """The pinning audit (``aggregation.pinning``) over each round a report draws on, on
-    everything that round published, before any of it leaves."""
-    pinned = _pinned_rounds(db, rounds)
-    if pinned:
-        # Name the round, never a count: the message ends up in logs (P6).
-        raise ReportError(f"report withheld: the pinning audit refused round {min(pinned)}")
-
-
 def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
+    """The rounds whose publication the pinning audit (``aggregation.pinning``) refuses, judged
+    on everything each round published; a report leaves them out before anything leaves."""
     sets = _sets_of(db, rounds)
     with db.session() as session:
         rows = session.exec(

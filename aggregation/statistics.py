@@ -141,7 +141,6 @@ def round_figures(
     for figure in figures.values():
         figure["asked"] = asked
 
-    means: dict[str, dict[int, tuple[int, float, float]]] = {}
     for item in items:
         column = frame[["_unit", item.key]].dropna()
         answered = rolled_up(tree, _series_to_dict(column.groupby("_unit").size()))
@@ -154,14 +153,14 @@ def round_figures(
         if item.index_scores is not None:
             scores = column[item.key].map(item.index_scores)
             step = 100 / (len(item.values) - 1)
-            means[item.key] = _ranged(
+            means = _ranged(
                 tree,
                 item_shown,
                 column["_unit"].tolist(),
                 scores.tolist(),
                 lambda total, n, step=step: mean_band(total / n, n, step),
             )
-            for unit, (_, low, high) in means[item.key].items():
+            for unit, (_, low, high) in means.items():
                 figures[unit]["items"][item.key]["mean"] = list(_published_range(low, high, 2))
         if item.unfavourable:
             flags = column[item.key].isin(item.unfavourable).astype(float)
@@ -240,19 +239,16 @@ def _ranged(
             continue
         atom_n[atom] += 1
         atom_total[atom] = atom_total.get(atom, 0.0) + float(value)
-    atoms = {atom: (n, *band(atom_total[atom], n)) for atom, n in atom_n.items() if n > 0}
-    result = {}
-    for unit in shown:
-        parts = [atoms[a] for a in atoms if a == unit or unit in tree.ancestors(a)]
-        n = sum(p[0] for p in parts)
-        if n == 0:
-            continue
-        result[unit] = (
-            n,
-            sum(p[0] * p[1] for p in parts) / n,
-            sum(p[0] * p[2] for p in parts) / n,
-        )
-    return result
+    # Each atom's band counts in its own unit and every shown unit above it.
+    sums: dict[int, list[float]] = {}
+    for atom, n in atom_n.items():
+        low, high = band(atom_total[atom], n)
+        for unit in (atom, *(a for a in tree.ancestors(atom) if a in shown)):
+            total = sums.setdefault(unit, [0, 0.0, 0.0])
+            total[0] += n
+            total[1] += n * low
+            total[2] += n * high
+    return {unit: (int(n), low / n, high / n) for unit, (n, low, high) in sums.items() if n}
 
 
 def _published_range(low: float, high: float, digits: int) -> tuple[float, float]:

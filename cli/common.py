@@ -33,50 +33,52 @@ def clear_errors() -> Iterator[None]:
     """Known failures become one readable line and exit code 2, never a traceback."""
     try:
         yield
-    except ValidationError as exc:
+    except Exception as exc:
+        line = operator_error(exc)
+        if line is None:
+            raise
+        err.print(line, highlight=False)
+        raise typer.Exit(OPERATOR_ERROR) from exc
+
+
+def operator_error(exc: Exception) -> str | None:
+    """The one line (rich markup, user text escaped) for an operator's mistake; None for
+    anything else, which stays a real error."""
+    error = "[red]Error:[/red] "
+    if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         name = f"PULSE_{field.upper()}" if field else "a setting"
-        err.print(f"[red]Invalid value[/red] for {name}: {escape(first['msg'])}", highlight=False)
-        raise typer.Exit(OPERATOR_ERROR) from exc
-    except ArgumentError as exc:
-        err.print(
-            "[red]Error:[/red] PULSE_DATABASE_URL is not a database URL (e.g. "
-            "postgresql+psycopg://user@host/dbname)",
-            highlight=False,
+        return f"[red]Invalid value[/red] for {name}: {escape(first['msg'])}"
+    if isinstance(exc, ArgumentError):
+        return (
+            f"{error}PULSE_DATABASE_URL is not a database URL (e.g. "
+            "postgresql+psycopg://user@host/dbname)"
         )
-        raise typer.Exit(OPERATOR_ERROR) from exc
-    except OperationalError as exc:
+    if isinstance(exc, OperationalError):
         message = str(exc.orig).lower()
         if "no such table" in message or "does not exist" in message:
-            err.print(
-                f"[red]Error:[/red] no Staff Pulse database here ({escape(str(Path.cwd()))}): "
-                "run `pulse init` first, or set PULSE_DATA_DIR / PULSE_DATABASE_URL",
-                highlight=False,
+            return (
+                f"{error}no Staff Pulse database here ({escape(str(Path.cwd()))}): run "
+                "`pulse init` first, or set PULSE_DATA_DIR / PULSE_DATABASE_URL"
             )
-        else:
-            err.print(f"[red]Error:[/red] the database refused: {escape(str(exc.orig))}")
-        raise typer.Exit(OPERATOR_ERROR) from exc
-    except (DataError, IntegrityError) as exc:
-        err.print(
-            "[red]Error:[/red] the database refused a value (a number too large or a reference "
-            "to something that does not exist)",
-            highlight=False,
+        return f"{error}the database refused: {escape(str(exc.orig))}"
+    if isinstance(exc, DataError | IntegrityError):
+        return (
+            f"{error}the database refused a value (a number too large or a reference to "
+            "something that does not exist)"
         )
-        raise typer.Exit(OPERATOR_ERROR) from exc
-    except OverflowError as exc:
-        err.print("[red]Error:[/red] a number or duration is too large", highlight=False)
-        raise typer.Exit(OPERATOR_ERROR) from exc
-    except PermissionError as exc:
-        err.print(
-            f"[red]Error:[/red] not allowed to write {escape(str(exc.filename or ''))}: check "
-            "the owner and permissions of the data directory (PULSE_DATA_DIR)",
-            highlight=False,
+    if isinstance(exc, OverflowError):
+        return f"{error}a number or duration is too large"
+    if isinstance(exc, PermissionError):
+        return (
+            f"{error}not allowed to write {escape(str(exc.filename or ''))}: check the owner "
+            "and permissions of the data directory (PULSE_DATA_DIR)"
         )
-        raise typer.Exit(OPERATOR_ERROR) from exc
-    except (DatabaseUnavailableError, KeyFileError, ValueError, LookupError, OSError) as exc:
-        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(OPERATOR_ERROR) from exc
+    known = (DatabaseUnavailableError, KeyFileError, ValueError, LookupError, OSError)
+    if isinstance(exc, known):
+        return f"{error}{escape(str(exc))}"
+    return None
 
 
 @dataclass

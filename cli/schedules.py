@@ -194,13 +194,13 @@ def regroup(
     if not done:
         console.print("Nothing to regroup: every closed round stores its answers by group.")
         return
-    for item in done:
-        verb = "regrouped" if apply else "would regroup"
-        console.print(
-            f"round {item.round_id}: {verb} {item.responses} answers, "
-            f"{'destroyed' if apply else 'would destroy'} {item.destroyed}",
-            highlight=False,
-        )
+    # Only round ids: how many answers a round had outside its published groups would be a
+    # count for fewer than k people (P6).
+    rounds = ", ".join(str(item.round_id) for item in done)
+    if apply:
+        console.print(f"Rounds {rounds}: answers moved into their published groups.")
+    else:
+        console.print(f"Rounds {rounds} would have their answers moved into published groups.")
     if not apply:
         console.print("Dry run: nothing changed. Add --apply to do it.")
 

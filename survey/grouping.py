@@ -161,7 +161,7 @@ def gate(
         below = _closest_shown_descendants(kids, unit, shown)
         region_members = members.get(unit, 0) - sum(members.get(d, 0) for d in below)
         region = respondents.get(unit, 0) - sum(respondents.get(d, 0) for d in below)
-        inner = [quiet[v] for v in _outermost(kids, unit, shown, set(quiet))]
+        inner = [quiet[v] for v in _outermost(kids, unit, set(quiet), skip=shown)]
         limit = region_members - 1 - sum(max(q - (k - 1), 0) for q in inner)
         return region_members, region, limit
 
@@ -186,13 +186,16 @@ def gate(
 
 
 def _outermost(
-    kids: Mapping[int | None, list[int]], unit: int, shown: set[int], marked: set[int]
+    kids: Mapping[int | None, list[int]],
+    unit: int,
+    marked: set[int],
+    skip: set[int] | frozenset[int] = frozenset(),
 ) -> list[int]:
-    """The outermost ``marked`` units in ``unit``'s region (not under a shown unit)."""
+    """The outermost ``marked`` units below ``unit``, not looking under ``skip`` units."""
     found, frontier = [], list(kids.get(unit, []))
     while frontier:
         child = frontier.pop()
-        if child in shown:
+        if child in skip:
             continue
         if child in marked:
             found.append(child)
@@ -216,14 +219,7 @@ def blocks(tree: Tree, shown: set[int]) -> dict[int, int | None]:
 def _closest_shown_descendants(
     kids: Mapping[int | None, list[int]], unit: int, shown: set[int]
 ) -> list[int]:
-    found, frontier = [], list(kids.get(unit, []))
-    while frontier:
-        child = frontier.pop()
-        if child in shown:
-            found.append(child)
-        else:
-            frontier.extend(kids.get(child, []))
-    return found
+    return _outermost(kids, unit, shown)
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,18 @@ def _wal_and_file(world) -> bytes:  # type: ignore[no-untyped-def]
     return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
-def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_world) -> None:  # type: ignore[no-untyped-def]
-    world = make_world((6, 6))
+def _everyone_answers(world) -> tuple[list[bytes], list[bytes]]:  # type: ignore[no-untyped-def]
+    """Every member answers; the pooled payloads, and probes that find them in raw bytes."""
     for member in world.members:
         submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
     with world.db.engine.connect() as connection:
         pool = list(connection.execute(text("SELECT sealed FROM pool_submission")).scalars())
-    probes = [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
+    return pool, [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
+
+
+def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world((6, 6))
+    _, probes = _everyone_answers(world)
 
     if world.db.dialect == "sqlite":
         reader = sqlite3.connect(world.db.engine.url.database, isolation_level=None)
@@ -72,8 +77,7 @@ def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_wo
 
 def test_a_close_with_nobody_reading_is_clean_at_once(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world((6, 6))
-    for member in world.members:
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    _everyone_answers(world)
     assert release_round(world.db, world.keys, world.round.id).scrubbed is True
     assert not _pending(world)
 
@@ -84,11 +88,7 @@ def test_a_backup_never_holds_an_open_rounds_pool(make_world, tmp_path: Path) ->
     from survey.backup import backup
 
     world = make_world((6, 6))
-    for member in world.members:
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
-    with world.db.engine.connect() as connection:
-        pool = list(connection.execute(text("SELECT sealed FROM pool_submission")).scalars())
-    probes = [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
+    pool, probes = _everyone_answers(world)
     target = backup(world.db, tmp_path / "pulse.backup")
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     if world.db.dialect == "sqlite":
@@ -117,8 +117,7 @@ def test_postgresql_keeps_no_destroyed_pool_row_in_its_table_files(make_world) -
     world = make_world((6, 6))
     if world.db.dialect != "postgresql":
         pytest.skip("reads PostgreSQL's table files")
-    for member in world.members:
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
+    _, probes = _everyone_answers(world)
     admin = world.db.engine.execution_options(isolation_level="AUTOCOMMIT")
     relations = (
         "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.relname IN "
@@ -137,9 +136,6 @@ def test_postgresql_keeps_no_destroyed_pool_row_in_its_table_files(make_world) -
             pytest.skip("the server's files are not readable from here")
         return b"".join(f.read_bytes() for f in readable)
 
-    with world.db.engine.connect() as connection:
-        pool = list(connection.execute(text("SELECT sealed FROM pool_submission")).scalars())
-    probes = [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
     assert any(probe in table_bytes() for probe in probes)  # the check can see them
     assert release_round(world.db, world.keys, world.round.id).scrubbed
     assert [probe for probe in probes if probe in table_bytes()] == []

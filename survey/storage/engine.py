@@ -107,13 +107,10 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._busy_timeout_ms = int(SurveySettings.model_fields["sqlite_busy_timeout_ms"].default)
 
     @classmethod
     def from_settings(cls, settings: SurveySettings) -> Database:
-        database = cls(make_engine(settings.resolved_database_url, settings))
-        database._busy_timeout_ms = int(settings.sqlite_busy_timeout_ms)
-        return database
+        return cls(make_engine(settings.resolved_database_url, settings))
 
     @property
     def dialect(self) -> str:
@@ -169,11 +166,12 @@ class Database:
             cursor = raw.cursor()
             # A reader's snapshot does not go away by waiting for the lock: fail fast, and let
             # the retries (and later ticks) space out the attempts instead.
+            (usual,) = cursor.execute("PRAGMA busy_timeout").fetchone()
             cursor.execute("PRAGMA busy_timeout = 200")
             try:
                 busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             finally:
-                cursor.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+                cursor.execute(f"PRAGMA busy_timeout = {int(usual)}")
         finally:
             raw.close()
         database = self.engine.url.database or ""
