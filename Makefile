@@ -7,13 +7,20 @@ BIN := $(VENV)/bin
 
 .PHONY: demo run test lint bench clean
 
+# uv installs in seconds where pip takes minutes; it comes from PyPI into the venv itself when it
+# is not on the machine, and pip does the work when neither can be had.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> Creating $(VENV)"
+	@if command -v uv >/dev/null 2>&1; then uv venv --quiet --seed $(VENV); \
+	else $(PYTHON) -m venv $(VENV) && { $(BIN)/pip install --quiet uv 2>/dev/null \
+	  || echo "    (uv not available: installing with pip, which is slower)"; }; fi
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "==> Installing Staff Pulse and its dependencies into $(VENV)"
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
+	elif command -v uv >/dev/null 2>&1; then uv pip install --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
+	else $(BIN)/pip install --progress-bar on -e '.[dev]'; fi
+	@touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/pulse demo

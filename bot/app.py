@@ -136,7 +136,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t = Texts(lang)
     if not context.args:
         if member is not None:
-            await chat.send_message(_help_text(t))
+            await chat.send_message(_help_text(t, member.role))
         else:
             await chat.send_message(
                 t._("To join, open the invite link from your unit; your manager or admin has it.")

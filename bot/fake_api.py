@@ -79,7 +79,9 @@ class Failure:
 class FakeBotApi:
     """Run with ``async with FakeBotApi() as api:``; give the bot ``api.base_url``."""
 
-    def __init__(self, token: str | None = None, username: str = "staff_pulse_test_bot") -> None:
+    def __init__(
+        self, token: str | None = None, username: str = "staff_pulse_test_bot", port: int = 0
+    ) -> None:
         self.token = token or f"{secrets.randbelow(10**9) + 10**9}:{secrets.token_urlsafe(27)}"
         self.username = username
         self.bot_id = int(self.token.split(":")[0])
@@ -101,7 +103,8 @@ class FakeBotApi:
         self._lost_replies: dict[str, int] = defaultdict(int)
         self._blocked: set[int] = set()
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        #: 0 picks a free port; a fixed one lets a test start the bot before its server.
+        self.port = port
         self.files: dict[str, bytes] = {}
         #: When set, updates go straight to this callback (as a webhook would deliver them)
         #: instead of waiting for the bot's next getUpdates.
@@ -116,7 +119,7 @@ class FakeBotApi:
         app.router.add_get("/file/bot{token}/{path:.*}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

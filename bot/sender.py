@@ -26,6 +26,7 @@ from survey.deliveries import Kind, Recipient, pending, record, record_many, rep
 from survey.enrolment import set_status
 from survey.group_commit import GroupCommit
 from survey.i18n import Texts
+from survey.questions.locked import LockedItem, estimated_minutes
 from survey.storage.models import MemberStatus, SurveyRound
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ async def _send(
     screen = Screen(views, t, services.keys.button_signer(), target.chat_id)
     question, keyboard = screen.render(CheckinState(survey_round.id, ()))  # type: ignore[arg-type]
     if kind == Kind.INVITATION:
-        heading = t._("A new check-in is open. It takes under a minute.")
+        heading = _invitation_heading(t, [view.item for view in views])
     else:
         heading = t._("A reminder: this week's check-in is still open, and closes soon.")
     text = "<i>" + html.escape(heading) + "</i>\n\n" + question
@@ -185,3 +186,18 @@ async def deliver_reports(application: Application, round_id: int) -> SendReport
         await asyncio.to_thread(record, services.db, round_id, target.member_id, Kind.REPORT)
         report.sent += 1
     return report
+
+
+def _invitation_heading(t: Texts, items: list[LockedItem]) -> str:
+    """The promise of the invitation, computed from what this round really asks."""
+    minutes = estimated_minutes(items)
+    questions = t.ngettext("{n} question", "{n} questions", len(items)).format(n=len(items))
+    if minutes == 1:
+        return t._("A new check-in is open: {questions}, under a minute.").format(
+            questions=questions
+        )
+    return t.ngettext(
+        "A new check-in is open: {questions}, about {n} minute.",
+        "A new check-in is open: {questions}, about {n} minutes.",
+        minutes,
+    ).format(questions=questions, n=minutes)

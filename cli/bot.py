@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from telegram.ext import Application
 
-from bot.app import Services, build_application
-from bot.commands import set_commands
-from bot.polling import ConfirmAfterHandling, WebhookServer
-from bot.scheduler import schedule_ticks
-from bot.settings import BotSettings
-from cli.common import clear_errors, console
-from survey.installation import key_ring
-from survey.intake import SubmissionIntake
-from survey.settings import SurveySettings
-from survey.storage import Database
+from cli.common import OPERATOR_ERROR, clear_errors, console, err
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+    from bot.polling import WebhookServer
+
+#: Waits between attempts to reach the Bot API at start: doubling from 1 s up to 5 minutes.
+FIRST_WAIT = 1.0
+LONGEST_WAIT = 300.0
 
 
 def run(
     webhook: Annotated[bool, typer.Option(help="Serve a webhook instead of long polling.")] = False,
 ) -> None:
     """Run the bot: check-ins, reminders, round closes and reports, until stopped (Ctrl-C)."""
+    from bot.app import Services, build_application
+    from bot.commands import set_commands
+    from bot.polling import WebhookServer
+    from bot.scheduler import schedule_ticks
+    from bot.settings import BotSettings
+    from survey.installation import key_ring
+    from survey.intake import SubmissionIntake
+    from survey.settings import SurveySettings
+    from survey.storage import Database
+
     with clear_errors():
         settings = SurveySettings()
         bot_settings = BotSettings()
@@ -63,7 +73,11 @@ def run(
 async def _poll(application: Application) -> None:  # type: ignore[type-arg]
     """Like python-telegram-bot's run_polling, but an update is confirmed to Telegram only after
     its handler finished (bot/polling.py), so a crash loses no button press."""
+    from bot.polling import ConfirmAfterHandling
+
     stop = _stop_on_signals()
+    if not await _reach_telegram(application, stop):
+        return
     async with application:
         if application.post_init is not None:
             await application.post_init(application)
@@ -79,6 +93,8 @@ async def _poll(application: Application) -> None:  # type: ignore[type-arg]
 async def _serve_webhook(application: Application, server: WebhookServer, url: str) -> None:  # type: ignore[type-arg]
     """Like run_webhook, but Telegram gets its answer only after the handler finished."""
     stop = _stop_on_signals()
+    if not await _reach_telegram(application, stop):
+        return
     async with application:
         if application.post_init is not None:
             await application.post_init(application)
@@ -99,3 +115,39 @@ def _stop_on_signals() -> asyncio.Event:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     return stop
+
+
+async def _reach_telegram(application: Application, stop: asyncio.Event) -> bool:  # type: ignore[type-arg]
+    """Meet the Bot API before starting (getMe). A network that is down at boot, or a Bot API
+    server that starts after us, is waited for with backoff, saying so; a rejected token is an
+    operator's mistake: one line (never the token) and exit code 2. False when stopped first."""
+    from telegram.error import InvalidToken, NetworkError
+
+    wait = FIRST_WAIT
+    while not stop.is_set():
+        try:
+            await application.initialize()
+            return True
+        except InvalidToken as exc:
+            err.print(
+                "[red]Error:[/red] the Bot API rejected PULSE_BOT_TOKEN: copy the token again "
+                "from @BotFather (it is not printed here)",
+                highlight=False,
+            )
+            raise typer.Exit(OPERATOR_ERROR) from exc
+        except NetworkError as exc:
+            err.print(
+                f"Telegram's Bot API is not reachable ({_reason(exc)}); trying again in "
+                f"{wait:.0f} s. Ctrl-C stops.",
+                highlight=False,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        wait = min(wait * 2, LONGEST_WAIT)
+    return False
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, without the URL (which holds the token)."""
+    cause = exc.__cause__ or exc
+    return type(cause).__name__

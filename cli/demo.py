@@ -1,334 +1,22 @@
 """`pulse demo`: the real product, end to end, on a laptop with no Telegram account.
 
-A temporary SQLite database and keys, a municipal tree, the real bot (python-telegram-bot) talking
-HTTP to the built-in local Bot API server, and simulated workers who join by invite link and answer
-weekly check-ins by pressing the bot's buttons. Time is simulated: the bot's clock moves from one
-Monday to the next, so twelve weeks of rounds, reminders, closes and managers' reports run in under
-a minute through exactly the code that runs in production. Nothing here computes a result itself:
-every figure comes from the bot, survey/ and aggregation/.
-
-The story a manager should recognise: in "Barnutredning Norr" the workload climbs while support
-falls and stress alerts fire; "Familjehem" improves after it gets mentors in week 6; the
-three-person team "Familjerätt" never reaches k and is rolled up into its enhet.
+The story itself lives in cli/simulation.py; this command shows its progress from the first
+second (the bot and statistics libraries load while the first line is already on screen) and
+prints where the reports went.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+import html
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from telegram import Update
 
-from aggregation.charts import heatmap_chart, response_rate_chart, trend_chart
-from aggregation.html_report import report_html
-from aggregation.render import report_text
-from aggregation.report import build_report, unit_heatmap_data
-from bot.app import Services, build_application
-from bot.fake_api import FakeBotApi, Sent
-from bot.scheduler import run_tick
-from bot.settings import BotSettings
-from survey.enrolment import create_unit
-from survey.installation import initialise, key_ring
-from survey.intake import SubmissionIntake
-from survey.invites import create_invite
-from survey.lifecycle import create_schedule
-from survey.questions import QuestionSet, import_question_set, load_question_set_file
-from survey.schedules import ScheduleSpec
-from survey.settings import SurveySettings
-from survey.storage import Database
-from survey.storage.models import Role
-
-SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
 console = Console()
-
-# (name, kind, parent, workers, story). Sizes add up to about 120 at the default scale.
-TREE = [
-    ("Socialförvaltningen", "forvaltning", None, 0, "steady"),
-    ("Barn och familj", "avdelning", "Socialförvaltningen", 0, "steady"),
-    ("Vuxen", "avdelning", "Socialförvaltningen", 0, "steady"),
-    ("Barnutredning Norr", "enhet", "Barn och familj", 9, "climbing"),
-    ("Team Norr 1", "team", "Barnutredning Norr", 8, "climbing"),
-    ("Team Norr 2", "team", "Barnutredning Norr", 7, "climbing"),
-    ("Barnutredning Söder", "enhet", "Barn och familj", 6, "steady"),
-    ("Team Söder", "team", "Barnutredning Söder", 9, "steady"),
-    ("Familjehem", "enhet", "Barn och familj", 14, "mentoring"),
-    ("Familjerätt", "team", "Barn och familj", 3, "steady"),
-    ("Ekonomiskt bistånd", "enhet", "Vuxen", 12, "steady"),
-    ("Team Mottagning", "team", "Ekonomiskt bistånd", 9, "steady"),
-    ("Missbruk och beroende", "enhet", "Vuxen", 8, "steady"),
-    ("Team Öppenvård", "team", "Missbruk och beroende", 9, "steady"),
-    ("Socialjour", "team", "Vuxen", 6, "steady"),
-]
-MANAGERS = [
-    ("Barn och familj", Role.MANAGER),
-    ("Vuxen", Role.MANAGER),
-    ("Socialförvaltningen", Role.ADMIN),
-]
-
-
-@dataclass
-class Worker:
-    user_id: int
-    unit: str
-    story: str
-    diligence: float  # how likely they answer when asked
-
-
-@dataclass
-class DemoResult:
-    out: Path
-    database: Path
-    files: list[Path] = field(default_factory=list)
-    summary: list[str] = field(default_factory=list)
-    presses: int = 0
-    answered: int = 0
-
-
-def badness(story: str, week: int, weeks: int, rng: random.Random) -> float:
-    """How hard the week is for someone in a unit with this story (0 good .. 1 bad)."""
-    if story == "climbing":
-        level = 0.35 + 0.5 * week / max(1, weeks - 1)
-    elif story == "mentoring":
-        level = 0.7 if week < weeks // 2 else 0.3
-    else:
-        level = 0.45
-    return min(1.0, max(0.0, rng.gauss(level, 0.15)))
-
-
-def choose(
-    question_set: QuestionSet, text: str, labels: list[str], bad: float, rng: random.Random
-) -> int:
-    """Which button a worker presses: worse answers on worse weeks, with some noise."""
-    item = next((i for i in question_set.items if i.text.get("sv") == text), None)
-    count = len(labels)
-    position = bad * (count - 1) + rng.gauss(0, 0.6)
-    if item is not None:
-        values = question_set.answer_values(item)
-        worse_high = item.direction == "higher_is_worse" or (
-            item.unfavourable and values.index(item.unfavourable[0]) >= count // 2
-        )
-        if item.type == "yes_no":
-            return 0 if rng.random() < bad - 0.25 else (1 if rng.random() < 0.9 else 2)
-        if not worse_high:
-            position = (count - 1) - position
-    return min(count - 1, max(0, round(position)))
-
-
-async def answer(
-    api: FakeBotApi,
-    worker: Worker,
-    message: Sent,
-    question_set: QuestionSet,
-    bad: float,
-    rng: random.Random,
-) -> int:
-    """Press through one check-in like a person would; returns the number of presses."""
-    presses = 0
-    for _ in range(30):
-        text = message.text or ""
-        buttons = message.buttons()
-        if "Tack!" in text or not buttons:
-            return presses
-        if text.startswith("<b>Dina svar") or "Dina svar" in text.split("\n", 1)[0]:
-            _, data = buttons[0]  # "✓ Skicka"
-        else:
-            question = text.split("<b>", 1)[-1].split("</b>", 1)[0]
-            options = [b for b in buttons if not b[0].startswith(("«", "Hoppa"))]
-            _, data = options[choose(question_set, question, [o[0] for o in options], bad, rng)]
-        before = message.text
-        api.press(worker.user_id, message, data)
-        presses += 1
-        await api.wait_for(lambda m=message, b=before: m.text != b, timeout=30)
-    return presses
-
-
-async def run_demo(
-    out: Path, *, weeks: int, workers: int, seed: int, on_step: Callable[[str, float], None]
-) -> DemoResult:
-    rng = random.Random(seed)
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "charts").mkdir(parents=True)
-    data_dir = out / "data"
-    today = datetime.now(UTC).date()
-    start_day = today - timedelta(days=today.weekday() + 7 * weeks)  # a Monday, weeks ago
-    monday_9 = datetime.combine(start_day, time(8), tzinfo=UTC)  # 09:00 in Stockholm (winter)
-    clock = {"now": monday_9 - timedelta(days=3)}
-
-    async with FakeBotApi(username="staff_pulse_demo_bot") as api:
-        settings = SurveySettings(
-            _env_file=None,
-            data_dir=data_dir,  # type: ignore[call-arg]
-            bot_username=api.username,
-            language="sv",
-        )
-        db = Database.from_settings(settings)
-        initialise(settings, db)
-        keys = key_ring(settings)
-        question_set = load_question_set_file(SETS / "social-work-weekly.yaml")
-        import_question_set(db, question_set)
-        units: dict[str, int] = {}
-        for name, kind, parent, _, _ in TREE:
-            units[name] = create_unit(db, name, parent_id=units.get(parent or ""), kind=kind).id  # type: ignore[assignment]
-        create_schedule(
-            db,
-            unit_id=units["Socialförvaltningen"],
-            question_sets=[question_set.id],
-            spec=ScheduleSpec(
-                weekday=0,
-                local_time=time(9),
-                open_hours=72,
-                remind_after_hours=24,
-                starts_on=start_day,
-            ),
-        )
-        services = Services(
-            db, keys, settings, SubmissionIntake(db, keys), clock=lambda: clock["now"]
-        )
-        application = build_application(
-            BotSettings(
-                _env_file=None,
-                bot_token=SecretStr(api.token),  # type: ignore[call-arg]
-                bot_api_url=api.base_url,
-                bot_file_url=api.base_file_url,
-            ),
-            services,
-            rate_limit=False,
-            # A local server answers at once: a few connections serve better than hundreds,
-            # whose bookkeeping the HTTP client would walk on every request.
-            connection_pool_size=8,
-        )
-        result = DemoResult(out, data_dir / "pulse.sqlite3")
-        scale = workers / sum(size for *_, size, _ in TREE)
-        people: list[Worker] = []
-        async with application:
-            await application.start()
-            # Updates reach the bot the way a webhook delivers them: straight onto its queue.
-            api.push_to = lambda data: application.update_queue.put_nowait(
-                Update.de_json(data, application.bot)
-            )
-            try:
-                on_step("Workers join by invite link", 0)
-                next_id = 6_000_000_000
-                for name, _, _, size, story in TREE:
-                    count = max(0, round(size * scale)) if name != "Familjerätt" else 3
-                    if not count:
-                        continue
-                    invite = create_invite(
-                        db,
-                        unit_id=units[name],
-                        role=Role.WORKER,
-                        expires_in=timedelta(days=14),
-                        max_uses=count,
-                    )
-                    for _ in range(count):
-                        next_id += 1
-                        people.append(Worker(next_id, name, story, rng.uniform(0.75, 0.97)))
-                        api.send_text(next_id, f"/start {invite.token}", language="sv")
-                for index, (unit_name, role) in enumerate(MANAGERS):
-                    invite = create_invite(
-                        db,
-                        unit_id=units[unit_name],
-                        role=role,
-                        expires_in=timedelta(days=1),
-                        max_uses=1,
-                    )
-                    api.send_text(5_000_000_001 + index, f"/start {invite.token}", language="sv")
-                await api.wait_for(
-                    lambda: all(len(api.texts(p.user_id)) >= 2 for p in people), timeout=120
-                )
-
-                for week in range(weeks):
-                    opens = monday_9 + timedelta(weeks=week)
-                    opens = _local_nine(opens)
-                    on_step(f"Week {week + 1}: the check-in opens", week / weeks)
-                    clock["now"] = opens
-                    await run_tick(application)
-                    bad = {p.user_id: badness(p.story, week, weeks, rng) for p in people}
-                    first = [p for p in people if rng.random() < p.diligence * 0.8]
-                    presses = await asyncio.gather(
-                        *(
-                            answer(api, p, api.last(p.user_id), question_set, bad[p.user_id], rng)
-                            for p in first
-                        )
-                    )
-                    on_step(
-                        f"Week {week + 1}: one reminder to those who have not answered",
-                        (week + 0.5) / weeks,
-                    )
-                    clock["now"] = opens + timedelta(hours=24)
-                    await run_tick(application)
-                    later = [p for p in people if p not in first and rng.random() < p.diligence]
-                    presses += await asyncio.gather(
-                        *(
-                            answer(api, p, api.last(p.user_id), question_set, bad[p.user_id], rng)
-                            for p in later
-                        )
-                    )
-                    result.presses += sum(presses)
-                    result.answered += len(first) + len(later)
-                    on_step(
-                        f"Week {week + 1}: the round closes, managers get reports",
-                        (week + 0.9) / weeks,
-                    )
-                    clock["now"] = opens + timedelta(hours=72)
-                    await run_tick(application)
-            finally:
-                await application.stop()
-        on_step("Writing the reports", 1.0)
-        result.files += _write_reports(db, units, out)
-        built = build_report(db, units["Barnutredning Norr"])
-        result.summary = report_text(built, "sv")
-        manager_chat = api.texts(5_000_000_001)
-        received = sum("Staff Pulse –" in t for t in manager_chat)
-        result.summary.append(f"(Chefen för Barn och familj fick {received} rapporter i Telegram.)")
-        db.dispose()
-    return result
-
-
-def _local_nine(instant: datetime) -> datetime:
-    """09:00 in Stockholm on that day, whichever side of a daylight-saving change it falls."""
-    from zoneinfo import ZoneInfo
-
-    local = datetime.combine(instant.date(), time(9), tzinfo=ZoneInfo("Europe/Stockholm"))
-    return local.astimezone(UTC)
-
-
-def _write_reports(db: Database, units: dict[str, int], out: Path) -> list[Path]:
-    files = []
-    for name in ("Socialförvaltningen", "Barn och familj", "Barnutredning Norr", "Familjehem"):
-        built = build_report(db, units[name])
-        slug = name.lower().replace(" ", "-").replace("ö", "o").replace("ä", "a").replace("å", "a")
-        trend = trend_chart(built, "sv")
-        html_path = out / f"report-{slug}.html"
-        html_path.write_text(report_html(built, "sv", trend), encoding="utf-8")
-        png = out / "charts" / f"trend-{slug}.png"
-        png.write_bytes(trend)
-        files += [html_path, png]
-    top = build_report(db, units["Socialförvaltningen"])
-    heat = out / "charts" / "units-latest-round.png"
-    heat.write_bytes(
-        heatmap_chart(
-            unit_heatmap_data(db, top),
-            {c: labels.get("sv", c) for c, labels in top.construct_labels.items()},
-            top.construct_better,
-            "sv",
-            top.rounds[-1].k if top.rounds else 5,
-        )
-    )
-    rates = out / "charts" / "response-rate.png"
-    rates.write_bytes(response_rate_chart(top, "sv"))
-    return [*files, heat, rates]
 
 
 def demo(
@@ -340,34 +28,40 @@ def demo(
     seed: Annotated[int, typer.Option(help="Change it for another story.")] = 7,
 ) -> None:
     """Run the whole product locally: a municipality, the real bot, 12 weeks of check-ins."""
+    import asyncio
+
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     )
     with progress:
-        task = progress.add_task("Setting up", total=1.0)
+        task = progress.add_task("", total=1.0)
 
         def on_step(text: str, done: float) -> None:
             progress.update(task, description=text, completed=done)
+            if not console.is_terminal:  # a log or a pipe: one line per step instead of a bar
+                console.print(text, highlight=False, markup=False)
 
+        on_step("Loading the bot, the survey core and the statistics libraries", 0)
+        from cli.simulation import run_demo
+
+        on_step(f"Building a municipality of about {workers} workers in {out}/", 0)
         result = asyncio.run(
             run_demo(out, weeks=weeks, workers=workers, seed=seed, on_step=on_step)
         )
     console.print()
     console.rule("[bold]Barnutredning Norr – the manager's report in Telegram[/bold]")
     for message in result.summary:
-        console.print(_plain(message), highlight=False)
+        console.print(_plain(message), highlight=False, markup=False)
     console.rule()
     console.print(
-        f"{result.answered} check-ins answered with {result.presses} button presses "
-        "through the real bot."
+        f"{result.answered} check-ins in {weeks} weeks. The last week's "
+        f"{result.answered_in_telegram} went through the real bot ({result.presses} button "
+        "presses); the earlier weeks through the survey API the bot calls."
     )
-    console.print(f"HTML reports:  {result.out.resolve()}/report-*.html")
-    console.print(f"PNG charts:    {result.out.resolve()}/charts/")
-    console.print(f"Database:      {result.database.resolve()}")
+    console.print(f"HTML reports:  {result.out.resolve()}/report-*.html", highlight=False)
+    console.print(f"PNG charts:    {result.out.resolve()}/charts/", highlight=False)
+    console.print(f"Database:      {result.database.resolve()}", highlight=False)
 
 
 def _plain(html_text: str) -> str:
-    import html as html_module
-    import re
-
-    return html_module.unescape(re.sub(r"</?(b|i)>", "", html_text))
+    return html.unescape(re.sub(r"</?(b|i)>", "", html_text))

@@ -8,29 +8,22 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, context, err
-from survey.invites import (
-    create_invite,
-    default_terms,
-    invite_link,
-    list_invites,
-    revoke_invite,
-    write_qr_png,
-)
-from survey.schedules import parse_duration_hours
-from survey.storage.models import Role
+from cli.common import command_group, console, context, err
+from survey.roles import Role
 
-app = typer.Typer(help="Invite links: create, list, revoke.", no_args_is_help=True)
+app = command_group("Invite links: create, list, revoke.")
 
 
 def _duration(value: str) -> timedelta:
+    from survey.schedules import parse_duration_hours
+
     try:
         return timedelta(hours=parse_duration_hours(value))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
 
-@app.command("create")
+@app.command("create", short_help="Create an invite and print its Telegram link.")
 def create(
     unit: Annotated[int, typer.Option(help="Unit id (see `pulse units list`).")],
     role: Annotated[Role, typer.Option(help="worker, manager (unit and sub-units) or admin.")] = (
@@ -48,6 +41,8 @@ def create(
     qr: Annotated[Path | None, typer.Option(help="Also write a QR code PNG here.")] = None,
 ) -> None:
     """Create an invite and print its Telegram link (the code is shown only now)."""
+    from survey.invites import create_invite, default_terms, invite_link, write_qr_png
+
     with context() as ctx:
         default_life, default_uses = default_terms(ctx.settings, role)
         life = _duration(expires) if expires else default_life
@@ -79,9 +74,11 @@ def create(
     )
 
 
-@app.command("list")
+@app.command("list", short_help="All invites with their state.")
 def list_all() -> None:
     """All invites with their state (codes cannot be shown again: only hashes are stored)."""
+    from survey.invites import list_invites
+
     with context() as ctx:
         invites = list_invites(ctx.db)
     if not invites:
@@ -98,6 +95,8 @@ def list_all() -> None:
 @app.command("revoke")
 def revoke(invite_id: int) -> None:
     """Withdraw an invite; people who already joined stay."""
+    from survey.invites import revoke_invite
+
     with context() as ctx:
         revoke_invite(ctx.db, invite_id)
     console.print(f"Invite {invite_id} revoked")

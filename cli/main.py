@@ -1,7 +1,8 @@
 """`pulse`: set up, inspect and operate a Staff Pulse installation.
 
-Each command is a thin shell over a survey/ (or later aggregation/, bot/) function: it parses
-options, calls one function, and turns known errors into a one-line message and exit code 1.
+Each command is a thin shell over a survey/, aggregation/ or bot/ function: it parses options,
+calls one function, and turns an operator's mistake into one line and exit code 2. The layers
+below are imported inside the commands, so `pulse --help` answers at once.
 """
 
 from __future__ import annotations
@@ -11,58 +12,41 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from cli import bot as bot_cli
 from cli import demo as demo_cli
 from cli import invites, questions, reports, schedules, units
-from cli.common import OPERATOR_ERROR, clear_errors, console, context, err
-from survey.backup import BackupError, backup
-from survey.installation import initialise, rotate_keys, status
-from survey.logs import configure_logging
-from survey.settings import SurveySettings
-from survey.storage import upgrade_to_head
+from cli.common import OPERATOR_ERROR, clear_errors, command_group, console, context, err
 
-app = typer.Typer(
-    help="Staff Pulse: anonymous pulse check-ins for social-work units.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-keys_app = typer.Typer(help="Report keys: rotation and listing.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
+app = command_group("Staff Pulse: anonymous pulse check-ins for social-work units.")
+keys_app = command_group("Report keys: rotation and listing.")
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"Staff Pulse {version('staff-pulse')}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _every_command() -> None:
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Staff Pulse: anonymous pulse check-ins for social-work units."""
-    with clear_errors():
-        settings = SurveySettings()
-        configure_logging(
-            settings.log_level,
-            settings.log_format,
-            settings.log_file,
-            settings.log_max_bytes,
-            settings.log_backups,
-        )
 
 
-
-app.add_typer(units.app, name="units")
-app.add_typer(questions.app, name="questions")
-app.add_typer(invites.app, name="invites")
-app.add_typer(schedules.schedules_app, name="schedules")
-app.add_typer(schedules.rounds_app, name="rounds")
-app.command("report")(reports.report)
-app.command("close-round")(reports.close_round_command)
-app.command("purge")(reports.purge)
-app.command("run")(bot_cli.run)
-app.command("demo")(demo_cli.demo)
-
-
-@app.command()
 def init() -> None:
     """Create the keys (never overwriting existing ones) and migrate the database to the newest."""
-    with context() as ctx:
+    from survey.installation import initialise
+
+    with context(create=True) as ctx:
         result = initialise(ctx.settings, ctx.db)
         settings = ctx.settings
     if result.keys_created:
@@ -77,15 +61,15 @@ def init() -> None:
     )
 
 
-@app.command()
 def migrate() -> None:
     """Apply pending database migrations (Alembic) up to the newest schema."""
+    from survey.storage import upgrade_to_head
+
     with context() as ctx:
         revision = upgrade_to_head(ctx.db.engine)
     console.print(f"Database schema at revision {revision}.")
 
 
-@app.command("status")
 def status_command(
     check: Annotated[
         bool,
@@ -97,6 +81,10 @@ def status_command(
     ] = False,
 ) -> None:
     """Show the database, schema revision, keys and overall counts."""
+    from rich.table import Table
+
+    from survey.installation import status
+
     with context() as ctx:
         current = status(ctx.settings, ctx.db)
     table = Table(title="Staff Pulse", show_header=False)
@@ -128,11 +116,12 @@ def status_command(
         raise typer.Exit(1)
 
 
-@app.command("backup")
 def backup_command(
     target: Annotated[Path, typer.Argument(help="The new backup file (must not exist yet).")],
 ) -> None:
     """A consistent copy of the database, without any open round's pool (P2)."""
+    from survey.backup import BackupError, backup
+
     with context() as ctx:
         try:
             written = backup(ctx.db, target)
@@ -145,9 +134,12 @@ def backup_command(
     )
 
 
-@keys_app.command("rotate")
+@keys_app.command("rotate", short_help="New report key for rounds opened from now on.")
 def keys_rotate() -> None:
     """Make a new report key pair for rounds opened from now on; older rounds keep their key."""
+    from survey.installation import rotate_keys
+    from survey.settings import SurveySettings
+
     with clear_errors():
         key_id = rotate_keys(SurveySettings())
     console.print(f"New active report key: {key_id}. Rounds already open keep their own key.")
@@ -156,6 +148,8 @@ def keys_rotate() -> None:
 @keys_app.command("list")
 def keys_list() -> None:
     """List report keys and whether their private half is on this host."""
+    from survey.installation import status
+
     with context() as ctx:
         current = status(ctx.settings, ctx.db)
     for key_id in current.report_keys:
@@ -164,3 +158,25 @@ def keys_list() -> None:
             marks.append("active")
         marks.append("private key here" if key_id in current.private_keys_here else "public only")
         console.print(f"{key_id}  ({', '.join(marks)})")
+
+
+# In the order an operator meets them: set up, organise, run, read, upkeep.
+app.command("init", short_help="Create the keys and the database (safe to repeat).")(init)
+app.command("status")(status_command)
+app.command("migrate", short_help="Bring the database schema up to date.")(migrate)
+app.command("backup", short_help="A consistent copy of the database.")(backup_command)
+app.add_typer(keys_app, name="keys")
+app.add_typer(units.app, name="units")
+app.add_typer(questions.app, name="questions")
+app.add_typer(invites.app, name="invites")
+app.add_typer(schedules.schedules_app, name="schedules")
+app.add_typer(schedules.rounds_app, name="rounds")
+app.command("run", short_help="Run the Telegram bot until stopped.")(bot_cli.run)
+app.command("report", short_help="A unit's results from closed rounds.")(reports.report)
+app.command("close-round", short_help="Close a round now, or recompute its statistics.")(
+    reports.close_round_command
+)
+app.command("purge", short_help="Delete raw answers past the retention period.")(reports.purge)
+app.command("demo", short_help="The whole product locally, with no Telegram account.")(
+    demo_cli.demo
+)

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from cli.common import OPERATOR_ERROR, console, context, err
-from survey.questions import (
-    QuestionSet,
-    QuestionSetError,
-    activate_version,
-    dump_question_set,
-    import_question_set,
-    items_for_round,
-    list_question_sets,
-    load_question_set_file,
-    load_version,
-)
+from cli.common import OPERATOR_ERROR, command_group, console, context, err
 
-app = typer.Typer(help="Question sets: validate, import, list, show, schema.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from survey.questions import QuestionSet
+
+app = command_group("Question sets: validate, import, list, show, schema.")
 
 
 def _load(path: Path) -> QuestionSet:
+    from survey.questions import QuestionSetError, load_question_set_file
+
     try:
         return load_question_set_file(path)
     except QuestionSetError as exc:
@@ -39,9 +33,11 @@ def _load(path: Path) -> QuestionSet:
         raise typer.Exit(OPERATOR_ERROR) from exc
 
 
-@app.command("validate")
+@app.command("validate", short_help="Check a question-set file without importing it.")
 def validate(path: Path) -> None:
     """Check a question-set file without importing it; shows the weekly rotation."""
+    from survey.questions import items_for_round
+
     question_set = _load(path)
     console.print(f"[green]OK[/green]: {question_set.id}, {len(question_set.items)} items")
     rounds = max(item.cadence for item in question_set.items)
@@ -50,12 +46,14 @@ def validate(path: Path) -> None:
         console.print(f"  round {index + 1}: {len(keys)} items: {', '.join(keys)}")
 
 
-@app.command("import")
+@app.command("import", short_help="Import a set (a changed file is a new version).")
 def import_(
     path: Path,
     activate: Annotated[bool, typer.Option(help="Use it for rounds opened from now on.")] = True,
 ) -> None:
     """Import a set: a changed file becomes a new version; rounds already open keep theirs."""
+    from survey.questions import import_question_set
+
     question_set = _load(path)
     with context() as ctx:
         result = import_question_set(ctx.db, question_set, activate=activate)
@@ -71,6 +69,8 @@ def import_(
 @app.command("activate")
 def activate(set_id: str, version: int) -> None:
     """Use an earlier or later version for rounds opened from now on."""
+    from survey.questions import activate_version
+
     with context() as ctx:
         activate_version(ctx.db, set_id, version)
     console.print(f"{set_id}: version {version} is active")
@@ -79,6 +79,8 @@ def activate(set_id: str, version: int) -> None:
 @app.command("list")
 def list_sets() -> None:
     """Imported sets, their versions and which one is active."""
+    from survey.questions import list_question_sets
+
     with context() as ctx:
         summaries = list_question_sets(ctx.db)
     if not summaries:
@@ -97,14 +99,18 @@ def show(
     version: Annotated[int | None, typer.Option(help="Default: the active version.")] = None,
 ) -> None:
     """Print a stored version as YAML."""
+    from survey.questions import dump_question_set, load_version
+
     with context() as ctx:
         _, question_set = load_version(ctx.db, set_id, version)
     typer.echo(dump_question_set(question_set), nl=False)
 
 
-@app.command("schema")
+@app.command("schema", short_help="Print the JSON Schema of the format.")
 def schema() -> None:
     """Print the JSON Schema of the format, for editor completion and checks."""
+    from survey.questions import QuestionSet
+
     typer.echo(
         json.dumps(QuestionSet.model_json_schema(by_alias=True), indent=2, ensure_ascii=False)
     )

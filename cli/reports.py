@@ -8,13 +8,7 @@ from typing import Annotated
 
 import typer
 
-from aggregation.charts import heatmap_chart, trend_chart
-from aggregation.close import close_round, compute_statistics
-from aggregation.html_report import report_html
-from aggregation.render import report_csv, report_text, report_xlsx
-from aggregation.report import build_report, unit_heatmap_data
 from cli.common import console, context, err, parse_instant
-from survey.retention import purge_responses
 
 
 class Format(StrEnum):
@@ -34,6 +28,11 @@ def report(
 ) -> None:
     """A unit's results from closed rounds, with disclosure control (figures for fewer than k
     answers are never shown) and an audit before anything is written."""
+    from aggregation.charts import heatmap_chart, trend_chart
+    from aggregation.html_report import report_html
+    from aggregation.render import report_csv, report_text, report_xlsx
+    from aggregation.report import build_report, unit_heatmap_data
+
     with context() as ctx:
         lang = language or ctx.settings.language
         built = build_report(ctx.db, unit, rounds)
@@ -73,6 +72,8 @@ def close_round_command(
     ),
 ) -> None:
     """Close a round now (release its answers, compute its statistics), or recompute them."""
+    from aggregation.close import close_round, compute_statistics
+
     scrubbed = True
     with context() as ctx:
         if recompute:
@@ -99,6 +100,8 @@ def purge(
     at: Annotated[str | None, typer.Option(help="Pretend it is this time (ISO).")] = None,
 ) -> None:
     """Delete raw sealed answers past PULSE_RESPONSE_RETENTION_DAYS (statistics stay)."""
+    from survey.retention import purge_responses
+
     with context() as ctx:
         plans = purge_responses(
             ctx.db,

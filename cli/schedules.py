@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
-from sqlmodel import select
 
-from aggregation.close import release_with_statistics
-from cli.common import console, context, err, parse_instant
-from survey.lifecycle import create_schedule, due, list_schedules, tick, update_schedule
-from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
-from survey.storage.models import RoundStatistic, SurveyRound
-from survey.submissions import regroup_closed_rounds, retry_scrubs
+from cli.common import command_group, console, context, err, parse_instant
 
-schedules_app = typer.Typer(
-    help="Schedules: create, list, skip a date, pause, resume.", no_args_is_help=True
-)
-rounds_app = typer.Typer(
-    help="Rounds: list, show what is due, run what is due.", no_args_is_help=True
-)
+schedules_app = command_group("Schedules: create, list, skip a date, pause, resume.")
+rounds_app = command_group("Rounds: list, show what is due, run what is due.")
 
 
-@schedules_app.command("create")
+@schedules_app.command("create", short_help="Create a schedule for a unit sub-tree.")
 def create(
     unit: Annotated[int, typer.Option(help="The unit; its whole sub-tree is included.")],
     sets: Annotated[str, typer.Option(help="Question set ids, comma-separated.")] = (
@@ -38,31 +29,45 @@ def create(
     skip: Annotated[list[str] | None, typer.Option(help="YYYY-MM-DD or a range A/B.")] = None,
     starts: Annotated[str | None, typer.Option(help="First date (default: today).")] = None,
 ) -> None:
-    """Create a schedule for a unit sub-tree."""
+    """Create a schedule for a unit sub-tree (refused if the same one exists, or if a check-in
+    would ask more than PULSE_MAX_ITEMS_PER_CHECKIN questions)."""
+    from survey.lifecycle import create_schedule
+    from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
+    from survey.settings import known_timezone
+
     with context() as ctx:
+        zone = known_timezone(timezone or ctx.settings.timezone)
         spec = ScheduleSpec(
             cadence=cadence,  # type: ignore[arg-type]
             weekday=parse_weekday(weekday),
             local_time=datetime.strptime(at, "%H:%M").time(),
-            timezone=timezone or ctx.settings.timezone,
+            timezone=zone,
             open_hours=parse_duration_hours(open_for),
             remind_after_hours=parse_duration_hours(remind),
             skip=tuple(skip or ()),
-            starts_on=date.fromisoformat(starts) if starts else datetime.now(UTC).date(),
+            starts_on=date.fromisoformat(starts) if starts else datetime.now(ZoneInfo(zone)).date(),
         )
         schedule = create_schedule(
-            ctx.db, unit_id=unit, question_sets=[s.strip() for s in sets.split(",")], spec=spec
+            ctx.db,
+            unit_id=unit,
+            question_sets=[s.strip() for s in sets.split(",")],
+            spec=spec,
+            max_items=ctx.settings.max_items_per_checkin,
         )
     console.print(
         f"Schedule {schedule.id}: unit {schedule.unit_id}, {schedule.cadence} on "
         f"{WEEKDAYS[schedule.weekday]} {schedule.local_time} {schedule.timezone}, open "
-        f"{schedule.open_hours} h, reminder after {schedule.remind_after_hours} h"
+        f"{schedule.open_hours} h, reminder after {schedule.remind_after_hours} h",
+        highlight=False,
     )
 
 
 @schedules_app.command("list")
 def list_all() -> None:
     """All schedules."""
+    from survey.lifecycle import list_schedules
+    from survey.schedules import WEEKDAYS
+
     with context() as ctx:
         schedules = list_schedules(ctx.db)
     if not schedules:
@@ -78,9 +83,11 @@ def list_all() -> None:
         )
 
 
-@schedules_app.command("skip")
+@schedules_app.command("skip", short_help="No round on a date or range (holidays).")
 def skip_date(schedule_id: int, when: str) -> None:
     """No round on this date (or range A/B), e.g. a holiday or summer weeks."""
+    from survey.lifecycle import update_schedule
+
     with context() as ctx:
         update_schedule(ctx.db, schedule_id, add_skip=when)
     console.print(f"Schedule {schedule_id} skips {when}")
@@ -89,6 +96,8 @@ def skip_date(schedule_id: int, when: str) -> None:
 @schedules_app.command("pause")
 def pause(schedule_id: int) -> None:
     """Open no new rounds until resumed (open rounds run to their end)."""
+    from survey.lifecycle import update_schedule
+
     with context() as ctx:
         update_schedule(ctx.db, schedule_id, active=False)
     console.print(f"Schedule {schedule_id} paused")
@@ -96,21 +105,30 @@ def pause(schedule_id: int) -> None:
 
 @schedules_app.command("resume")
 def resume(schedule_id: int) -> None:
+    """Open rounds again from the next scheduled time."""
+    from survey.lifecycle import update_schedule
+
     with context() as ctx:
         update_schedule(ctx.db, schedule_id, active=True)
     console.print(f"Schedule {schedule_id} active")
 
 
-@rounds_app.command("list")
+@rounds_app.command("list", short_help="Rounds, their windows and who answered.")
 def list_rounds() -> None:
     """Rounds with their window; respondents only as published for closed rounds (P6: nothing
-    while open, and fewer than k is said as such)."""
+    while open, and fewer than k is said as such). Times are in each schedule's timezone."""
+    from sqlmodel import select
+
+    from survey.storage.models import RoundStatistic, Schedule, SurveyRound
+
     with context() as ctx, ctx.db.session() as session:
         rounds = session.exec(select(SurveyRound).order_by(SurveyRound.opens_at)).all()
         top = {
             (row.round_id, row.unit_id): row.figures
             for row in session.exec(select(RoundStatistic)).all()
         }
+        zones = {s.id: s.timezone for s in session.exec(select(Schedule)).all()}
+        default_zone = ctx.settings.timezone
     if not rounds:
         console.print("No rounds yet.")
     for r in rounds:
@@ -126,15 +144,16 @@ def list_rounds() -> None:
                 answered = f"not shown: fewer than {r.min_group_size + 1} members"
             else:
                 answered = f"fewer than {r.min_group_size} answered"
+        zone = zones.get(r.schedule_id, default_zone)
         console.print(
-            f"{r.id:>4}  unit {r.unit_id}  #{r.sequence + 1}  {r.opens_at:%Y-%m-%d %H:%M} -> "
-            f"{r.closes_at:%Y-%m-%d %H:%M} UTC  {len(r.items)} items  k={r.min_group_size}  "
-            f"{answered}",
+            f"{r.id:>4}  unit {r.unit_id}  #{r.sequence + 1}  {_local(r.opens_at, zone)} -> "
+            f"{_local(r.closes_at, zone)} {zone}  {_count(len(r.items), 'item')}  "
+            f"k={r.min_group_size}  {answered}",
             highlight=False,
         )
 
 
-@rounds_app.command("tick")
+@rounds_app.command("tick", short_help="Show what is due now; --apply carries it out.")
 def run_due(
     at: Annotated[str | None, typer.Option(help="Pretend it is this time (ISO).")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Carry it out (default: only show).")] = (
@@ -145,13 +164,19 @@ def run_due(
 
     The bot does this by itself every minute; this is for operators and dry runs.
     """
+    from aggregation.close import release_with_statistics
+    from survey.lifecycle import due, list_schedules, tick
+
     now = parse_instant(at)
     with context() as ctx:
         plan = due(ctx.db, now)
+        zones = {s.id: s.timezone for s in list_schedules(ctx.db)}
         for item in plan.open:
+            zone = zones.get(item.schedule_id, ctx.settings.timezone)
             console.print(
-                f"open: schedule {item.schedule_id} at {item.opens_at:%Y-%m-%d %H:%M} "
-                f"UTC, closes {item.closes_at:%Y-%m-%d %H:%M} UTC"
+                f"open: schedule {item.schedule_id} at {_local(item.opens_at, zone)}, closes "
+                f"{_local(item.closes_at, zone)} {zone}",
+                highlight=False,
             )
         for item in plan.remind:
             console.print(f"remind: round {item.round_id} (the bot sends reminders)")
@@ -181,7 +206,7 @@ def run_due(
         raise typer.Exit(1)
 
 
-@rounds_app.command("regroup")
+@rounds_app.command("regroup", short_help="Store old rounds' answers by published group.")
 def regroup(
     apply: Annotated[
         bool, typer.Option("--apply", help="Change the data (default: only show).")
@@ -189,6 +214,8 @@ def regroup(
 ) -> None:
     """Move answers of rounds closed before version 0.2 into the groups they were published
     under, destroying those no figure covers (P1). Needs the report private key."""
+    from survey.submissions import regroup_closed_rounds
+
     with context() as ctx:
         done = regroup_closed_rounds(ctx.db, ctx.keys, apply=apply)
     if not done:
@@ -205,9 +232,11 @@ def regroup(
         console.print("Dry run: nothing changed. Add --apply to do it.")
 
 
-@rounds_app.command("scrub")
+@rounds_app.command("scrub", short_help="Verify closed rounds left no trace of who answered.")
 def scrub() -> None:
     """Verify again that closed rounds leave nothing of who answered (P2); exit 1 if not yet."""
+    from survey.submissions import retry_scrubs
+
     with context() as ctx:
         pending = retry_scrubs(ctx.db)
     if pending:
@@ -218,3 +247,12 @@ def scrub() -> None:
         )
         raise typer.Exit(1)
     console.print("Every closed round is scrubbed.")
+
+
+def _local(instant: datetime, zone: str) -> str:
+    """A stored UTC instant as the schedule's people read it (09:00 Stockholm, not 08:00 UTC)."""
+    return instant.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -7,12 +7,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cli.common import console, context
-from survey.enrolment import archive_unit, create_unit, move_unit, rename_unit, unit_tree
+from cli.common import command_group, console, context
 
-app = typer.Typer(
-    help="Units: create, rename, move, list as a tree, archive.", no_args_is_help=True
-)
+app = command_group("Units: create, rename, move, list as a tree, archive.")
 KINDS = ("forvaltning", "avdelning", "enhet", "team")
 
 
@@ -23,6 +20,8 @@ def create(
     kind: Annotated[str, typer.Option(help=f"One of {', '.join(KINDS)}.")] = "enhet",
 ) -> None:
     """Create a unit (a förvaltning at the top, teams at the bottom)."""
+    from survey.enrolment import create_unit
+
     if kind not in KINDS:
         raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
     with context() as ctx:
@@ -33,6 +32,8 @@ def create(
 @app.command("rename")
 def rename(unit_id: int, name: str) -> None:
     """Give a unit a new name; its history stays."""
+    from survey.enrolment import rename_unit
+
     with context() as ctx:
         unit = rename_unit(ctx.db, unit_id, name)
     console.print(f"Unit {unit.id} is now called {escape(unit.name)}", highlight=False)
@@ -45,6 +46,8 @@ def move(
     top: Annotated[bool, typer.Option("--top", help="Make it a top-level unit.")] = False,
 ) -> None:
     """Move a unit, with everything below it, under another unit."""
+    from survey.enrolment import move_unit
+
     if (parent is None) == (not top):
         raise typer.BadParameter("give either --parent ID or --top")
     with context() as ctx:
@@ -53,19 +56,23 @@ def move(
     console.print(f"Moved unit {unit.id} under {where}")
 
 
-@app.command("archive")
+@app.command("archive", short_help="Archive a unit; its past results stay.")
 def archive(unit_id: int) -> None:
     """Archive a unit without members or active sub-units; its past results stay."""
+    from survey.enrolment import archive_unit
+
     with context() as ctx:
         unit = archive_unit(ctx.db, unit_id)
     console.print(f"Archived unit {unit.id}: {escape(unit.name)}", highlight=False)
 
 
-@app.command("list")
+@app.command("list", short_help="The tree, with workers per unit (only where >= k).")
 def list_units(
     archived: Annotated[bool, typer.Option(help="Show archived units too.")] = False,
 ) -> None:
     """The tree, with workers per unit shown only where there are at least k."""
+    from survey.enrolment import unit_tree
+
     with context() as ctx:
         nodes = unit_tree(ctx.db, ctx.settings.min_group_size, include_archived=archived)
         k = ctx.settings.min_group_size

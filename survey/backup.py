@@ -67,9 +67,7 @@ def _postgres(db: Database, partial: Path) -> None:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         raise BackupError("pg_dump was not found: install the PostgreSQL client tools")
-    url = make_url(db.engine.url.render_as_string(hide_password=False)).set(
-        drivername="postgresql"
-    )
+    url = make_url(db.engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
     command = [pg_dump, "--format=custom", f"--file={partial}"]
     command += [f"--exclude-table-data={table}" for table in LEFT_OUT]
     env = dict(os.environ)

@@ -278,9 +278,7 @@ def release_plan(
     return ReleasePlan(figures, blocks(tree, shown), left_out)
 
 
-def kept_answers(
-    plan: ReleasePlan, answers: Sequence[tuple[int, str]]
-) -> dict[str, int]:
+def kept_answers(plan: ReleasePlan, answers: Sequence[tuple[int, str]]) -> dict[str, int]:
     """Of (unit, id) answers, those the release keeps, each with its group: answers in no group
     and, per group, those above its cap (the lowest ids: random UUIDs) are left out."""
     by_group: dict[int, list[str]] = {}

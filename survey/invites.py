@@ -80,9 +80,7 @@ def create_invite(
         raise InviteError("an invite needs at least one use")
     if role != Role.WORKER and max_uses != 1:
         # A forwarded staff link must not make a second manager (P8).
-        raise InviteError(
-            f"{role.value} invites are single use: make one for each person"
-        )
+        raise InviteError(f"{role.value} invites are single use: make one for each person")
     if expires_in <= timedelta(0):
         raise InviteError("an invite must expire in the future")
     token = secrets.token_urlsafe(32)

@@ -46,22 +46,43 @@ class ScheduleError(ValueError):
 
 
 def create_schedule(
-    db: Database, *, unit_id: int, question_sets: list[str], spec: ScheduleSpec
+    db: Database,
+    *,
+    unit_id: int,
+    question_sets: list[str],
+    spec: ScheduleSpec,
+    max_items: int | None = None,
 ) -> Schedule:
-    """Store a schedule after checking its unit and that its sets fit together in every round."""
+    """Store a schedule after checking its unit, that its sets fit together in every round of
+    their rotation, and that no check-in asks more than ``max_items`` questions (a long check-in
+    is the first reason people stop answering). The same schedule twice is refused: it would open
+    two rounds for the same people at the same minute."""
     if not question_sets:
         raise ScheduleError("a schedule needs at least one question set")
     sets = _active_sets(db, question_sets)
     cycle = math.lcm(*(item.cadence for _, qs in sets for item in qs.items))
     for sequence in range(cycle):
         try:
-            lock_items(sets, sequence)
+            asked = lock_items(sets, sequence)
         except ValueError as exc:
             raise ScheduleError(str(exc)) from exc
+        if max_items is not None and len(asked) > max_items:
+            raise ScheduleError(
+                f"check-in {sequence + 1} of the rotation would ask {len(asked)} questions, more "
+                f"than PULSE_MAX_ITEMS_PER_CHECKIN={max_items}: use fewer sets, or longer "
+                "cadences for some items"
+            )
     with db.session() as session:
         unit = session.get(Unit, unit_id)
         if unit is None or unit.archived:
             raise ScheduleError(f"unit {unit_id} does not exist or is archived")
+        for existing in session.exec(select(Schedule).where(Schedule.unit_id == unit_id)).all():
+            if _same_schedule(existing, question_sets, spec):
+                state = "" if existing.active else " (paused: `pulse schedules resume` it)"
+                raise ScheduleError(
+                    f"schedule {existing.id} already asks unit {unit_id} the same sets at the "
+                    f"same time{state}"
+                )
         schedule = Schedule(
             unit_id=unit_id,
             question_sets=list(question_sets),
@@ -77,6 +98,16 @@ def create_schedule(
         session.add(schedule)
         session.flush()
         return schedule
+
+
+def _same_schedule(existing: Schedule, question_sets: list[str], spec: ScheduleSpec) -> bool:
+    return (
+        sorted(existing.question_sets) == sorted(question_sets)
+        and existing.cadence == spec.cadence
+        and existing.weekday == spec.weekday
+        and existing.local_time == spec.local_time.strftime("%H:%M")
+        and existing.timezone == spec.timezone
+    )
 
 
 def spec_of(schedule: Schedule) -> ScheduleSpec:

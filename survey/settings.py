@@ -59,6 +59,13 @@ class SurveySettings(BaseSettings):
         description="Fewest respondents for the spread of answers (counts per option) and eNPS.",
     )
     timezone: str = Field(default="Europe/Stockholm", description="Default timezone of schedules.")
+    max_items_per_checkin: int = Field(
+        default=8,
+        ge=1,
+        le=20,
+        description="Most questions one check-in may ask, all of a schedule's sets together; "
+        "a schedule whose rotation would ask more is refused.",
+    )
     language: str = Field(default="sv", description="Default language (sv or en).")
     sqlite_synchronous: str = Field(
         default="FULL",

@@ -132,7 +132,16 @@ def test_an_admin_sets_up_a_municipality_from_the_cli(
     code, applied = _run("rounds", "tick", "--at", "2026-11-23T08:00:00+00:00", "--apply")
     assert code == 0
     assert "opened round 1" in applied
-    assert "7 items k=5 open" in _run("rounds", "list")[1]
+    listing = _run("rounds", "list")[1]
+    assert "7 items k=5 open" in listing
+    # In the schedule's own time: 09:00 in Stockholm, not the stored 08:00 UTC.
+    assert "2026-11-23 09:00 -> 2026-11-26 09:00 Europe/Stockholm" in listing
+
+    # The same schedule again would open a second round for the same people at the same minute.
+    code, again = _run("schedules", "create", "--unit", "1", "--starts", "2026-11-23")
+    assert code == 2
+    assert "schedule 1 already asks unit 1 the same sets at the same time" in again
+    assert _run("schedules", "list")[1].count("Europe/Stockholm open") == 1  # still one
 
 
 def test_a_broken_question_set_is_explained_and_not_imported(env: Path, tmp_path: Path) -> None:
@@ -219,9 +228,11 @@ def test_unit_names_print_as_written(env: Path) -> None:
 
 
 def test_operator_mistakes_are_one_line_and_exit_code_2(env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    code, output = _run("units", "list")  # before `pulse init`
-    assert code == 2
-    assert "run `pulse init` first" in output
+    for args in (("units", "list"), ("status",), ("rounds", "tick")):  # before `pulse init`
+        code, output = _run(*args)
+        assert code == 2, args
+        assert "run `pulse init` first" in output
+        assert not env.exists(), "an empty data directory was left behind"
     _run("init")
     for args in (
         ("units", "create", "X", "--parent", "99999999999999999999"),
@@ -235,3 +246,38 @@ def test_operator_mistakes_are_one_line_and_exit_code_2(env: Path, monkeypatch) 
     code, output = _run("units", "list")
     assert code == 2
     assert "not a database URL" in output
+
+
+def test_a_schedule_asking_too_much_at_once_is_refused(env: Path) -> None:
+    """Both shipped sets together ask twelve questions in some weeks: longer than a check-in of
+    under a minute, so the schedule is refused with the week and the count."""
+    _run("init")
+    _run("units", "create", "Socialförvaltningen", "--kind", "forvaltning")
+    for name in ("social-work-weekly.yaml", "who5.yaml"):
+        assert _run("questions", "import", str(SETS / name))[0] == 0
+    code, refused = _run("schedules", "create", "--unit", "1", "--sets", "social-work-weekly,who5")
+    assert code == 2
+    assert "would ask 12 questions, more than PULSE_MAX_ITEMS_PER_CHECKIN=8" in refused
+    assert "No schedules yet" in _run("schedules", "list")[1]
+
+
+def test_help_and_version_load_no_storage_or_telegram_code() -> None:
+    """`pulse --help` stays instant because the layers below load only inside commands; this
+    checks the cause (what is imported), the benchmark measures the time."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from cli.main import app\n"
+        "for args in (['--help'], ['--version'], ['schedules', 'create', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "heavy = {'sqlalchemy', 'sqlmodel', 'telegram', 'pandas', 'matplotlib', 'alembic',\n"
+        "         'cryptography', 'pydantic_settings'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"

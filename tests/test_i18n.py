@@ -28,7 +28,12 @@ def _marked_messages() -> set[str]:
 def test_every_message_is_translated_to_swedish() -> None:
     with (LOCALE_DIR / "sv" / "LC_MESSAGES" / "pulse.po").open("rb") as handle:
         catalog = read_po(handle, locale="sv")
-    translated = {m.id: m.string for m in catalog if m.id}
+    translated: dict[str, str] = {}
+    for entry in catalog:
+        if isinstance(entry.id, tuple):  # ngettext: singular and plural, each with its form
+            translated.update(zip(entry.id, entry.string, strict=True))
+        elif entry.id:
+            translated[entry.id] = entry.string
     missing = sorted(m for m in _marked_messages() if not translated.get(m))
     assert missing == [], f"add these to survey/locale/sv/LC_MESSAGES/pulse.po: {missing}"
     for message_id, text in translated.items():

@@ -118,3 +118,14 @@ def test_free_text_items_take_bounded_non_empty_text() -> None:
         validate_answers(items, {"stress": 3, "comment": "   "})
     with pytest.raises(ValidationError, match="has no options"):
         LockedItem(key="c", text=True, options=(1, 2))
+
+
+def test_the_time_a_check_in_takes_is_computed_from_its_questions() -> None:
+    from survey.questions.locked import LockedItem, estimated_minutes
+
+    choice = LockedItem(key="stress", options=(1, 2, 3, 4, 5))
+    text = LockedItem(key="comment", text=True, required=False)
+    assert estimated_minutes([choice] * 7) == 1  # "under a minute"
+    assert estimated_minutes([choice] * 10) == 1
+    assert estimated_minutes([choice] * 11) == 2  # 66 s
+    assert estimated_minutes([choice] * 8 + [text]) == 2  # free text takes longer

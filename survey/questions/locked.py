@@ -137,6 +137,18 @@ def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, 
     return clean
 
 
+#: Seconds a person needs for one button question, and for a free-text one (reading, thinking,
+#: typing on a phone): the basis of the time an invitation promises.
+SECONDS_PER_CHOICE = 6
+SECONDS_PER_TEXT = 30
+
+
+def estimated_minutes(items: Sequence[LockedItem]) -> int:
+    """Whole minutes a check-in takes, rounded up: 1 means "under a minute"."""
+    seconds = sum(SECONDS_PER_TEXT if item.text else SECONDS_PER_CHOICE for item in items)
+    return max(1, -(-seconds // 60))
+
+
 def lock_items(sets: Sequence[tuple[int, QuestionSet]], sequence: int) -> list[LockedItem]:
     """What the ``sequence``-th round of a schedule asks, from its sets' active versions."""
     locked: list[LockedItem] = []

@@ -29,13 +29,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from survey.roles import Role as Role  # re-exported: survey/ names roles with the models
 from survey.storage.types import UTCDateTime
-
-
-class Role(StrEnum):
-    WORKER = "worker"
-    MANAGER = "manager"
-    ADMIN = "admin"
 
 
 class MemberStatus(StrEnum):

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +19,10 @@ from bot.commands import set_commands
 from bot.fake_api import FakeBotApi
 from bot.polling import WebhookServer
 from survey.enrolment import create_unit, enrol_member
+from survey.installation import initialise
+from survey.invites import create_invite
+from survey.settings import SurveySettings
+from survey.storage import Database
 from survey.storage.models import Role
 from tests.bot.conftest import make_application
 
@@ -99,22 +110,8 @@ async def test_command_menu_per_language_and_role_and_missing_method_is_tolerate
         assert api.commands == {}
 
 
-async def test_pulse_run_serves_and_stops_cleanly(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """`pulse run` as an operator starts it: a separate process polling the local Bot API
-    server; it answers a worker, and SIGTERM stops it with exit code 0."""
-    import asyncio
-    import os
-    import signal
-    import subprocess
-    import sys
-    from datetime import timedelta
-    from pathlib import Path
-
-    from survey.installation import initialise
-    from survey.invites import create_invite
-    from survey.settings import SurveySettings
-    from survey.storage import Database
-
+def _installation(tmp_path: Path) -> str:
+    """An initialised data directory with one unit; returns a worker invite code."""
     settings = SurveySettings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     db = Database.from_settings(settings)
     initialise(settings, db)
@@ -123,32 +120,93 @@ async def test_pulse_run_serves_and_stops_cleanly(tmp_path) -> None:  # type: ig
         db, unit_id=unit.id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=5
     )
     db.dispose()
+    return invite.token
+
+
+def _pulse_run(tmp_path: Path, token: str, api_url: str, file_url: str) -> subprocess.Popen:  # type: ignore[type-arg]
+    """`pulse run` as an operator starts it: the installed command, in its own process."""
+    env = {
+        **os.environ,
+        "PULSE_DATA_DIR": str(tmp_path / "data"),
+        "PULSE_BOT_TOKEN": token,
+        "PULSE_BOT_API_URL": api_url,
+        "PULSE_BOT_FILE_URL": file_url,
+        "PULSE_TICK_SECONDS": "3600",
+    }
+    env.pop("PULSE_DATABASE_URL", None)
+    pulse = Path(sys.executable).with_name("pulse")
+    return subprocess.Popen(
+        [str(pulse), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+async def _stop(process: subprocess.Popen, signal_it: bool = True) -> tuple[int, str]:  # type: ignore[type-arg]
+    """Stop it (or, with signal_it=False, wait for it to exit by itself); code and output."""
+    if signal_it and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(process.wait, 30)
+    output = (process.stdout.read() + process.stderr.read()).decode()  # type: ignore[union-attr]
+    return code, output
+
+
+async def test_pulse_run_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    """A separate process polling the local Bot API server; it answers a worker, and SIGTERM
+    stops it with exit code 0."""
+    code = _installation(tmp_path)
     async with FakeBotApi() as api:
-        env = {
-            **os.environ,
-            "PULSE_DATA_DIR": str(tmp_path / "data"),
-            "PULSE_BOT_TOKEN": api.token,
-            "PULSE_BOT_API_URL": api.base_url,
-            "PULSE_BOT_FILE_URL": api.base_file_url,
-            "PULSE_TICK_SECONDS": "3600",
-        }
-        env.pop("PULSE_DATABASE_URL", None)
-        pulse = Path(sys.executable).with_name("pulse")  # the installed command
-        process = subprocess.Popen(
-            [str(pulse), "run"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url)
         try:
-            api.send_text(9_100_000_001, f"/start {invite.token}", language="en")
+            api.send_text(9_100_000_001, f"/start {code}", language="en")
             await api.wait_for(lambda: len(api.texts(9_100_000_001)) >= 2, timeout=30)
             assert "Welcome" in api.texts(9_100_000_001)[0]
         finally:
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, 30)
-        output = (process.stdout.read() + process.stderr.read()).decode()  # type: ignore[union-attr]
-        assert code == 0, output
+            exit_code, output = await _stop(process)
+        assert exit_code == 0, output
         assert "Traceback" not in output
         assert api.token not in output
+
+
+async def test_pulse_run_with_a_rejected_token_says_so_in_one_line(tmp_path: Path) -> None:
+    _installation(tmp_path)
+    async with FakeBotApi() as api:
+        wrong = f"{api.bot_id}:{'x' * 35}"
+        process = _pulse_run(tmp_path, wrong, api.base_url, api.base_file_url)
+        exit_code, output = await _stop(process, signal_it=False)
+    assert exit_code == 2, output
+    assert "rejected PULSE_BOT_TOKEN" in output
+    assert "Traceback" not in output
+    assert wrong not in output
+    assert "x" * 35 not in output
+    assert len(output.strip().splitlines()) <= 2  # the start line and the error
+
+
+async def test_pulse_run_waits_for_an_unreachable_bot_api_and_then_serves(tmp_path: Path) -> None:
+    """Telegram (here: the local server) is down when the bot starts: it says so, waits with
+    backoff instead of exiting, and serves once the server is up."""
+    code = _installation(tmp_path)
+    port = _free_port()
+    token = f"{1_234_567_890}:{'t' * 35}"
+    base = f"http://127.0.0.1:{port}"
+    process = _pulse_run(tmp_path, token, f"{base}/bot", f"{base}/file/bot")
+    waited = ""
+    try:
+        # Nothing listens yet: the first attempts fail, and it says so on stderr.
+        while "trying again in 2 s" not in waited:
+            line = await asyncio.wait_for(
+                asyncio.to_thread(process.stderr.readline),  # type: ignore[union-attr]
+                timeout=60,
+            )
+            assert line, f"pulse run exited instead of waiting: {waited}"
+            waited += line.decode()
+        assert process.poll() is None, "pulse run gave up instead of waiting"
+        async with FakeBotApi(token=token, port=port) as api:
+            api.send_text(9_100_000_002, f"/start {code}", language="en")
+            await api.wait_for(lambda: len(api.texts(9_100_000_002)) >= 2, timeout=60)
+    finally:
+        exit_code, rest = await _stop(process)
+    output = waited + rest
+    assert exit_code == 0, output
+    assert "not reachable" in output
+    assert "trying again in" in output
+    assert "Traceback" not in output
+    assert token not in output

@@ -42,6 +42,11 @@ async def test_join_by_invite_and_choose_language(bot, org, db) -> None:  # type
     with db.session() as session:
         member = session.exec(select(Member)).one()
     assert (member.unit_id, member.language) == (org["unit"].id, "en")
+    # /start again, without a code (the menu button, a reflex): the help for a worker.
+    before = len(api.texts(USER))
+    api.send_text(USER, "/start", language="en")
+    await api.wait_for(lambda: len(api.texts(USER)) > before)
+    assert "/checkin" in api.texts(USER)[-1]
 
 
 async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,115 @@
+"""What a newcomer and an operator wait for: `pulse demo` and the CLI's start-up.
+
+Each command runs as a separate process, the way a person runs it: the demo on a pseudo-terminal
+(so its progress bar behaves as on a laptop), timed from the start of the process to its first
+line, to its first line about the product at work (people joining) and to its end; light CLI
+commands are timed over several runs and the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from report import publish
+
+PULSE = Path(sys.executable).with_name("pulse")
+
+
+def run_demo(out: Path) -> dict[str, float]:
+    """Seconds until the first visible line, until the first product step, and until exit."""
+    controller, terminal = pty.openpty()
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603  (our own command)
+        [str(PULSE), "demo", "--out", str(out)],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    os.close(terminal)
+    seen = b""
+    first = joined = None
+    while True:
+        ready, _, _ = select.select([controller], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed: the process is done
+                break
+            if not chunk:
+                break
+            now = time.perf_counter() - started
+            seen += chunk
+            if first is None and seen.strip():
+                first = now
+            if joined is None and b"join" in seen:
+                joined = now
+        elif process.poll() is not None:
+            break
+    code = process.wait()
+    total = time.perf_counter() - started
+    os.close(controller)
+    if code != 0:
+        sys.exit(f"pulse demo failed ({code}):\n{seen.decode(errors='replace')[-3000:]}")
+    return {"first": first or total, "joined": joined or total, "total": total}
+
+
+def median_seconds(arguments: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(  # noqa: S603  (our own command)
+            [str(PULSE), *arguments], check=True, capture_output=True
+        )
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="Runs per CLI command (median).")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    figures: dict[str, object] = {}
+    help_seconds = median_seconds(["--help"], args.runs)
+    sub_help = median_seconds(["schedules", "create", "--help"], args.runs)
+    figures["pulse --help (median, s)"] = round(help_seconds, 3)
+    figures["pulse schedules create --help (median, s)"] = round(sub_help, 3)
+    with tempfile.TemporaryDirectory() as folder:
+        data = {**os.environ, "PULSE_DATA_DIR": str(Path(folder) / "data")}
+        subprocess.run([str(PULSE), "init"], check=True, capture_output=True, env=data)  # noqa: S603
+        started = time.perf_counter()
+        for _ in range(args.runs):
+            subprocess.run([str(PULSE), "units", "list"], check=True, capture_output=True, env=data)  # noqa: S603
+        figures["pulse units list on SQLite (mean, s)"] = round(
+            (time.perf_counter() - started) / args.runs, 3
+        )
+        demo = run_demo(Path(folder) / "demo")
+        shutil.rmtree(Path(folder) / "demo", ignore_errors=True)
+    figures["pulse demo: first line (s)"] = round(demo["first"], 2)
+    figures["pulse demo: first product step, people joining (s)"] = round(demo["joined"], 2)
+    figures["pulse demo: whole run (s)"] = round(demo["total"], 1)
+    publish(
+        "Staff Pulse newcomer benchmark",
+        figures,
+        [
+            (f"pulse --help < 0.3 s ({help_seconds:.2f} s)", help_seconds < 0.3),
+            (f"demo's first useful output < 10 s ({demo['joined']:.1f} s)", demo["joined"] < 10),
+            (f"whole demo < 30 s ({demo['total']:.1f} s)", demo["total"] < 30),
+        ],
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()

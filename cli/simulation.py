@@ -1,0 +1,413 @@
+"""The demo's story: a municipality, its workers and managers, driven through the real product.
+
+A temporary SQLite database and keys, a municipal tree, and the real bot (python-telegram-bot)
+talking HTTP to the built-in local Bot API server. Every worker and manager joins by invite link
+through the bot. The weeks before the last are seeded through the survey API the bot itself calls
+(``tick`` opens and closes the rounds, ``submit_many`` takes the check-ins, as the bot's intake
+does), so that twelve weeks take seconds; the last week runs entirely through the bot: the
+invitation, every worker's button presses, the reminder, the close and the managers' reports in
+Telegram. Nothing here computes a figure itself: every figure comes from survey/, aggregation/
+and the bot.
+
+The story a manager should recognise: in "Barnutredning Norr" the workload climbs while support
+falls and stress alerts fire; "Familjehem" improves after it gets mentors halfway; the
+three-person team "Familjerätt" never reaches k and is rolled up into its avdelning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+from sqlmodel import select
+from telegram import Update
+
+from aggregation.charts import heatmap_chart, response_rate_chart, trend_chart
+from aggregation.close import release_with_statistics
+from aggregation.html_report import report_html
+from aggregation.render import report_text
+from aggregation.report import build_report, unit_heatmap_data
+from bot.app import Services, build_application
+from bot.fake_api import FakeBotApi, Sent
+from bot.scheduler import run_tick
+from bot.settings import BotSettings
+from survey.crypto import KeyRing
+from survey.enrolment import create_unit, find_member
+from survey.installation import initialise, key_ring
+from survey.intake import SubmissionIntake
+from survey.invites import create_invite
+from survey.lifecycle import create_schedule, tick
+from survey.questions import QuestionSet, import_question_set, load_question_set_file
+from survey.questions.locked import LockedItem, parse_items
+from survey.schedules import ScheduleSpec
+from survey.settings import SurveySettings
+from survey.storage import Database
+from survey.storage.models import Member, Role, RoundState, SurveyRound
+from survey.submissions import SubmissionRequest, submit_many
+
+SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+# (name, kind, parent, workers, story). Sizes add up to about 120 at the default scale.
+TREE = [
+    ("Socialförvaltningen", "forvaltning", None, 0, "steady"),
+    ("Barn och familj", "avdelning", "Socialförvaltningen", 0, "steady"),
+    ("Vuxen", "avdelning", "Socialförvaltningen", 0, "steady"),
+    ("Barnutredning Norr", "enhet", "Barn och familj", 9, "climbing"),
+    ("Team Norr 1", "team", "Barnutredning Norr", 8, "climbing"),
+    ("Team Norr 2", "team", "Barnutredning Norr", 7, "climbing"),
+    ("Barnutredning Söder", "enhet", "Barn och familj", 6, "steady"),
+    ("Team Söder", "team", "Barnutredning Söder", 9, "steady"),
+    ("Familjehem", "enhet", "Barn och familj", 14, "mentoring"),
+    ("Familjerätt", "team", "Barn och familj", 3, "steady"),
+    ("Ekonomiskt bistånd", "enhet", "Vuxen", 12, "steady"),
+    ("Team Mottagning", "team", "Ekonomiskt bistånd", 9, "steady"),
+    ("Missbruk och beroende", "enhet", "Vuxen", 8, "steady"),
+    ("Team Öppenvård", "team", "Missbruk och beroende", 9, "steady"),
+    ("Socialjour", "team", "Vuxen", 6, "steady"),
+]
+MANAGERS = [
+    ("Barn och familj", Role.MANAGER),
+    ("Vuxen", Role.MANAGER),
+    ("Socialförvaltningen", Role.ADMIN),
+]
+
+
+@dataclass
+class Worker:
+    user_id: int
+    unit: str
+    story: str
+    diligence: float  # how likely they answer when asked
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    database: Path
+    files: list[Path] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    presses: int = 0
+    #: Check-ins of every week; of the last week, each one pressed through the bot's buttons.
+    answered: int = 0
+    answered_in_telegram: int = 0
+
+
+def badness(story: str, week: int, weeks: int, rng: random.Random) -> float:
+    """How hard the week is for someone in a unit with this story (0 good .. 1 bad)."""
+    if story == "climbing":
+        level = 0.35 + 0.5 * week / max(1, weeks - 1)
+    elif story == "mentoring":
+        level = 0.7 if week < weeks // 2 else 0.3
+    else:
+        level = 0.45
+    return min(1.0, max(0.0, rng.gauss(level, 0.15)))
+
+
+def choose(
+    item_key: str, question_set: QuestionSet, count: int, bad: float, rng: random.Random
+) -> int:
+    """Which option a worker picks: worse answers on worse weeks, with some noise."""
+    item = next((i for i in question_set.items if i.key == item_key), None)
+    position = bad * (count - 1) + rng.gauss(0, 0.6)
+    if item is not None:
+        values = question_set.answer_values(item)
+        worse_high = item.direction == "higher_is_worse" or (
+            item.unfavourable and values.index(item.unfavourable[0]) >= count // 2
+        )
+        if item.type == "yes_no":
+            return 0 if rng.random() < bad - 0.25 else (1 if rng.random() < 0.9 else 2)
+        if not worse_high:
+            position = (count - 1) - position
+    return min(count - 1, max(0, round(position)))
+
+
+async def answer(
+    api: FakeBotApi,
+    worker: Worker,
+    message: Sent,
+    question_set: QuestionSet,
+    bad: float,
+    rng: random.Random,
+) -> int:
+    """Press through one check-in in Telegram like a person would; returns the presses."""
+    by_text = {item.text.get("sv"): item.key for item in question_set.items}
+    presses = 0
+    for _ in range(30):
+        text = message.text or ""
+        buttons = message.buttons()
+        if "Tack!" in text or not buttons:
+            return presses
+        if text.startswith("<b>Dina svar") or "Dina svar" in text.split("\n", 1)[0]:
+            _, data = buttons[0]  # "✓ Skicka"
+        else:
+            question = text.split("<b>", 1)[-1].split("</b>", 1)[0]
+            options = [b for b in buttons if not b[0].startswith(("«", "Hoppa"))]
+            picked = choose(by_text.get(question, ""), question_set, len(options), bad, rng)
+            _, data = options[picked]
+        before = message.text
+        api.press(worker.user_id, message, data)
+        presses += 1
+        await api.wait_for(lambda m=message, b=before: m.text != b, timeout=30)
+    return presses
+
+
+def seeded_answers(
+    items: tuple[LockedItem, ...], question_set: QuestionSet, bad: float, rng: random.Random
+) -> dict[str, int | str]:
+    """The same choices as a person pressing the buttons, as the check-in the bot would submit
+    (optional free text left out, as most people leave it)."""
+    return {
+        item.key: item.options[choose(item.key, question_set, len(item.options), bad, rng)]
+        for item in items
+        if not item.text
+    }
+
+
+@dataclass
+class Town:
+    """Everything the story needs to reach: the database, the keys and the unit ids."""
+
+    db: Database
+    settings: SurveySettings
+    units: dict[str, int]
+    question_set: QuestionSet
+
+
+async def run_demo(
+    out: Path, *, weeks: int, workers: int, seed: int, on_step: Callable[[str, float], None]
+) -> DemoResult:
+    rng = random.Random(seed)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "charts").mkdir(parents=True)
+    data_dir = out / "data"
+    today = datetime.now(UTC).date()
+    start_day = today - timedelta(days=today.weekday() + 7 * weeks)  # a Monday, weeks ago
+    clock = {"now": _local_nine(start_day) - timedelta(days=3)}
+
+    async with FakeBotApi(username="staff_pulse_demo_bot") as api:
+        settings = SurveySettings(
+            _env_file=None,
+            data_dir=data_dir,  # type: ignore[call-arg]
+            bot_username=api.username,
+            language="sv",
+        )
+        town = _build_town(settings, start_day)
+        db = town.db
+        keys = key_ring(settings)
+        services = Services(
+            db, keys, settings, SubmissionIntake(db, keys), clock=lambda: clock["now"]
+        )
+        application = build_application(
+            BotSettings(
+                _env_file=None,
+                bot_token=SecretStr(api.token),  # type: ignore[call-arg]
+                bot_api_url=api.base_url,
+                bot_file_url=api.base_file_url,
+            ),
+            services,
+            rate_limit=False,
+            # A local server answers at once: a few connections serve better than hundreds,
+            # whose bookkeeping the HTTP client would walk on every request.
+            connection_pool_size=8,
+        )
+        result = DemoResult(out, data_dir / "pulse.sqlite3")
+        async with application:
+            await application.start()
+            # Updates reach the bot the way a webhook delivers them: straight onto its queue.
+            api.push_to = lambda data: application.update_queue.put_nowait(
+                Update.de_json(data, application.bot)
+            )
+            try:
+                on_step("Workers and managers join by invite link in Telegram", 0)
+                people = await _join(api, town, workers, rng)
+                members = {p.user_id: find_member(db, keys, p.user_id) for p in people}
+                for week in range(weeks - 1):
+                    on_step(
+                        f"Week {week + 1}: check-ins through the survey API, then the close",
+                        week / weeks,
+                    )
+                    opens = _local_nine(start_day + timedelta(weeks=week))
+                    result.answered += await asyncio.to_thread(
+                        _seed_week, town, keys, people, members, week, weeks, opens, rng
+                    )
+                on_step(f"Week {weeks}: the check-in opens in Telegram", (weeks - 1) / weeks)
+                opens = _local_nine(start_day + timedelta(weeks=weeks - 1))
+                clock["now"] = opens
+                await run_tick(application)
+                bad = {p.user_id: badness(p.story, weeks - 1, weeks, rng) for p in people}
+                first = [p for p in people if rng.random() < p.diligence * 0.8]
+                on_step(
+                    f"Week {weeks}: {len(first)} workers press the buttons",
+                    (weeks - 0.8) / weeks,
+                )
+                presses = await asyncio.gather(
+                    *(
+                        answer(api, p, api.last(p.user_id), town.question_set, bad[p.user_id], rng)
+                        for p in first
+                    )
+                )
+                on_step(
+                    f"Week {weeks}: one reminder to those who have not answered",
+                    (weeks - 0.5) / weeks,
+                )
+                clock["now"] = opens + timedelta(hours=24)
+                await run_tick(application)
+                later = [p for p in people if p not in first and rng.random() < p.diligence]
+                presses += await asyncio.gather(
+                    *(
+                        answer(api, p, api.last(p.user_id), town.question_set, bad[p.user_id], rng)
+                        for p in later
+                    )
+                )
+                result.presses = sum(presses)
+                result.answered_in_telegram = len(first) + len(later)
+                result.answered += result.answered_in_telegram
+                on_step(
+                    f"Week {weeks}: the round closes, managers get reports in Telegram",
+                    (weeks - 0.2) / weeks,
+                )
+                clock["now"] = opens + timedelta(hours=72)
+                await run_tick(application)
+            finally:
+                await application.stop()
+        on_step("Writing the reports and charts", 1.0)
+        result.files += _write_reports(db, town.units, out)
+        built = build_report(db, town.units["Barnutredning Norr"])
+        result.summary = report_text(built, "sv")
+        manager_chat = api.texts(5_000_000_001)
+        received = sum("Staff Pulse –" in t for t in manager_chat)
+        result.summary.append(f"(Chefen för Barn och familj fick {received} rapporter i Telegram.)")
+        db.dispose()
+    return result
+
+
+def _build_town(settings: SurveySettings, start_day: date) -> Town:
+    db = Database.from_settings(settings)
+    initialise(settings, db)
+    question_set = load_question_set_file(SETS / "social-work-weekly.yaml")
+    import_question_set(db, question_set)
+    units: dict[str, int] = {}
+    for name, kind, parent, _, _ in TREE:
+        units[name] = create_unit(db, name, parent_id=units.get(parent or ""), kind=kind).id  # type: ignore[assignment]
+    create_schedule(
+        db,
+        unit_id=units["Socialförvaltningen"],
+        question_sets=[question_set.id],
+        spec=ScheduleSpec(
+            weekday=0,
+            local_time=time(9),
+            open_hours=72,
+            remind_after_hours=24,
+            starts_on=start_day,
+        ),
+        max_items=settings.max_items_per_checkin,
+    )
+    return Town(db, settings, units, question_set)
+
+
+async def _join(api: FakeBotApi, town: Town, workers: int, rng: random.Random) -> list[Worker]:
+    """Everyone joins the way people do: /start with the code of an invite link."""
+    scale = workers / sum(size for *_, size, _ in TREE)
+    people: list[Worker] = []
+    next_id = 6_000_000_000
+    for name, _, _, size, story in TREE:
+        count = max(0, round(size * scale)) if name != "Familjerätt" else 3
+        if not count:
+            continue
+        invite = create_invite(
+            town.db,
+            unit_id=town.units[name],
+            role=Role.WORKER,
+            expires_in=timedelta(days=14),
+            max_uses=count,
+        )
+        for _ in range(count):
+            next_id += 1
+            people.append(Worker(next_id, name, story, rng.uniform(0.75, 0.97)))
+            api.send_text(next_id, f"/start {invite.token}", language="sv")
+    for index, (unit_name, role) in enumerate(MANAGERS):
+        invite = create_invite(
+            town.db,
+            unit_id=town.units[unit_name],
+            role=role,
+            expires_in=timedelta(days=1),
+            max_uses=1,
+        )
+        api.send_text(5_000_000_001 + index, f"/start {invite.token}", language="sv")
+    await api.wait_for(lambda: all(len(api.texts(p.user_id)) >= 2 for p in people), timeout=120)
+    return people
+
+
+def _seed_week(
+    town: Town,
+    keys: KeyRing,
+    people: list[Worker],
+    members: dict[int, Member | None],
+    week: int,
+    weeks: int,
+    opens: datetime,
+    rng: random.Random,
+) -> int:
+    """One earlier week through the survey API: the tick opens the round, the check-ins go in
+    as the bot's intake submits them, and the tick closes it (release, statistics, audits)."""
+    tick(town.db, keys, town.settings, opens, close=release_with_statistics)
+    with town.db.session() as session:
+        survey_round = session.exec(
+            select(SurveyRound).where(SurveyRound.state == RoundState.OPEN)
+        ).one()
+    items = parse_items(survey_round.items)
+    requests = []
+    for person in people:
+        member = members[person.user_id]
+        if member is None or rng.random() >= person.diligence:
+            continue
+        bad = badness(person.story, week, weeks, rng)
+        answers = seeded_answers(items, town.question_set, bad, rng)
+        requests.append(SubmissionRequest(member.id, survey_round.id, answers))  # type: ignore[arg-type]
+    outcomes = submit_many(town.db, keys, requests, now=opens + timedelta(hours=6))
+    refused = [outcome for outcome in outcomes if outcome is not None]
+    if refused:
+        raise RuntimeError(f"the survey refused a seeded check-in: {refused[0]}")
+    tick(town.db, keys, town.settings, opens + timedelta(hours=72), close=release_with_statistics)
+    return len(requests)
+
+
+def _local_nine(day: date) -> datetime:
+    """09:00 in Stockholm on that day, whichever side of a daylight-saving change it falls."""
+    return datetime.combine(day, time(9), tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def _write_reports(db: Database, units: dict[str, int], out: Path) -> list[Path]:
+    files = []
+    for name in ("Socialförvaltningen", "Barn och familj", "Barnutredning Norr", "Familjehem"):
+        built = build_report(db, units[name])
+        slug = name.lower().replace(" ", "-").replace("ö", "o").replace("ä", "a").replace("å", "a")
+        trend = trend_chart(built, "sv")
+        html_path = out / f"report-{slug}.html"
+        html_path.write_text(report_html(built, "sv", trend), encoding="utf-8")
+        png = out / "charts" / f"trend-{slug}.png"
+        png.write_bytes(trend)
+        files += [html_path, png]
+    top = build_report(db, units["Socialförvaltningen"])
+    heat = out / "charts" / "units-latest-round.png"
+    heat.write_bytes(
+        heatmap_chart(
+            unit_heatmap_data(db, top),
+            {c: labels.get("sv", c) for c, labels in top.construct_labels.items()},
+            top.construct_better,
+            "sv",
+            top.rounds[-1].k if top.rounds else 5,
+        )
+    )
+    rates = out / "charts" / "response-rate.png"
+    rates.write_bytes(response_rate_chart(top, "sv"))
+    return [*files, heat, rates]
