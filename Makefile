@@ -25,9 +25,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/pulse demo
 
+# The bot itself (needs PULSE_BOT_TOKEN in .env; see README "Going live"). `pulse init` first is
+# safe: it never overwrites keys and only migrates when the schema is behind.
 run: $(VENV)/.installed
 	$(BIN)/pulse init
-	$(BIN)/pulse status
+	$(BIN)/pulse run
 
 test: $(VENV)/.installed
 	bash scripts/ensure-postgres
@@ -35,10 +37,11 @@ test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed
 	bash scripts/ensure-postgres
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -6,10 +6,12 @@ published figures stored, so reports never need the key or the raw answers again
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlmodel import col, select
 
 from aggregation.disclosure import Tree
 from aggregation.pinning import pinning_audit
@@ -22,6 +24,7 @@ from aggregation.statistics import (
 )
 from survey.crypto import KeyRing, Unsealer, seal_context
 from survey.questions import load_version_by_id, parse_items
+from survey.questions.locked import LockedItem
 from survey.storage import Database
 from survey.storage.models import (
     Response,
@@ -73,7 +76,7 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
             )
         scope = [int(u) for u in survey_round.member_counts]
         parents = dict(
-            session.execute(select(Unit.id, Unit.parent_id).where(Unit.id.in_(scope))).all()  # type: ignore[union-attr]
+            session.execute(select(Unit.id, Unit.parent_id).where(col(Unit.id).in_(scope))).all()
         )
         rows = session.execute(
             select(Response.unit_id, Response.id, Response.sealed).where(
@@ -160,7 +163,7 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         shown = sum(1 for f in figures.values() if f["shown"])
         return shown, len(figures) - shown
     with db.session() as session:
-        session.execute(delete(RoundStatistic).where(RoundStatistic.round_id == round_id))
+        session.execute(delete(RoundStatistic).where(col(RoundStatistic.round_id) == round_id))
         for unit, figure in figures.items():
             indices = {c: v["index"] for c, v in figure.get("constructs", {}).items()}
             session.add(
@@ -170,7 +173,7 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
     return shown, len(figures) - shown
 
 
-def _plain_infos(locked):  # type: ignore[no-untyped-def]
+def _plain_infos(locked: Sequence[LockedItem]) -> list[ItemInfo]:
     """Rounds opened without a question set (ad hoc): counts only, no indices."""
     return [
         ItemInfo(item.key, item.key, "", "choice", tuple(item.options), None, None, frozenset())
@@ -216,7 +219,7 @@ def published(db: Database, round_ids: list[int]) -> dict[tuple[int, int], dict[
     with db.session() as session:
         rows = session.execute(
             select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                RoundStatistic.round_id.in_(round_ids)  # type: ignore[attr-defined]
+                col(RoundStatistic.round_id).in_(round_ids)
             )
         ).all()
     return {(r, u): f for r, u, f in rows}

@@ -8,7 +8,7 @@ import math
 
 from aggregation.charts import response_rate_chart, trend_chart
 from aggregation.render import report_text
-from aggregation.report import UnitReport, trend_table
+from aggregation.report import UnitReport, trend_rows
 from survey.i18n import Texts
 
 
@@ -32,9 +32,9 @@ def report_html(report: UnitReport, language: str, trend_png: bytes | None = Non
                 f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{esc(title)}</figcaption></figure>\n"
             )
-    table = trend_table(report)
+    table = trend_rows(report)
     rows = ""
-    for row in table.itertuples():
+    for row in table:
         label = report.construct_labels.get(row.construct, {}).get(language, row.construct)
         cells = [esc(label)] + [
             "–" if isinstance(v, float) and math.isnan(v) else t.number(v)

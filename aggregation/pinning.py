@@ -124,6 +124,7 @@ def _participation(
             if answered != 0:
                 pins.append(Pin(unit, "participation", "answers where nobody is a member"))
             continue
+
         def region(v: int) -> int:
             below_v = tree.closest_below(v, shown)
             return tree.total(v, roster) - sum(tree.total(d, roster) for d in below_v)

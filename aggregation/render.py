@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from aggregation.report import UnitReport, trend_table
+from aggregation.report import UnitReport, trend_rows, trend_table
 from survey.i18n import Texts
 
 TELEGRAM_LIMIT = 4096
@@ -37,10 +37,10 @@ def report_text(report: UnitReport, language: str) -> list[str]:
         + f" · {esc(answered_text(t, figures, report.response_rate.iloc[-1]))}"
     )
 
-    table = trend_table(report)
+    table = trend_rows(report)
     if len(table):
         lines += ["", "<b>" + esc(t._("Indices (0–100)")) + "</b>"]
-        for row in table.itertuples():
+        for row in table:
             if math.isnan(row.index):
                 continue
             label = report.construct_labels[row.construct].get(language, row.construct)
@@ -136,7 +136,7 @@ def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: 
 
 
 def answered_text(t: Texts, figure: dict[str, Any], rate: float) -> str:
-    """"12 answered (80 %)", or "at least 12 answered" where a group in which everyone
+    """ "12 answered (80 %)", or "at least 12 answered" where a group in which everyone
     answered had one answer left out (P6: "everyone answered" is never published)."""
     n = figure["respondents"]
     if figure.get("respondents_at_least"):

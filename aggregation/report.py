@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Text, cast
-from sqlmodel import select
+from sqlmodel import col, select
 
 from aggregation.disclosure import Tree, audit
 from aggregation.pinning import pinning_audit
@@ -89,12 +91,12 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
         closed = session.exec(
             select(SurveyRound)
             .where(SurveyRound.state == RoundState.CLOSED)
-            .order_by(SurveyRound.closes_at)  # type: ignore[arg-type]
+            .order_by(col(SurveyRound.closes_at))
         ).all()
         relevant = [r for r in closed if str(unit_id) in r.member_counts][-rounds:]
         round_ids = [r.id for r in relevant]
         rows = session.exec(
-            select(RoundStatistic).where(RoundStatistic.round_id.in_(round_ids))  # type: ignore[attr-defined]
+            select(RoundStatistic).where(col(RoundStatistic.round_id).in_(round_ids))
         ).all()
     withheld = _pinned_rounds(db, relevant)
     if withheld:
@@ -109,7 +111,7 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
     while org.parent_id is not None and org.parent_id in units:
         org = units[org.parent_id]
     refs = [
-        RoundRef(r.id, r.closes_at, r.min_group_size, r.spread_min_group_size)  # type: ignore[arg-type]
+        RoundRef(r.id, r.closes_at, r.min_group_size, r.spread_min_group_size)
         for r in relevant
         if (r.id, unit_id) in figures
     ]
@@ -119,7 +121,7 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
     items: dict[str, dict[str, Any]] = {}
     for question_set in sets.values():
         for name, construct in question_set.constructs.items():
-            labels[name] = dict(construct.label)
+            labels[name] = {str(language): text for language, text in construct.label.items()}
             better[name] = construct.index_direction
         for item in question_set.items:
             items[item.key] = {
@@ -166,7 +168,7 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
         unit_name=unit.name,
         parent_id=parent.id if parent else None,
         parent_name=parent.name if parent else None,
-        org_id=org.id,  # type: ignore[arg-type]
+        org_id=org.id,
         org_name=org.name,
         rounds=refs,
         indices=series(unit_id),
@@ -202,10 +204,10 @@ def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
     with db.session() as session:
         rows = session.exec(
             select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                RoundStatistic.round_id.in_([r.id for r in rounds])  # type: ignore[attr-defined]
+                col(RoundStatistic.round_id).in_([r.id for r in rounds])
             )
         ).all()
-    by_round: dict[int, dict[int, dict[str, Any]]] = {}
+    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
     for round_id, unit, figure in rows:
         by_round.setdefault(round_id, {})[unit] = figure
     pinned = set()
@@ -214,7 +216,9 @@ def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
         if not figures:
             continue
         asked = [item["key"] for item in survey_round.items]
-        round_sets = [(sets[v], {}) for v in survey_round.question_set_versions if v in sets]
+        round_sets: list[tuple[QuestionSet, Mapping[str, str]]] = [
+            (sets[v], {}) for v in survey_round.question_set_versions if v in sets
+        ]
         scales = item_scales(item_infos(round_sets, asked)) if round_sets else []
         pins = pinning_audit(
             {unit: figure.get("parent") for unit, figure in figures.items()},
@@ -268,44 +272,59 @@ def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Al
     return alerts
 
 
-def trend_table(report: UnitReport) -> pd.DataFrame:
+@dataclass(frozen=True)
+class TrendRow:
+    """One construct's latest figures; NaN where not shown."""
+
+    construct: str
+    round_id: int
+    index: float
+    change_previous: float
+    change_4_round_mean: float
+    parent: float
+    organisation: float
+
+
+def trend_rows(report: UnitReport) -> list[TrendRow]:
     """Per construct, from the rounds that asked it: the latest index, its change against the
     previous such round and against the mean of the four before, the parent's and the
-    organisation's index in that round, and when that was. NaN where not shown."""
+    organisation's index in that round, and when that was."""
     rows = []
     nan = float("nan")
     for construct in report.indices.columns:
         asked = report.asked[construct]
-        rounds = [r for r, was in asked.items() if was]
+        rounds = [r for r, was in zip(asked.index.tolist(), asked.tolist(), strict=True) if was]
         if not rounds:
             continue
-        values = report.indices.loc[rounds, construct]
+        values = report.indices.loc[rounds, construct].to_numpy(dtype=float)
         latest_round = rounds[-1]
-        latest = values.iloc[-1]
-        previous = values.iloc[-2] if len(values) > 1 else nan
-        earlier = values.iloc[-5:-1].dropna()
+        latest = float(values[-1])
+        previous = float(values[-2]) if len(values) > 1 else nan
+        earlier = values[-5:-1][~np.isnan(values[-5:-1])]
         rows.append(
-            {
-                "construct": construct,
-                "round_id": latest_round,
-                "index": latest,
-                "change_previous": latest - previous,
-                "change_4_round_mean": latest - earlier.mean() if len(earlier) else nan,
-                "parent": report.parent_indices.at[latest_round, construct],
-                "organisation": report.org_indices.at[latest_round, construct],
-            }
+            TrendRow(
+                construct=str(construct),
+                round_id=int(latest_round),
+                index=latest,
+                change_previous=latest - previous,
+                change_4_round_mean=latest - float(earlier.mean()) if len(earlier) else nan,
+                parent=_frame_value(report.parent_indices, latest_round, construct),
+                organisation=_frame_value(report.org_indices, latest_round, construct),
+            )
         )
+    return rows
+
+
+def _frame_value(frame: pd.DataFrame, row: int, column: str) -> float:
+    value = frame.at[row, column]
+    return float(value)  # type: ignore[arg-type]  # pandas-stubs types a cell as any scalar; index frames hold floats
+
+
+def trend_table(report: UnitReport) -> pd.DataFrame:
+    """The trend rows as a table (exports)."""
     return pd.DataFrame(
-        rows,
-        columns=[
-            "construct",
-            "round_id",
-            "index",
-            "change_previous",
-            "change_4_round_mean",
-            "parent",
-            "organisation",
-        ],
+        [asdict(row) for row in trend_rows(report)],
+        columns=[field.name for field in fields(TrendRow)],
     )
 
 
@@ -315,7 +334,7 @@ def audit_report(db: Database, report: UnitReport) -> None:
     with db.session() as session:
         rows = session.exec(
             select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                RoundStatistic.round_id.in_([r.round_id for r in report.rounds])  # type: ignore[attr-defined]
+                col(RoundStatistic.round_id).in_([r.round_id for r in report.rounds])
             )
         ).all()
     trees: dict[int, dict[int, int | None]] = {}
@@ -411,7 +430,7 @@ def organisation_trends(db: Database, unit_id: int, rounds: int = 52) -> pd.Data
         closed = connection.execute(
             select(SurveyRound.id, SurveyRound.member_counts)
             .where(SurveyRound.state == RoundState.CLOSED)
-            .order_by(SurveyRound.closes_at)  # type: ignore[arg-type]
+            .order_by(col(SurveyRound.closes_at))
         ).all()
         round_ids = [r for r, counts in closed if str(unit_id) in counts][-rounds:]
         rows = connection.execute(
@@ -419,7 +438,7 @@ def organisation_trends(db: Database, unit_id: int, rounds: int = 52) -> pd.Data
                 RoundStatistic.round_id,
                 RoundStatistic.unit_id,
                 cast(RoundStatistic.indices, Text),
-            ).where(RoundStatistic.round_id.in_(round_ids))  # type: ignore[attr-defined]
+            ).where(col(RoundStatistic.round_id).in_(round_ids))
         ).all()
     records = json.loads("[" + ",".join(text for _, _, text in rows) + "]")
     frame = pd.DataFrame.from_records(

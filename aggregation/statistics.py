@@ -9,6 +9,7 @@ never answers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -60,8 +61,8 @@ def _info(question_set: QuestionSet, lineage: Mapping[str, str], item: Item) -> 
     values = tuple(question_set.answer_values(item))
     scores = index_scores = None
     if item.type == "scale":
-        low, high = min(values), max(values)  # type: ignore[type-var]
-        scores = {v: (v - low) / (high - low) * 100 for v in values}  # type: ignore[operator]
+        low, high = min(values), max(values)
+        scores = {v: (v - low) / (high - low) * 100 for v in values}  # type: ignore[operator]  # a scale's values are ints (the model checks it)
         construct = question_set.constructs[item.construct_key]
         if item.direction != "descriptive":
             same = (item.direction == "higher_is_worse") == (
@@ -158,7 +159,7 @@ def round_figures(
                 item_shown,
                 column["_unit"].tolist(),
                 scores.tolist(),
-                lambda total, n, step=step: mean_band(total / n, n, step),
+                functools.partial(_mean_band_of_total, step=step),
             )
             for unit, (_, low, high) in means.items():
                 figures[unit]["items"][item.key]["mean"] = list(_published_range(low, high, 2))
@@ -184,8 +185,8 @@ def round_figures(
             ranges = [figures[unit]["items"].get(key, {}).get("mean") for key in keys]
             if any(r is None for r in ranges):
                 continue
-            low = sum(r[0] for r in ranges) / len(ranges)  # type: ignore[index]
-            high = sum(r[1] for r in ranges) / len(ranges)  # type: ignore[index]
+            low = sum(r[0] for r in ranges) / len(ranges)
+            high = sum(r[1] for r in ranges) / len(ranges)
             entry = {
                 "n": min(figures[unit]["items"][key]["n"] for key in keys),
                 "index": round((low + high) / 2, 1),
@@ -194,6 +195,10 @@ def round_figures(
                 entry["range"] = list(_published_range(low, high, 1))
             figures[unit]["constructs"][construct] = entry
     return figures
+
+
+def _mean_band_of_total(total: float, n: int, step: float) -> tuple[float, float]:
+    return mean_band(total / n, n, step)
 
 
 def mean_band(mean: float, n: int, step: float) -> tuple[float, float]:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,7 +52,7 @@ SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
 
 
 def bench_close(workdir: Path, submissions: int, figures: dict[str, object]) -> None:
-    settings = SurveySettings(_env_file=None, data_dir=workdir)  # type: ignore[call-arg]
+    settings = SurveySettings(_env_file=None, data_dir=workdir)
     install = Installation(f"sqlite:///{workdir / 'pulse.sqlite3'}", workdir, settings)
     question_set = load_question_set_file(SETS / "social-work-weekly.yaml")
     import_question_set(install.db, question_set)
@@ -77,24 +78,24 @@ def bench_close(workdir: Path, submissions: int, figures: dict[str, object]) -> 
     def answers() -> dict[str, object]:
         return {i.key: rng.choice(i.options) for i in items}
 
-    install.submit_concurrently(survey_round.id, members, 64, answers)  # type: ignore[arg-type]
+    install.submit_concurrently(survey_round.id, members, 64, answers)
     with install.db.session() as session:
         pool = session.execute(
-            select(PoolSubmission.unit_id, PoolSubmission.sealed).where(
-                PoolSubmission.round_id == survey_round.id
+            select(col(PoolSubmission.unit_id), col(PoolSubmission.sealed)).where(
+                col(PoolSubmission.round_id) == survey_round.id
             )
         ).all()
     private = install.keys.report_private_key(survey_round.report_key_id)
     start = time.perf_counter()
     for unit_id, sealed in pool:
-        Unsealer(private).unseal(sealed, seal_context(survey_round.id, unit_id))  # type: ignore[arg-type]
+        Unsealer(private).unseal(sealed, seal_context(survey_round.id, unit_id))
     bare = time.perf_counter() - start
 
     start = time.perf_counter()
-    release_round(install.db, install.keys, survey_round.id)  # type: ignore[arg-type]
+    release_round(install.db, install.keys, survey_round.id)
     released = time.perf_counter() - start
     start = time.perf_counter()
-    compute_statistics(install.db, install.keys, survey_round.id)  # type: ignore[arg-type]
+    compute_statistics(install.db, install.keys, survey_round.id)
     computed = time.perf_counter() - start
     figures[f"bare unseal of {submissions} submissions (s)"] = round(bare, 2)
     figures["close: anonymous release (s)"] = round(released, 2)
@@ -106,9 +107,9 @@ def bench_close(workdir: Path, submissions: int, figures: dict[str, object]) -> 
     install.db.dispose()
 
 
-def bench_trends(workdir: Path, units: int, rounds: int, figures: dict[str, object]) -> None:
+def bench_trends(workdir: Path, units: int, rounds: int, figures: dict[str, object]) -> float:
     """Stored statistics for units x rounds, as close would write them; then read the trend."""
-    settings = SurveySettings(_env_file=None, data_dir=workdir)  # type: ignore[call-arg]
+    settings = SurveySettings(_env_file=None, data_dir=workdir)
     install = Installation(f"sqlite:///{workdir / 'pulse.sqlite3'}", workdir, settings)
     root = create_unit(install.db, "Regionen", kind="forvaltning").id
     unit_ids = [create_unit(install.db, f"Enhet {i}", parent_id=root).id for i in range(units - 1)]
@@ -119,7 +120,7 @@ def bench_trends(workdir: Path, units: int, rounds: int, figures: dict[str, obje
     with install.db.transaction() as connection:
         for week in range(rounds):
             opens = start_day + timedelta(weeks=week)
-            round_id = connection.execute(
+            inserted = connection.execute(
                 insert(SurveyRound).values(
                     unit_id=root,
                     question_set_versions=[],
@@ -133,7 +134,9 @@ def bench_trends(workdir: Path, units: int, rounds: int, figures: dict[str, obje
                     state=RoundState.CLOSED,
                     sequence=week,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None
+            round_id = inserted[0]
             rows = []
             for unit in [root, *unit_ids]:
                 indices = {c: round(rng.uniform(20, 80), 1) for c in constructs}
@@ -158,7 +161,7 @@ def bench_trends(workdir: Path, units: int, rounds: int, figures: dict[str, obje
     stored = statistics.median(timings)
     figures[f"trend {units} units x {rounds} rounds from stored statistics (s)"] = round(stored, 3)
     install.db.dispose()
-    return stored  # type: ignore[return-value]
+    return stored
 
 
 def main() -> None:
@@ -175,17 +178,19 @@ def main() -> None:
     # Recomputing the same trend from raw answers means computing every round's statistics
     # again: measured above for one round of the given size, times the number of rounds.
     per_round = figures["close: statistics (unseal once + pandas + disclosure + store) (s)"]
-    recompute = float(per_round) * args.rounds  # type: ignore[arg-type]
+    assert isinstance(per_round, int | float)
+    recompute = float(per_round) * args.rounds
     figures[f"recompute {args.rounds} rounds from raw answers (s, {args.rounds} x one round)"] = (
         round(recompute, 1)
     )
     figures["stored / recompute speed-up"] = round(recompute / stored)
     close_ratio = figures["close total / bare unseal"]
+    assert isinstance(close_ratio, float)
     publish(
         "Staff Pulse aggregation benchmark",
         figures,
         [
-            (f"close <= 1.5x bare unseal ({close_ratio}x)", close_ratio <= 1.5),  # type: ignore[operator]
+            (f"close <= 1.5x bare unseal ({close_ratio}x)", close_ratio <= 1.5),
             (
                 "trend < 0.5 s and >= 20x faster than recomputing",
                 stored < 0.5 and recompute / stored >= 20,

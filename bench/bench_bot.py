@@ -50,8 +50,8 @@ from survey.storage.models import Delivery
 SETS = Path(__file__).resolve().parents[1] / "config" / "question_sets"
 
 
-def _setup(workdir: Path, members: int):  # type: ignore[no-untyped-def]
-    settings = SurveySettings(_env_file=None, data_dir=workdir)  # type: ignore[call-arg]
+def _setup(workdir: Path, members: int):
+    settings = SurveySettings(_env_file=None, data_dir=workdir)
     db = Database(make_engine(f"sqlite:///{workdir / 'pulse.sqlite3'}", settings))
     upgrade_to_head(db.engine)
     paths = KeyPaths(workdir / "keys", workdir / "keys")
@@ -66,7 +66,7 @@ def _setup(workdir: Path, members: int):  # type: ignore[no-untyped-def]
         db,
         keys,
         settings,
-        unit_id=unit,  # type: ignore[arg-type]
+        unit_id=unit,
         items=lock_items([(row.id, question_set)], 0),
         opens_at=now - timedelta(minutes=1),
         closes_at=now + timedelta(days=1),
@@ -85,7 +85,7 @@ async def bench(args: argparse.Namespace, figures: dict[str, object]) -> tuple[f
         try:
             application = build_application(
                 BotSettings(
-                    _env_file=None,  # type: ignore[call-arg]
+                    _env_file=None,
                     bot_token=SecretStr(token),
                     bot_api_url=f"http://127.0.0.1:{port}/bot",
                 ),
@@ -116,7 +116,7 @@ async def bench(args: argparse.Namespace, figures: dict[str, object]) -> tuple[f
                 await deliver(application, survey_round, Kind.INVITATION)
                 user = 6_000_000_000  # the first enrolled member (bench_core numbering)
                 message = api.last(user)
-                state = CheckinState(survey_round.id, ())  # type: ignore[arg-type]
+                state = CheckinState(survey_round.id, ())
                 data = keys.button_signer().sign(state.encode("a1"), user)
                 press = _press_update(application, api, user, message, data)
                 checkin = await _time(application, press, args.presses)
@@ -136,11 +136,11 @@ async def bench(args: argparse.Namespace, figures: dict[str, object]) -> tuple[f
     return rate, checkin / echo
 
 
-def _application(services: Services, token: str, api_url: str, file_url: str):  # type: ignore[no-untyped-def]
+def _application(services: Services, token: str, api_url: str, file_url: str):
     """The real bot towards a local Bot API server, rate limiter lifted."""
     return build_application(
         BotSettings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             bot_token=SecretStr(token),
             bot_api_url=api_url,
             bot_file_url=file_url,
@@ -168,7 +168,7 @@ async def _with_latency(workdir: Path, members: int) -> float:
     return round(members / elapsed, 1)
 
 
-async def _bare_sends(application, count: int) -> float:  # type: ignore[no-untyped-def]
+async def _bare_sends(application, count: int) -> float:
     queue = list(range(count))
 
     async def worker() -> None:
@@ -181,7 +181,7 @@ async def _bare_sends(application, count: int) -> float:  # type: ignore[no-unty
     return count / (time.perf_counter() - start)
 
 
-def _press_update(application, api, user, message, data):  # type: ignore[no-untyped-def]
+def _press_update(application, api, user, message, data):
     def make(number: int) -> Update:
         return Update.de_json(
             {
@@ -206,11 +206,13 @@ def _press_update(application, api, user, message, data):  # type: ignore[no-unt
 
 
 async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.callback_query.answer()  # type: ignore[union-attr]
-    await update.callback_query.edit_message_text("echo")  # type: ignore[union-attr]
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_text("echo")
 
 
-async def _time(application, make, presses: int) -> float:  # type: ignore[no-untyped-def]
+async def _time(application, make, presses: int) -> float:
     for number in range(20):  # warm up caches and connections
         await application.process_update(make(number))
     timings = []
@@ -229,6 +231,8 @@ def main() -> None:
     args = parser.parse_args()
     figures: dict[str, object] = {}
     rate, ratio = asyncio.run(bench(args, figures))
+    latency_rate = figures["invitations per second at 1 s Telegram latency"]
+    assert isinstance(latency_rate, int | float)
     publish(
         "Staff Pulse bot benchmark",
         figures,
@@ -238,7 +242,7 @@ def main() -> None:
             (
                 "invitations >= 30/s at 1 s latency "
                 f"({figures['invitations per second at 1 s Telegram latency']}/s)",
-                float(figures["invitations per second at 1 s Telegram latency"]) >= 30,  # type: ignore[arg-type]
+                latency_rate >= 30,
             ),
         ],
         args.json,

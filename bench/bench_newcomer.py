@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import publish
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from bench.report import publish
 
 PULSE = Path(sys.executable).with_name("pulse")
 

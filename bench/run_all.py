@@ -14,6 +14,7 @@ BENCHES = [
     ("core", "bench_core.py"),
     ("aggregation", "bench_aggregation.py"),
     ("bot", "bench_bot.py"),
+    ("newcomer", "bench_newcomer.py"),
 ]
 
 

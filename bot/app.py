@@ -12,7 +12,7 @@ import contextlib
 import html
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -28,7 +28,16 @@ from telegram.ext import (
 
 from bot.checkin import CheckinState, Screen, answers_of, step
 from bot.commands import set_staff_commands, staff_commands, worker_commands
-from bot.context import Services, language_of, member_of, services_of, signed, views_for
+from bot.context import (
+    Services,
+    chat_of,
+    language_of,
+    member_of,
+    services_of,
+    signed,
+    user_of,
+    views_for,
+)
 from bot.settings import BotSettings
 from bot.staff import activate_upload, add_staff_handlers
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
@@ -59,7 +68,7 @@ def build_application(
 ) -> Application:
     if bot_settings.bot_token is None:
         raise ValueError("PULSE_BOT_TOKEN is not set (the token BotFather gave you)")
-    builder: ApplicationBuilder = (  # type: ignore[type-arg]
+    builder: ApplicationBuilder = (
         Application.builder()
         .token(bot_settings.bot_token.get_secret_value())
         .base_url(bot_settings.bot_api_url)
@@ -95,7 +104,7 @@ def build_application(
     return application
 
 
-async def _release_leadership(application: Application) -> None:  # type: ignore[type-arg]
+async def _release_leadership(application: Application) -> None:
     """Let another bot process take over the scheduler at once, not when this connection dies."""
     leader = application.bot_data.get("leader")
     if leader is not None:
@@ -260,29 +269,27 @@ def _help_text(t: Texts, role: Role | None) -> str:
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
-    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
-    await update.effective_chat.send_message(  # type: ignore[union-attr]
+    await chat_of(update).send_message(
         _privacy_text(t, services.settings.min_group_size), parse_mode=ParseMode.HTML
     )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
-    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
-    await update.effective_chat.send_message(  # type: ignore[union-attr]
-        _help_text(t, member.role if member else None)
-    )
+    await chat_of(update).send_message(_help_text(t, member.role if member else None))
 
 
 async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Anything that is not a command or a file: a short answer with what one can do here,
     rather than silence (the bot reads no free text)."""
     services = services_of(context)
-    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
-    await update.effective_chat.send_message(  # type: ignore[union-attr]
+    await chat_of(update).send_message(
         t._("I only understand the commands below and the buttons in my messages.")
         + "\n\n"
         + _help_text(t, member.role if member else None)
@@ -294,7 +301,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert user is not None
     member = await member_of(context, user.id)
     t = Texts(language_of(update, member, services_of(context).settings.language))
-    await update.effective_chat.send_message(  # type: ignore[union-attr]
+    await chat_of(update).send_message(
         t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
     )
 
@@ -303,17 +310,17 @@ async def _set_status(
     update: Update, context: ContextTypes.DEFAULT_TYPE, status: MemberStatus
 ) -> None:
     services = services_of(context)
-    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
     if member is None:
-        await update.effective_chat.send_message(_not_enrolled(t))  # type: ignore[union-attr]
+        await chat_of(update).send_message(_not_enrolled(t))
         return
-    await asyncio.to_thread(set_status, services.db, member.id, status)  # type: ignore[arg-type]
+    await asyncio.to_thread(set_status, services.db, member.id, status)
     if status == MemberStatus.PAUSED:
         text = t._("Paused: you get no check-ins until you send /resume.")
     else:
         text = t._("Welcome back: you will get the next check-in.")
-    await update.effective_chat.send_message(text)  # type: ignore[union-attr]
+    await chat_of(update).send_message(text)
 
 
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -325,12 +332,13 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    user = update.effective_user
+    user, chat = update.effective_user, update.effective_chat
     assert user is not None
+    assert chat is not None
     member = await member_of(context, user.id)
     t = Texts(language_of(update, member, services_of(context).settings.language))
     if member is None:
-        await update.effective_chat.send_message(_not_enrolled(t))  # type: ignore[union-attr]
+        await chat.send_message(_not_enrolled(t))
         return
     keyboard = InlineKeyboardMarkup(
         [
@@ -342,8 +350,8 @@ async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             ]
         ]
     )
-    await update.effective_chat.send_message(
-        t._(  # type: ignore[union-attr]
+    await chat.send_message(
+        t._(
             "Leaving deletes your membership: your pseudonym, encrypted chat id and unit. Answers "
             "you already sent stay, anonymous and tied to no one. Do you want to leave?"
         ),
@@ -378,7 +386,7 @@ async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await chat.send_message(t._("You have already answered this check-in. Thank you!"))
         return
     screen = await _screen(context, survey_round, member, user.id)
-    text, keyboard = screen.render(CheckinState(survey_round.id, ()))  # type: ignore[arg-type]
+    text, keyboard = screen.render(CheckinState(survey_round.id, ()))
     await chat.send_message(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
 
 
@@ -418,7 +426,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif kind == "x":
         await query.answer()
         try:
-            await query.message.delete()  # type: ignore[union-attr]
+            await query.message.delete()  # type: ignore[union-attr]  # a button press always comes with its message
         except TelegramError:
             log.info("could not delete a check-in message (older than 48 h or not allowed)")
     elif kind == "q":
@@ -431,7 +439,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(t._("This button is out of date."))
 
 
-async def _choose_language(query, context, member, chosen: str) -> None:  # type: ignore[no-untyped-def]
+async def _choose_language(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, member: Member | None, chosen: str
+) -> None:
     services = services_of(context)
     t = Texts(chosen)
     if member is not None:
@@ -449,7 +459,13 @@ def _set_language(db: Database, member_id: int, language: str) -> None:
             member.language = language
 
 
-async def _leave_answer(query, context, member, t: Texts, choice: str) -> None:  # type: ignore[no-untyped-def]
+async def _leave_answer(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    member: Member | None,
+    t: Texts,
+    choice: str,
+) -> None:
     await query.answer()
     if choice != "leave" or member is None:
         await query.edit_message_text(t._("Good, you stay."))
@@ -459,10 +475,10 @@ async def _leave_answer(query, context, member, t: Texts, choice: str) -> None: 
 
 
 async def _checkin_press(
-    query,
-    context,
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
     member: Member,
-    t: Texts,  # type: ignore[no-untyped-def]
+    t: Texts,
     decoded: tuple[CheckinState, str],
     survey_round: SurveyRound | None,
 ) -> None:
@@ -484,7 +500,7 @@ async def _checkin_press(
     try:
         await services.intake.submit(
             member_id=member.id,
-            round_id=state.round_id,  # type: ignore[arg-type]
+            round_id=state.round_id,
             answers=answers_of(screen.views, after),
             now=services.clock(),
         )
@@ -512,7 +528,9 @@ async def _checkin_press(
     await _acknowledge_saved(query, context, t)
 
 
-async def _acknowledge_saved(query, context, t: Texts) -> None:  # type: ignore[no-untyped-def]
+async def _acknowledge_saved(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, t: Texts
+) -> None:
     """The answers are committed: from here the member must learn that, whatever Telegram
     answers. A failed edit is tried once more, then the thanks come as a new message; no error
     from here may reach the handler that says "nothing was saved"."""
@@ -541,12 +559,12 @@ async def _acknowledge_saved(query, context, t: Texts) -> None:  # type: ignore[
             log.warning("thanks could not be shown (%s), attempt %d", type(exc).__name__, attempt)
             await asyncio.sleep(0.5)
     try:
-        await context.bot.send_message(query.message.chat_id, thanks)
+        await context.bot.send_message(query.from_user.id, thanks)  # a private chat: same id
     except TelegramError as exc:
         log.warning("thanks not sent either (%s); the answers are saved", type(exc).__name__)
 
 
-async def _edit(query, text: str, keyboard: InlineKeyboardMarkup | None) -> None:  # type: ignore[no-untyped-def]
+async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
     try:
         await query.edit_message_text(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
     except BadRequest as exc:  # "message is not modified" after a double tap: nothing to do

@@ -45,7 +45,7 @@ def staff_commands(language: str, role: Role) -> list[BotCommand]:
     return [*commands, BotCommand("help", t._("what this bot does"))]
 
 
-async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
+async def set_commands(application: Application) -> None:
     """Workers' menu for everyone (per language); managers' and admins' in their own chats."""
     try:
         for language in ("sv", "en"):
@@ -65,7 +65,7 @@ async def set_commands(application: Application) -> None:  # type: ignore[type-a
 async def set_staff_commands(
     application: Application,
     chat_id: int,
-    language: str,  # type: ignore[type-arg]
+    language: str,
     role: Role,
 ) -> None:
     await application.bot.set_my_commands(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from telegram import Update
+from telegram import Chat, Update, User
 from telegram.ext import ContextTypes
 
 from bot.checkin import ItemView
@@ -36,8 +36,21 @@ class Services:
     clock: Callable[[], datetime] = field(default=_now)
 
 
+def chat_of(update: Update) -> Chat:
+    """The chat of a command or button update (the handlers take no other kind, which have
+    none)."""
+    assert update.effective_chat is not None, "a command or button update has a chat"
+    return update.effective_chat
+
+
+def user_of(update: Update) -> User:
+    """The person behind a command or button update."""
+    assert update.effective_user is not None, "a command or button update has a user"
+    return update.effective_user
+
+
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+    return context.application.bot_data["services"]
 
 
 def language_of(update: Update, member: Member | None, default: str) -> str:
@@ -56,7 +69,7 @@ def signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> st
     return services_of(context).keys.button_signer().sign(payload, user_id)
 
 
-async def views_for(bot_data: dict, survey_round: SurveyRound, language: str) -> list[ItemView]:  # type: ignore[type-arg]
+async def views_for(bot_data: dict, survey_round: SurveyRound, language: str) -> list[ItemView]:
     """A round's questions and labels in ``language``, cached: a round's items are locked when
     it opens (P7), so they never change, and every button press needs them."""
     cache = bot_data.setdefault("round_views", {})
@@ -73,4 +86,4 @@ async def views_for(bot_data: dict, survey_round: SurveyRound, language: str) ->
             )
             if not item.text  # free text is answered by typing, not buttons: not in this flow
         ]
-    return cache[key]  # type: ignore[no-any-return]
+    return cache[key]

@@ -121,7 +121,7 @@ class FakeBotApi:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound port only on its private server
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -243,7 +243,13 @@ class FakeBotApi:
     def count(self, method: str) -> int:
         return sum(1 for name, _ in self.calls if name == method)
 
-    async def wait_for(self, predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    async def wait_for_change(
+        self, message: Sent, before: str | None, timeout: float = 5.0
+    ) -> None:
+        """Until the bot has edited ``message`` away from the text ``before``."""
+        await self.wait_for(lambda: message.text != before, timeout)
+
+    async def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` holds (the bot works asynchronously)."""
         deadline = time.monotonic() + timeout
         while not predicate():
@@ -416,8 +422,10 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     params: dict[str, Any] = {}
     for name, value in form.items():
-        if not isinstance(value, str):  # an uploaded file
+        if isinstance(value, web.FileField):  # an uploaded file
             params[name] = value.filename
+            continue
+        if not isinstance(value, str):
             continue
         params[name] = json.loads(value) if name in _JSON_FIELDS else value
     for name, value in request.query.items():

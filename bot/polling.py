@@ -39,7 +39,7 @@ class ConfirmAfterHandling:
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: Application,
         timeout: float = 10,
         limit: int = 100,
         backoff: float = 1.0,
@@ -145,7 +145,7 @@ class WebhookServer:
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: Application,
         secret: str,
         listen: str = "127.0.0.1",
         port: int = 8443,

@@ -6,20 +6,21 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 from telegram.ext import Application, ContextTypes
 
 from aggregation.close import release_with_statistics
 from bot.sender import deliver, deliver_reports
 from survey.deliveries import Kind
 from survey.lifecycle import mark_reminded, tick
+from survey.storage import Database
 from survey.storage.leader import LeaderLock
 from survey.storage.models import RoundState, RoundStatistic, SurveyRound
 
 log = logging.getLogger(__name__)
 
 
-def schedule_ticks(application: Application, interval: float) -> None:  # type: ignore[type-arg]
+def schedule_ticks(application: Application, interval: float) -> None:
     application.bot_data["leader"] = LeaderLock(application.bot_data["services"].db)
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     application.job_queue.run_repeating(tick_job, interval=interval, first=0.1, name="tick")
@@ -29,7 +30,7 @@ async def tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await run_tick(context.application)
 
 
-async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
+async def run_tick(application: Application) -> None:
     """One pass; only the leading process does anything (two bots never double-send)."""
     services = application.bot_data["services"]
     leader: LeaderLock = application.bot_data.setdefault("leader", LeaderLock(services.db))
@@ -48,25 +49,25 @@ async def run_tick(application: Application) -> None:  # type: ignore[type-arg]
     for survey_round in await asyncio.to_thread(_open_rounds, services.db):
         await deliver(application, survey_round, Kind.INVITATION)
     for round_id in report.to_remind:
-        survey_round = next(
+        reminding = next(
             (r for r in await asyncio.to_thread(_open_rounds, services.db) if r.id == round_id),
             None,
         )
-        if survey_round is None:
+        if reminding is None:
             continue
-        sent = await deliver(application, survey_round, Kind.REMINDER)
+        sent = await deliver(application, reminding, Kind.REMINDER)
         if not sent.failed:
             await asyncio.to_thread(mark_reminded, services.db, round_id, now)
 
 
-def _open_rounds(db) -> list[SurveyRound]:  # type: ignore[no-untyped-def]
+def _open_rounds(db: Database) -> list[SurveyRound]:
     with db.session() as session:
         return list(
             session.exec(select(SurveyRound).where(SurveyRound.state == RoundState.OPEN)).all()
         )
 
 
-def _recently_closed(db, now: datetime, days: int = 7) -> list[int]:  # type: ignore[no-untyped-def]
+def _recently_closed(db: Database, now: datetime, days: int = 7) -> list[int]:
     """Rounds closed in the last week whose statistics exist: a report goes out only then."""
     since = now - timedelta(days=days)
     with db.session() as session:
@@ -75,7 +76,7 @@ def _recently_closed(db, now: datetime, days: int = 7) -> list[int]:  # type: ig
                 select(SurveyRound.id).where(
                     SurveyRound.state == RoundState.CLOSED,
                     SurveyRound.closes_at >= since,
-                    SurveyRound.id.in_(select(RoundStatistic.round_id).distinct()),  # type: ignore[union-attr]
+                    col(SurveyRound.id).in_(select(RoundStatistic.round_id).distinct()),
                 )
             ).all()
         )

@@ -12,6 +12,7 @@ import asyncio
 import html
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from telegram.constants import ParseMode
@@ -41,7 +42,7 @@ class SendReport:
 
 
 async def deliver(
-    application: Application,  # type: ignore[type-arg]
+    application: Application,
     survey_round: SurveyRound,
     kind: Kind,
     backoff: float = 1.0,
@@ -91,7 +92,7 @@ async def deliver(
     return report
 
 
-def _recorder(application: Application) -> GroupCommit[tuple[int, int, Kind], None]:  # type: ignore[type-arg]
+def _recorder(application: Application) -> GroupCommit[tuple[int, int, Kind], None]:
     recorder = application.bot_data.get("delivery_records")
     if recorder is None:
         db = application.bot_data["services"].db
@@ -103,7 +104,7 @@ def _recorder(application: Application) -> GroupCommit[tuple[int, int, Kind], No
 async def _send(
     application: Application,
     survey_round: SurveyRound,
-    target: Recipient,  # type: ignore[type-arg]
+    target: Recipient,
     kind: Kind,
     views: list[ItemView],
     backoff: float,
@@ -111,7 +112,7 @@ async def _send(
     services = application.bot_data["services"]
     t = Texts(target.language)
     screen = Screen(views, t, services.keys.button_signer(), target.chat_id)
-    question, keyboard = screen.render(CheckinState(survey_round.id, ()))  # type: ignore[arg-type]
+    question, keyboard = screen.render(CheckinState(survey_round.id, ()))
     if kind == Kind.INVITATION:
         heading = _invitation_heading(t, [view.item for view in views])
     else:
@@ -157,11 +158,13 @@ def may_have_arrived(error: NetworkError) -> bool:
 
 
 def seconds_of(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total() if total else value)  # type: ignore[arg-type]
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    assert isinstance(value, int | float), value
+    return float(value)
 
 
-async def deliver_reports(application: Application, round_id: int) -> SendReport:  # type: ignore[type-arg]
+async def deliver_reports(application: Application, round_id: int) -> SendReport:
     """After a round closed: each manager gets the report of the unit they were granted."""
     services = application.bot_data["services"]
     report = SendReport()

@@ -12,9 +12,10 @@ import hashlib
 import html
 import io
 import logging
+from datetime import datetime
 
-from sqlmodel import select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from sqlmodel import col, select
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
@@ -22,7 +23,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 from aggregation.charts import trend_chart
 from aggregation.render import report_text, split_messages
 from aggregation.report import ReportError, UnitReport, build_report
-from bot.context import member_of, services_of, signed
+from bot.context import chat_of, member_of, services_of, signed, user_of
 from survey.enrolment import scope_of, unit_tree
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
@@ -34,6 +35,7 @@ from survey.questions import (
 )
 from survey.questions.loader import MAX_FILE_BYTES
 from survey.schedules import WEEKDAYS
+from survey.storage import Database
 from survey.storage.models import (
     Member,
     Role,
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 UPLOAD_CHECK_SECONDS = 10
 
 
-def add_staff_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def add_staff_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("report", report, filters=private))
     application.add_handler(CommandHandler("trend", trend, filters=private))
@@ -64,7 +66,7 @@ async def _staff(
     roles: tuple[Role, ...] = (Role.MANAGER, Role.ADMIN),
 ) -> tuple[Member, Texts, set[int]] | None:
     services = services_of(context)
-    member = await member_of(context, update.effective_user.id)  # type: ignore[union-attr]
+    member = await member_of(context, user_of(update).id)
     language = member.language if member else services.settings.language
     t = Texts(language)
     if member is None or member.role not in roles:
@@ -72,7 +74,7 @@ async def _staff(
             refusal = t._("This is for admins.")
         else:
             refusal = t._("This command is for managers and admins.")
-        await update.effective_chat.send_message(refusal)  # type: ignore[union-attr]
+        await chat_of(update).send_message(refusal)
         return None
     scope = await asyncio.to_thread(scope_of, services.db, member)
     return member, t, scope
@@ -120,7 +122,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     member, _, built = granted
     for message in report_text(built, member.language):
-        await update.effective_chat.send_message(message, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
+        await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
 
 
 async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -162,9 +164,9 @@ async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         lines.append(f"{'  ' * node.depth}{node.unit.id} · {html.escape(node.unit.name)} – {count}")
     if not lines:
-        await update.effective_chat.send_message(t._("No units."))  # type: ignore[union-attr]
+        await chat_of(update).send_message(t._("No units."))
     for message in split_messages(lines):  # a large organisation takes several messages
-        await update.effective_chat.send_message(message, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
+        await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
 
 
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -270,7 +272,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             [
                 InlineKeyboardButton(
                     t._("Activate"),
-                    callback_data=signed(context, f"qa|{digest}", update.effective_user.id),  # type: ignore[union-attr]
+                    callback_data=signed(context, f"qa|{digest}", user_of(update).id),
                 )
             ]
         ]
@@ -279,9 +281,9 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def activate_upload(
-    query,
+    query: CallbackQuery,
     context: ContextTypes.DEFAULT_TYPE,
-    member: Member | None,  # type: ignore[no-untyped-def]
+    member: Member | None,
     t: Texts,
     digest: str,
 ) -> None:
@@ -328,18 +330,20 @@ async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         )
     for message in split_messages(lines):
-        await update.effective_chat.send_message(message, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
+        await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
 
 
-def _rounds_overview(db, scope: set[int]):  # type: ignore[no-untyped-def]
+def _rounds_overview(
+    db: Database, scope: set[int]
+) -> tuple[list[Schedule], list[tuple[datetime, int, int, bool]]]:
     """Schedules of units in scope; per closed round the organisation-level published counts."""
     with db.session() as session:
         schedules = [s for s in session.exec(select(Schedule)).all() if s.unit_id in scope]
-        closed = []
+        closed: list[tuple[datetime, int, int, bool]] = []
         for survey_round in session.exec(
             select(SurveyRound)
             .where(SurveyRound.state == RoundState.CLOSED)
-            .order_by(SurveyRound.closes_at.desc())  # type: ignore[union-attr]
+            .order_by(col(SurveyRound.closes_at).desc())
         ).all()[:12]:
             if survey_round.unit_id not in scope:
                 continue

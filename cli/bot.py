@@ -52,6 +52,9 @@ def run(
         console.print("Staff Pulse bot running (long polling). Ctrl-C stops it.")
         asyncio.run(_poll(application))
         return
+    secret, url = bot_settings.webhook_secret, bot_settings.webhook_url
+    assert secret is not None, "checked above"
+    assert url is not None, "checked above"
     console.print(
         f"Staff Pulse bot running (webhook on {bot_settings.webhook_listen}:"
         f"{bot_settings.webhook_port}). Ctrl-C stops it."
@@ -61,16 +64,16 @@ def run(
             application,
             WebhookServer(
                 application,
-                bot_settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                secret.get_secret_value(),
                 listen=bot_settings.webhook_listen,
                 port=bot_settings.webhook_port,
             ),
-            bot_settings.webhook_url,  # type: ignore[arg-type]
+            url,
         )
     )
 
 
-async def _poll(application: Application) -> None:  # type: ignore[type-arg]
+async def _poll(application: Application) -> None:
     """Like python-telegram-bot's run_polling, but an update is confirmed to Telegram only after
     its handler finished (bot/polling.py), so a crash loses no button press."""
     from bot.polling import ConfirmAfterHandling
@@ -90,7 +93,7 @@ async def _poll(application: Application) -> None:  # type: ignore[type-arg]
                 await application.post_shutdown(application)
 
 
-async def _serve_webhook(application: Application, server: WebhookServer, url: str) -> None:  # type: ignore[type-arg]
+async def _serve_webhook(application: Application, server: WebhookServer, url: str) -> None:
     """Like run_webhook, but Telegram gets its answer only after the handler finished."""
     stop = _stop_on_signals()
     if not await _reach_telegram(application, stop):
@@ -117,7 +120,7 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _reach_telegram(application: Application, stop: asyncio.Event) -> bool:  # type: ignore[type-arg]
+async def _reach_telegram(application: Application, stop: asyncio.Event) -> bool:
     """Meet the Bot API before starting (getMe). A network that is down at boot, or a Bot API
     server that starts after us, is waited for with backoff, saying so; a rejected token is an
     operator's mistake: one line (never the token) and exit code 2. False when stopped first."""

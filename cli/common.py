@@ -154,7 +154,7 @@ def _require_existing_sqlite(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
-    path = Path(parsed.database)  # type: ignore[arg-type]  # checked above: a file name
+    path = Path(parsed.database)  # checked above: a file name
     if not path.exists():
         raise NoDatabaseError(
             f"no Staff Pulse database at {path.resolve()}: run `pulse init` first, or set "

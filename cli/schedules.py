@@ -38,7 +38,7 @@ def create(
     with context() as ctx:
         zone = known_timezone(timezone or ctx.settings.timezone)
         spec = ScheduleSpec(
-            cadence=cadence,  # type: ignore[arg-type]
+            cadence=cadence,
             weekday=parse_weekday(weekday),
             local_time=datetime.strptime(at, "%H:%M").time(),
             timezone=zone,
@@ -117,12 +117,12 @@ def resume(schedule_id: int) -> None:
 def list_rounds() -> None:
     """Rounds with their window; respondents only as published for closed rounds (P6: nothing
     while open, and fewer than k is said as such). Times are in each schedule's timezone."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from survey.storage.models import RoundStatistic, Schedule, SurveyRound
 
     with context() as ctx, ctx.db.session() as session:
-        rounds = session.exec(select(SurveyRound).order_by(SurveyRound.opens_at)).all()
+        rounds = session.exec(select(SurveyRound).order_by(col(SurveyRound.opens_at))).all()
         top = {
             (row.round_id, row.unit_id): row.figures
             for row in session.exec(select(RoundStatistic)).all()
@@ -144,7 +144,7 @@ def list_rounds() -> None:
                 answered = f"not shown: fewer than {r.min_group_size + 1} members"
             else:
                 answered = f"fewer than {r.min_group_size} answered"
-        zone = zones.get(r.schedule_id, default_zone)
+        zone = zones.get(r.schedule_id, default_zone) if r.schedule_id else default_zone
         console.print(
             f"{r.id:>4}  unit {r.unit_id}  #{r.sequence + 1}  {_local(r.opens_at, zone)} -> "
             f"{_local(r.closes_at, zone)} {zone}  {_count(len(r.items), 'item')}  "
@@ -178,10 +178,10 @@ def run_due(
                 f"{_local(item.closes_at, zone)} {zone}",
                 highlight=False,
             )
-        for item in plan.remind:
-            console.print(f"remind: round {item.round_id} (the bot sends reminders)")
-        for item in plan.close:
-            console.print(f"close: round {item.round_id}")
+        for reminding in plan.remind:
+            console.print(f"remind: round {reminding.round_id} (the bot sends reminders)")
+        for closing in plan.close:
+            console.print(f"close: round {closing.round_id}")
         if plan.empty:
             console.print("Nothing is due.")
             return

@@ -155,7 +155,7 @@ async def answer(
         before = message.text
         api.press(worker.user_id, message, data)
         presses += 1
-        await api.wait_for(lambda m=message, b=before: m.text != b, timeout=30)
+        await api.wait_for_change(message, before, timeout=30)
     return presses
 
 
@@ -196,7 +196,7 @@ async def run_demo(
     async with FakeBotApi(username="staff_pulse_demo_bot") as api:
         settings = SurveySettings(
             _env_file=None,
-            data_dir=data_dir,  # type: ignore[call-arg]
+            data_dir=data_dir,
             bot_username=api.username,
             language="sv",
         )
@@ -209,7 +209,7 @@ async def run_demo(
         application = build_application(
             BotSettings(
                 _env_file=None,
-                bot_token=SecretStr(api.token),  # type: ignore[call-arg]
+                bot_token=SecretStr(api.token),
                 bot_api_url=api.base_url,
                 bot_file_url=api.base_file_url,
             ),
@@ -297,7 +297,7 @@ def _build_town(settings: SurveySettings, start_day: date) -> Town:
     import_question_set(db, question_set)
     units: dict[str, int] = {}
     for name, kind, parent, _, _ in TREE:
-        units[name] = create_unit(db, name, parent_id=units.get(parent or ""), kind=kind).id  # type: ignore[assignment]
+        units[name] = create_unit(db, name, parent_id=units.get(parent or ""), kind=kind).id
     create_schedule(
         db,
         unit_id=units["Socialförvaltningen"],
@@ -372,7 +372,7 @@ def _seed_week(
             continue
         bad = badness(person.story, week, weeks, rng)
         answers = seeded_answers(items, town.question_set, bad, rng)
-        requests.append(SubmissionRequest(member.id, survey_round.id, answers))  # type: ignore[arg-type]
+        requests.append(SubmissionRequest(member.id, survey_round.id, answers))
     outcomes = submit_many(town.db, keys, requests, now=opens + timedelta(hours=6))
     refused = [outcome for outcome in outcomes if outcome is not None]
     if refused:

@@ -29,9 +29,10 @@ def main() -> None:
         if message and message not in catalog:
             catalog.add(message, "" if isinstance(message, str) else ("", ""))
     for entry in list(catalog):
-        if entry.id and entry.id not in marked:
-            catalog.obsolete[entry.id] = entry
-            del catalog[entry.id]
+        key = entry.id if isinstance(entry.id, str) else tuple(entry.id)
+        if key and key not in marked:
+            catalog.obsolete[key] = entry  # type: ignore[index]  # babel types keys as str | (str, str); an id is one of those
+            del catalog[key]
     with CATALOG.open("wb") as handle:
         write_po(handle, catalog, width=100, include_previous=False)
 

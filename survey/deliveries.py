@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from survey.crypto import KeyRing
 from survey.enrolment import member_chat_id
@@ -55,9 +55,7 @@ def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Reci
             ).all()
         )
     return [
-        Recipient(m.id, member_chat_id(keys, m), m.language)  # type: ignore[arg-type]
-        for m in members
-        if m.id not in done
+        Recipient(m.id, member_chat_id(keys, m), m.language) for m in members if m.id not in done
     ]
 
 
@@ -90,7 +88,7 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
         scope = {int(u) for u in survey_round.member_counts}
         staff = session.exec(
             select(Member).where(
-                Member.role.in_([Role.MANAGER, Role.ADMIN]),  # type: ignore[attr-defined]
+                col(Member.role).in_([Role.MANAGER, Role.ADMIN]),
                 Member.status == MemberStatus.ACTIVE,
             )
         ).all()
@@ -102,7 +100,7 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
             ).all()
         )
     return [
-        Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id)  # type: ignore[arg-type]
+        Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id)
         for m in staff
         if m.unit_id in scope and m.id not in done
     ]
@@ -112,6 +110,6 @@ def staff_chats(db: Database, keys: KeyRing) -> list[tuple[int, str, Role]]:
     """(chat id, language, role) of every manager and admin, for their command menus."""
     with db.session() as session:
         staff = session.exec(
-            select(Member).where(Member.role.in_([Role.MANAGER, Role.ADMIN]))  # type: ignore[attr-defined]
+            select(Member).where(col(Member.role).in_([Role.MANAGER, Role.ADMIN]))
         ).all()
     return [(member_chat_id(keys, m), m.language, m.role) for m in staff]

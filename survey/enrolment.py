@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from survey.crypto import KeyRing
 from survey.settings import SUPPORTED_LANGUAGES
@@ -108,12 +108,12 @@ class UnitNode:
 def unit_tree(db: Database, min_group_size: int, include_archived: bool = False) -> list[UnitNode]:
     """The tree in display order (depth-first), with member counts only where >= k."""
     with db.session() as session:
-        units = session.exec(select(Unit).order_by(Unit.name)).all()
+        units = session.exec(select(Unit).order_by(col(Unit.name))).all()
         counts = dict(
             session.exec(
                 select(Member.unit_id, func.count())
                 .where(Member.role == Role.WORKER)
-                .group_by(Member.unit_id)
+                .group_by(col(Member.unit_id))
             ).all()
         )
     children: dict[int | None, list[Unit]] = {}
@@ -236,10 +236,10 @@ def member_counts(session: Session, unit_ids: Iterable[int]) -> dict[str, int]:
     ids = list(unit_ids)
     rows = session.exec(
         select(Member.unit_id, func.count())
-        .where(Member.unit_id.in_(ids))  # type: ignore[attr-defined]
+        .where(col(Member.unit_id).in_(ids))
         .where(Member.role == Role.WORKER)
         .where(Member.status != MemberStatus.UNREACHABLE)
-        .group_by(Member.unit_id)
+        .group_by(col(Member.unit_id))
     ).all()
     counts = {str(unit_id): 0 for unit_id in ids}
     counts.update({str(unit_id): count for unit_id, count in rows})

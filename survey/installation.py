@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, make_url
-from sqlmodel import select
+from sqlmodel import col, select
 
 from survey.crypto import (
     KeyFileError,
@@ -89,7 +89,7 @@ def status(settings: SurveySettings, db: Database) -> Status:
             counts["units"] = session.exec(select(func.count()).select_from(Unit)).one()
             counts["members"] = session.exec(select(func.count()).select_from(Member)).one()
             for state, n in session.exec(
-                select(SurveyRound.state, func.count()).group_by(SurveyRound.state)
+                select(SurveyRound.state, func.count()).group_by(col(SurveyRound.state))
             ).all():
                 counts["open" if state == RoundState.OPEN else "closed"] += n
             counts["pending"] = session.exec(

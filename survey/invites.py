@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import qrcode
-from sqlalchemy import update
+from sqlalchemy import Insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from survey.crypto import KeyRing
 from survey.enrolment import AlreadyEnrolledError
@@ -99,7 +99,7 @@ def create_invite(
         )
         session.add(invite)
         session.flush()
-        return CreatedInvite(invite.id, token, unit_id, role, invite.expires_at, max_uses)  # type: ignore[arg-type]
+        return CreatedInvite(invite.id, token, unit_id, role, invite.expires_at, max_uses)
 
 
 def default_terms(settings: SurveySettings, role: Role) -> tuple[timedelta, int]:
@@ -132,7 +132,7 @@ def revoke_invite(db: Database, invite_id: int) -> None:
 
 def list_invites(db: Database) -> list[Invite]:
     with db.session() as session:
-        return list(session.exec(select(Invite).order_by(Invite.id)).all())
+        return list(session.exec(select(Invite).order_by(col(Invite.id))).all())
 
 
 def redeem_invite(
@@ -173,12 +173,12 @@ def redeem_invite(
         with db.session() as session:
             if session.exec(select(Member.id).where(Member.pseudonym == pseudonym)).first():
                 raise AlreadyEnrolledError("you are already enrolled")
-            taken = session.execute(
+            taken = session.connection().execute(
                 update(Invite)
                 .where(
-                    Invite.id == invite.id,
-                    Invite.uses < Invite.max_uses,
-                    Invite.revoked == False,  # noqa: E712
+                    col(Invite.id) == invite.id,
+                    col(Invite.uses) < Invite.max_uses,
+                    col(Invite.revoked) == False,  # noqa: E712
                 )
                 .values(uses=Invite.uses + 1)
             )
@@ -212,31 +212,39 @@ def _claim_attempt(
     fresh = now - window
     for _ in range(2):
         with db.session() as session:
-            counted = session.execute(
-                update(InviteFailure)
-                .where(
-                    InviteFailure.pseudonym == pseudonym,  # type: ignore[arg-type]
-                    InviteFailure.window_start > fresh,  # type: ignore[arg-type]
-                    InviteFailure.failures < limit,  # type: ignore[arg-type]
+            counted = (
+                session.connection()
+                .execute(
+                    update(InviteFailure)
+                    .where(
+                        col(InviteFailure.pseudonym) == pseudonym,
+                        col(InviteFailure.window_start) > fresh,
+                        col(InviteFailure.failures) < limit,
+                    )
+                    .values(failures=InviteFailure.failures + 1)
                 )
-                .values(failures=InviteFailure.failures + 1)
-            ).rowcount
+                .rowcount
+            )
             if counted == 1:
                 return
-            restarted = session.execute(
-                update(InviteFailure)
-                .where(
-                    InviteFailure.pseudonym == pseudonym,  # type: ignore[arg-type]
-                    InviteFailure.window_start <= fresh,  # type: ignore[arg-type]
+            restarted = (
+                session.connection()
+                .execute(
+                    update(InviteFailure)
+                    .where(
+                        col(InviteFailure.pseudonym) == pseudonym,
+                        col(InviteFailure.window_start) <= fresh,
+                    )
+                    .values(window_start=now, failures=1)
                 )
-                .values(window_start=now, failures=1)
-            ).rowcount
+                .rowcount
+            )
             if restarted == 1:
                 return
             statement = (
                 _insert_ignore(session)
                 .values(pseudonym=pseudonym, window_start=now, failures=1)
-                .returning(InviteFailure.pseudonym)  # rowcount is not reliable here on psycopg
+                .returning(col(InviteFailure.pseudonym))  # rowcount is not reliable on psycopg
             )
             if session.execute(statement).first() is not None:
                 return
@@ -250,10 +258,12 @@ def _claim_attempt(
     raise TooManyAttemptsError("too many wrong invite codes; try again in a few minutes")
 
 
-def _insert_ignore(session):  # type: ignore[no-untyped-def]
+def _insert_ignore(session: Session) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING on either engine."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(InviteFailure).on_conflict_do_nothing(index_elements=["pseudonym"])
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(InviteFailure).on_conflict_do_nothing(index_elements=["pseudonym"])
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(InviteFailure).on_conflict_do_nothing(index_elements=["pseudonym"])

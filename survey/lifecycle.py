@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from survey.crypto import KeyFileError, KeyRing
 from survey.enrolment import EnrolmentError, subtree_ids
 from survey.questions import load_version
 from survey.questions.locked import lock_items
+from survey.questions.model import QuestionSet
 from survey.rounds import open_round
 from survey.schedules import Due, OpenDue, RoundState, ScheduleSpec, ScheduleState, due_at
 from survey.settings import SurveySettings
@@ -112,7 +113,7 @@ def _same_schedule(existing: Schedule, question_sets: list[str], spec: ScheduleS
 
 def spec_of(schedule: Schedule) -> ScheduleSpec:
     return ScheduleSpec(
-        cadence=schedule.cadence,  # type: ignore[arg-type]
+        cadence=schedule.cadence,
         weekday=schedule.weekday,
         local_time=datetime.strptime(schedule.local_time, "%H:%M").time(),
         timezone=schedule.timezone,
@@ -125,7 +126,7 @@ def spec_of(schedule: Schedule) -> ScheduleSpec:
 
 def list_schedules(db: Database) -> list[Schedule]:
     with db.session() as session:
-        return list(session.exec(select(Schedule).order_by(Schedule.id)).all())
+        return list(session.exec(select(Schedule).order_by(col(Schedule.id))).all())
 
 
 def update_schedule(
@@ -147,12 +148,11 @@ def update_schedule(
 def due(db: Database, now: datetime) -> Due:
     with db.session() as session:
         schedules = [
-            ScheduleState(s.id, spec_of(s), s.active)  # type: ignore[arg-type]
-            for s in session.exec(select(Schedule)).all()
+            ScheduleState(s.id, spec_of(s), s.active) for s in session.exec(select(Schedule)).all()
         ]
         rounds = [
             RoundState(
-                r.id,  # type: ignore[arg-type]
+                r.id,
                 r.schedule_id,
                 r.opens_at,
                 r.closes_at,
@@ -200,11 +200,11 @@ def tick(
             continue
         if round_id is not None:
             report.opened.append(round_id)
-    for item in plan.close:
+    for closing in plan.close:
         try:
-            report.closed.append(close(db, keys, item.round_id))
+            report.closed.append(close(db, keys, closing.round_id))
         except (KeyFileError, ReleaseError, RuntimeError) as exc:
-            report.failed.append(f"round {item.round_id}: could not close: {exc}")
+            report.failed.append(f"round {closing.round_id}: could not close: {exc}")
     if close is not release_round:
         # Closing is resumable: a round released but left without statistics (a crash, a
         # missing key) is finished by the next tick; reports wait for the statistics.
@@ -226,7 +226,7 @@ def unfinished_closes(db: Database) -> list[int]:
             session.exec(
                 select(SurveyRound.id).where(
                     SurveyRound.state == StoredRoundState.CLOSED,
-                    SurveyRound.id.not_in(done),  # type: ignore[union-attr]
+                    col(SurveyRound.id).not_in(done),
                 )
             ).all()
         )
@@ -284,17 +284,17 @@ def recipients(db: Database, round_id: int, *, only_unanswered: bool) -> list[Me
             return []
         units = set(subtree_ids(session, survey_round.unit_id))
         query = select(Member).where(
-            Member.unit_id.in_(units),  # type: ignore[attr-defined]
+            col(Member.unit_id).in_(units),
             Member.role == Role.WORKER,
             Member.status == MemberStatus.ACTIVE,
         )
         if only_unanswered:
             answered = select(Participation.pseudonym).where(Participation.round_id == round_id)
-            query = query.where(Member.pseudonym.not_in(answered))  # type: ignore[attr-defined]
-        return list(session.exec(query.order_by(Member.id)).all())
+            query = query.where(col(Member.pseudonym).not_in(answered))
+        return list(session.exec(query.order_by(col(Member.id))).all())
 
 
-def _active_sets(db: Database, set_ids: list[str]):  # type: ignore[no-untyped-def]
+def _active_sets(db: Database, set_ids: list[str]) -> list[tuple[int, QuestionSet]]:
     sets = []
     for set_id in set_ids:
         try:
@@ -312,7 +312,7 @@ def open_round_for(db: Database, member: Member, now: datetime | None = None) ->
         rounds = session.exec(
             select(SurveyRound)
             .where(SurveyRound.state == StoredRoundState.OPEN)
-            .order_by(SurveyRound.opens_at.desc())  # type: ignore[union-attr]
+            .order_by(col(SurveyRound.opens_at).desc())
         ).all()
         for survey_round in rounds:
             in_window = survey_round.opens_at <= now < survey_round.closes_at

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func
+from sqlmodel import col, select
 
 from survey.storage import Database
 from survey.storage.models import Response, RoundState, RoundStatistic, SurveyRound
@@ -30,20 +31,20 @@ def purge_responses(
     with db.session() as session:
         summarised = select(RoundStatistic.round_id).distinct()
         rows = session.execute(
-            select(SurveyRound.id, SurveyRound.closes_at, func.count(Response.id))
-            .join(Response, Response.round_id == SurveyRound.id)
+            select(SurveyRound.id, SurveyRound.closes_at, func.count(col(Response.id)))
+            .join(Response, col(Response.round_id) == SurveyRound.id)
             .where(
                 SurveyRound.state == RoundState.CLOSED,
                 SurveyRound.closes_at < cutoff,
-                SurveyRound.id.in_(summarised),  # type: ignore[union-attr]
+                col(SurveyRound.id).in_(summarised),
             )
-            .group_by(SurveyRound.id, SurveyRound.closes_at)
-            .order_by(SurveyRound.closes_at)
+            .group_by(col(SurveyRound.id), col(SurveyRound.closes_at))
+            .order_by(col(SurveyRound.closes_at))
         ).all()
         plans = [PurgePlan(r, c, n) for r, c, n in rows]
         if apply and plans:
             session.execute(
-                delete(Response).where(Response.round_id.in_([p.round_id for p in plans]))  # type: ignore[attr-defined]
+                delete(Response).where(col(Response.round_id).in_([p.round_id for p in plans]))
             )
     if apply and plans:
         db.scrub_deleted(("response",))

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select
+from sqlalchemy import BindParameter, Connection, Row, bindparam, delete, insert, update
+from sqlalchemy import (
+    select as core_select,  # more than four columns: SQLModel's select stops at four
+)
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from survey.crypto import KeyRing, Sealer, SealingError, Unsealer, seal, seal_context
 from survey.grouping import Tree, kept_answers, release_plan
@@ -182,9 +186,9 @@ def _submit_batch(
 class _BatchContext:
     """Everything a batch needs to know, read in three queries whatever the batch size."""
 
-    rounds: dict[int, Row[Any]]
+    rounds: Mapping[int, Row[Any]]
     items: dict[int, tuple[LockedItem, ...]]
-    members: dict[int, Row[Any]]
+    members: Mapping[int, Row[int, int, str, str]]  # id, unit, role, pseudonym
     answered: set[tuple[int, int]]
 
     @classmethod
@@ -205,24 +209,24 @@ class _BatchContext:
 
 
 # Built once: constructing a statement costs more than running it on the hot path.
-_ROUND_IDS = bindparam("round_ids", expanding=True)
-_MEMBER_IDS = bindparam("member_ids", expanding=True)
-_ROUNDS = select(
-    SurveyRound.id,
-    SurveyRound.state,
-    SurveyRound.opens_at,
-    SurveyRound.closes_at,
-    SurveyRound.items,
-    SurveyRound.member_counts,
-    SurveyRound.report_key_id,
-).where(SurveyRound.id.in_(_ROUND_IDS))  # type: ignore[union-attr]
+_ROUND_IDS: BindParameter[list[int]] = bindparam("round_ids", expanding=True)
+_MEMBER_IDS: BindParameter[list[int]] = bindparam("member_ids", expanding=True)
+_ROUNDS = core_select(
+    col(SurveyRound.id),
+    col(SurveyRound.state),
+    col(SurveyRound.opens_at),
+    col(SurveyRound.closes_at),
+    col(SurveyRound.items),
+    col(SurveyRound.member_counts),
+    col(SurveyRound.report_key_id),
+).where(col(SurveyRound.id).in_(_ROUND_IDS))
 _MEMBERS = select(Member.id, Member.unit_id, Member.role, Member.pseudonym).where(
-    Member.id.in_(_MEMBER_IDS)  # type: ignore[union-attr]
+    col(Member.id).in_(_MEMBER_IDS)
 )
 # By primary key (round, pseudonym): a lookup per member, not a scan of everyone who answered.
 _ANSWERED = select(Participation.round_id, Participation.pseudonym).where(
-    Participation.round_id.in_(_ROUND_IDS),  # type: ignore[attr-defined]
-    Participation.pseudonym.in_(bindparam("pseudonyms", expanding=True)),  # type: ignore[attr-defined]
+    col(Participation.round_id).in_(_ROUND_IDS),
+    col(Participation.pseudonym).in_(bindparam("pseudonyms", expanding=True)),
 )
 _INSERT_PARTICIPATION = insert(Participation)
 _INSERT_POOL = insert(PoolSubmission)
@@ -297,7 +301,7 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
         # answers that no group may publish (a unit too small, above a group's cap) go.
         scope = [int(u) for u in survey_round.member_counts]
         parents = dict(
-            session.execute(select(Unit.id, Unit.parent_id).where(Unit.id.in_(scope))).all()  # type: ignore[union-attr]
+            session.execute(select(Unit.id, Unit.parent_id).where(col(Unit.id).in_(scope))).all()
         )
         tree = Tree({u: (p if p in parents else None) for u, p in parents.items()})
         members = {int(u): n for u, n in survey_round.member_counts.items()}
@@ -342,10 +346,10 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
                 ],
             )
         survey_round.publication = {str(unit): f for unit, f in plan.figures.items()}
-        session.execute(delete(PoolSubmission).where(PoolSubmission.round_id == round_id))
-        session.execute(delete(Participation).where(Participation.round_id == round_id))
+        session.execute(delete(PoolSubmission).where(col(PoolSubmission.round_id) == round_id))
+        session.execute(delete(Participation).where(col(Participation.round_id) == round_id))
         # Reminder records would say who had not answered: they go with the participation.
-        session.execute(delete(Delivery).where(Delivery.round_id == round_id))
+        session.execute(delete(Delivery).where(col(Delivery.round_id) == round_id))
         survey_round.state = RoundState.CLOSED
     scrubbed = scrub_round(db, round_id)
     return ReleaseSummary(round_id, len(rows), per_unit, scrubbed=scrubbed)
@@ -397,7 +401,7 @@ def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> l
         rounds = session.execute(
             select(SurveyRound.id, SurveyRound.report_key_id).where(
                 SurveyRound.state == RoundState.CLOSED,
-                SurveyRound.publication.is_(None),  # type: ignore[union-attr]
+                col(SurveyRound.publication).is_(None),
             )
         ).all()
     done = []
@@ -429,12 +433,12 @@ def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> l
             for response_id, unit_id, sealed in order:
                 target = group.get(unit_id)
                 if target is None:
-                    session.execute(delete(Response).where(Response.id == response_id))
+                    session.execute(delete(Response).where(col(Response.id) == response_id))
                     continue
                 plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
                 session.execute(
-                    Response.__table__.update()  # type: ignore[attr-defined]
-                    .where(Response.__table__.c.id == response_id)  # type: ignore[attr-defined]
+                    update(Response)
+                    .where(col(Response.id) == response_id)
                     .values(
                         unit_id=target,
                         sealed=sealer.seal(plaintext, seal_context(round_id, target)),
@@ -443,7 +447,7 @@ def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> l
             session.execute(
                 delete(RoundUnitCount).where(
                     RoundUnitCount.round_id == round_id,
-                    RoundUnitCount.unit_id.not_in(  # type: ignore[attr-defined]
+                    col(RoundUnitCount.unit_id).not_in(
                         [u for u, f in figures.items() if f.get("shown")]
                     ),
                 )

@@ -90,7 +90,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 
 @pytest.fixture
 def settings(tmp_path: Path) -> SurveySettings:
-    return SurveySettings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    return SurveySettings(_env_file=None, data_dir=tmp_path / "data")
 
 
 @pytest.fixture
@@ -124,8 +124,8 @@ class World:
 
 
 @pytest.fixture
-def make_world(db: Database, keys: KeyRing, settings: SurveySettings):  # type: ignore[no-untyped-def]
-    def build(workers_per_team: tuple[int, ...] = (6, 6), items=DEFAULT_ITEMS) -> World:  # type: ignore[no-untyped-def]
+def make_world(db: Database, keys: KeyRing, settings: SurveySettings):
+    def build(workers_per_team: tuple[int, ...] = (6, 6), items=DEFAULT_ITEMS) -> World:
         root = create_unit(db, "Individ- och familjeomsorg", kind="enhet")
         teams = [
             create_unit(db, f"Team {i + 1}", parent_id=root.id, kind="team")
@@ -143,7 +143,7 @@ def make_world(db: Database, keys: KeyRing, settings: SurveySettings):  # type: 
                         keys,
                         telegram_user_id=telegram_id,
                         chat_id=telegram_id,
-                        unit_id=team.id,  # type: ignore[arg-type]
+                        unit_id=team.id,
                     )
                 )
         now = datetime.now(UTC)
@@ -151,7 +151,7 @@ def make_world(db: Database, keys: KeyRing, settings: SurveySettings):  # type: 
             db,
             keys,
             settings,
-            unit_id=root.id,  # type: ignore[arg-type]
+            unit_id=root.id,
             items=list(items),
             opens_at=now - timedelta(hours=1),
             closes_at=now + timedelta(days=3),

@@ -36,7 +36,7 @@ MONDAY = datetime(2026, 11, 2, 8, tzinfo=UTC)  # 09:00 Stockholm
 
 
 @pytest.fixture
-def org(db, keys, settings):  # type: ignore[no-untyped-def]
+def org(db, keys, settings):
     import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
     root = create_unit(db, "Socialförvaltningen", kind="forvaltning")
     big = create_unit(db, "Barn och unga", parent_id=root.id)
@@ -63,7 +63,7 @@ def org(db, keys, settings):  # type: ignore[no-untyped-def]
     return root, big, mid, tiny, people
 
 
-def _run_week(db, keys, settings, org, week: int, stress: int):  # type: ignore[no-untyped-def]
+def _run_week(db, keys, settings, org, week: int, stress: int):
     people = org[4]
     opens = MONDAY + timedelta(weeks=week)
     (round_id,) = tick(db, keys, settings, opens).opened
@@ -87,7 +87,7 @@ def _run_week(db, keys, settings, org, week: int, stress: int):  # type: ignore[
     return round_id
 
 
-def test_closing_stores_only_publishable_figures(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_closing_stores_only_publishable_figures(db, keys, settings, org) -> None:
     root, big, mid, tiny, _ = org
     round_id = _run_week(db, keys, settings, org, 0, stress=4)
     with db.session() as session:
@@ -115,7 +115,7 @@ def test_closing_stores_only_publishable_figures(db, keys, settings, org) -> Non
     assert close_round(db, keys, round_id).recomputed is False  # idempotent
 
 
-def test_report_text_shows_what_may_be_shown(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_report_text_shows_what_may_be_shown(db, keys, settings, org) -> None:
     big, tiny = org[1], org[3]
     _run_week(db, keys, settings, org, 0, stress=4)
     _run_week(db, keys, settings, org, 1, stress=5)
@@ -135,7 +135,7 @@ def test_report_text_shows_what_may_be_shown(db, keys, settings, org) -> None:  
     assert "90–100" in text
 
 
-def test_alerts_fire_on_the_question_set_rules(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_fire_on_the_question_set_rules(db, keys, settings, org) -> None:
     root = org[0]
     _run_week(db, keys, settings, org, 0, stress=4)
     _run_week(db, keys, settings, org, 1, stress=5)
@@ -148,7 +148,7 @@ def test_alerts_fire_on_the_question_set_rules(db, keys, settings, org) -> None:
     assert "skyddsombudet" in text  # what a manager can do next
 
 
-def test_open_rounds_are_never_reported(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_open_rounds_are_never_reported(db, keys, settings, org) -> None:
     root = org[0]
     (round_id,) = tick(db, keys, settings, MONDAY).opened
     report = build_report(db, root.id)
@@ -158,7 +158,7 @@ def test_open_rounds_are_never_reported(db, keys, settings, org) -> None:  # typ
         compute_statistics(db, keys, round_id)
 
 
-def test_outputs_are_generated(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_outputs_are_generated(db, keys, settings, org) -> None:
     root = org[0]
     for week in range(3):
         _run_week(db, keys, settings, org, week, stress=3 + week % 2)
@@ -174,7 +174,7 @@ def test_outputs_are_generated(db, keys, settings, org) -> None:  # type: ignore
     assert report_xlsx(report)[:2] == b"PK"
 
 
-def test_purge_keeps_statistics_and_recompute_then_refuses(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_purge_keeps_statistics_and_recompute_then_refuses(db, keys, settings, org) -> None:
     round_id = _run_week(db, keys, settings, org, 0, stress=3)
     later = MONDAY + timedelta(days=800)
     plan = purge_responses(db, retention_days=730, now=later)
@@ -196,7 +196,7 @@ def test_messages_are_split_under_telegram_limit() -> None:
     assert "\n".join(messages).count("line ") == 200
 
 
-def test_organisation_trends_read_the_compact_indices(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_organisation_trends_read_the_compact_indices(db, keys, settings, org) -> None:
     root, big, tiny = org[0], org[1], org[3]
     first = _run_week(db, keys, settings, org, 0, stress=4)
     second = _run_week(db, keys, settings, org, 1, stress=5)
@@ -206,7 +206,7 @@ def test_organisation_trends_read_the_compact_indices(db, keys, settings, org) -
     assert frame.loc[(second, tiny.id)].isna().all()  # hidden: a gap, never a zero
 
 
-def test_rotation_is_not_mistaken_for_suppression(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_rotation_is_not_mistaken_for_suppression(db, keys, settings, org) -> None:
     root = org[0]
     first = _run_week(db, keys, settings, org, 0, stress=3)
     second = _run_week(db, keys, settings, org, 1, stress=3)

@@ -13,7 +13,7 @@ from survey.storage import head_revision
 runner = CliRunner()
 
 
-def _run(*args: str):  # type: ignore[no-untyped-def]
+def _run(*args: str):
     """Invoke `pulse`; output with rich's line wrapping folded back into single spaces."""
     result = runner.invoke(app, list(args))
     return result.exit_code, " ".join(result.output.split())
@@ -176,7 +176,7 @@ def test_close_round_report_and_purge_from_the_cli(env: Path, tmp_path: Path) ->
     from survey.submissions import submit
 
     _run("init")
-    settings = SurveySettings(_env_file=None, data_dir=env)  # type: ignore[call-arg]
+    settings = SurveySettings(_env_file=None, data_dir=env)
     db, keys = Database.from_settings(settings), key_ring(settings)
     unit = create_unit(db, "Team Norr")
     now = datetime.now(UTC)
@@ -227,18 +227,20 @@ def test_unit_names_print_as_written(env: Path) -> None:
     assert "Team [/bold] Norr [link=http://x]x[/link]" in listing
 
 
-def test_operator_mistakes_are_one_line_and_exit_code_2(env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    for args in (("units", "list"), ("status",), ("rounds", "tick")):  # before `pulse init`
+def test_operator_mistakes_are_one_line_and_exit_code_2(env: Path, monkeypatch) -> None:
+    before_init: tuple[tuple[str, ...], ...] = (("units", "list"), ("status",), ("rounds", "tick"))
+    for args in before_init:
         code, output = _run(*args)
         assert code == 2, args
         assert "run `pulse init` first" in output
         assert not env.exists(), "an empty data directory was left behind"
     _run("init")
-    for args in (
+    mistakes: tuple[tuple[str, ...], ...] = (
         ("units", "create", "X", "--parent", "99999999999999999999"),
         ("invites", "create", "--unit", "1", "--expires", "99999999d"),
         ("questions", "validate", str(env)),
-    ):
+    )
+    for args in mistakes:
         code, output = _run(*args)
         assert code == 2, args
         assert "Traceback" not in output

@@ -35,8 +35,11 @@ PRIVATE = X25519PrivateKey.generate()
 PUBLIC = PRIVATE.public_key()
 
 
-@given(plaintext=st.binary(max_size=MAX_PLAINTEXT_BYTES), round_id=st.integers(1, 10**6),
-       unit_id=st.integers(1, 10**6))
+@given(
+    plaintext=st.binary(max_size=MAX_PLAINTEXT_BYTES),
+    round_id=st.integers(1, 10**6),
+    unit_id=st.integers(1, 10**6),
+)
 def test_seal_round_trip_and_fixed_length(plaintext: bytes, round_id: int, unit_id: int) -> None:
     context = seal_context(round_id, unit_id)
     sealed = seal(PUBLIC, plaintext, context)

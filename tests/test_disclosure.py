@@ -44,7 +44,7 @@ def test_audit_finds_subtraction_attacks() -> None:
 
 
 @st.composite
-def trees(draw):  # type: ignore[no-untyped-def]
+def trees(draw):
     size = draw(st.integers(1, 12))
     parent: dict[int, int | None] = {0: None}
     for unit in range(1, size):
@@ -55,7 +55,7 @@ def trees(draw):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=300)
 @given(trees())
-def test_suppressed_publications_always_pass_the_audit(case) -> None:  # type: ignore[no-untyped-def]
+def test_suppressed_publications_always_pass_the_audit(case) -> None:
     parent, own, k = case
     shown = _shown(parent, own, k)
     assert audit(Tree(parent), shown, k) == []
@@ -63,7 +63,7 @@ def test_suppressed_publications_always_pass_the_audit(case) -> None:  # type: i
 
 @settings(max_examples=150)
 @given(trees())
-def test_no_subtraction_of_shown_figures_isolates_a_small_group(case) -> None:  # type: ignore[no-untyped-def]
+def test_no_subtraction_of_shown_figures_isolates_a_small_group(case) -> None:
     """Brute force, independent of both: every shown unit minus any set of its shown,
     non-overlapping descendants is 0 or at least k."""
     parent, own, k = case
@@ -81,7 +81,7 @@ def test_no_subtraction_of_shown_figures_isolates_a_small_group(case) -> None:  
 
 @settings(max_examples=200)
 @given(trees())
-def test_suppression_keeps_as_much_as_primary_allows_at_the_top(case) -> None:  # type: ignore[no-untyped-def]
+def test_suppression_keeps_as_much_as_primary_allows_at_the_top(case) -> None:
     """Roots with at least k people are never hidden: hiding goes to children first."""
     parent, own, k = case
     tree = Tree(parent)

@@ -28,7 +28,7 @@ from survey.submissions import AlreadyAnsweredError, release_round, submit
 ANSWER = {"behind": 2, "stress": 2, "support": 4}
 
 
-def test_tree_operations(db) -> None:  # type: ignore[no-untyped-def]
+def test_tree_operations(db) -> None:
     top = create_unit(db, "Socialförvaltningen", kind="forvaltning")
     ifo = create_unit(db, "IFO", parent_id=top.id, kind="avdelning")
     team = create_unit(db, "Team Syd", parent_id=ifo.id, kind="team")
@@ -50,7 +50,7 @@ def test_tree_operations(db) -> None:  # type: ignore[no-untyped-def]
         rename_unit(db, 999, "x")
 
 
-def test_member_counts_below_k_are_not_shown(db, keys) -> None:  # type: ignore[no-untyped-def]
+def test_member_counts_below_k_are_not_shown(db, keys) -> None:
     small = create_unit(db, "Liten")
     large = create_unit(db, "Stor")
     for i in range(4):
@@ -63,19 +63,21 @@ def test_member_counts_below_k_are_not_shown(db, keys) -> None:  # type: ignore[
         archive_unit(db, small.id)
 
 
-def test_move_pause_resume_and_chat_id(db, keys, make_world) -> None:  # type: ignore[no-untyped-def]
+def test_move_pause_resume_and_chat_id(db, keys, make_world) -> None:
     world = make_world((5, 5))
     member = world.members[0]
     assert member_chat_id(keys, member) == world.telegram_ids[0]
     move_member(db, member.id, world.teams[1].id)
-    assert find_member(db, keys, world.telegram_ids[0]).unit_id == world.teams[1].id
+    moved = find_member(db, keys, world.telegram_ids[0])
+    assert moved is not None
+    assert moved.unit_id == world.teams[1].id
     set_status(db, member.id, MemberStatus.PAUSED)
     assert member.id not in {m.id for m in recipients(db, world.round.id, only_unanswered=False)}
     set_status(db, member.id, MemberStatus.ACTIVE)
     assert member.id in {m.id for m in recipients(db, world.round.id, only_unanswered=False)}
 
 
-def test_leaving_keeps_answers_and_rejoining_cannot_answer_twice(db, keys, make_world) -> None:  # type: ignore[no-untyped-def]
+def test_leaving_keeps_answers_and_rejoining_cannot_answer_twice(db, keys, make_world) -> None:
     world = make_world(
         (6,),
         items=[LockedItem(key=k, options=(1, 2, 3, 4, 5)) for k in ("behind", "stress", "support")],
@@ -96,7 +98,7 @@ def test_leaving_keeps_answers_and_rejoining_cannot_answer_twice(db, keys, make_
         assert session.exec(select(func.count()).select_from(Response)).one() == 5
 
 
-def test_unit_names_are_bounded_and_plain(db) -> None:  # type: ignore[no-untyped-def]
+def test_unit_names_are_bounded_and_plain(db) -> None:
     from survey.enrolment import MAX_UNIT_NAME, EnrolmentError
 
     assert create_unit(db, "  Team [/bold] Norr  ").name == "Team [/bold] Norr"  # kept as given

@@ -18,7 +18,8 @@ def _marked_messages() -> set[str]:
     found: set[str] = set()
     for package in ("survey", "aggregation", "bot"):
         for _, _, message, _, _ in extract_from_dir(
-            ROOT / package, method_map=[("**.py", "python")],
+            ROOT / package,
+            method_map=[("**.py", "python")],
             keywords={"_": None, "ngettext": (1, 2)},
         ):
             found.update([message] if isinstance(message, str) else message)
@@ -31,9 +32,10 @@ def test_every_message_is_translated_to_swedish() -> None:
     translated: dict[str, str] = {}
     for entry in catalog:
         if isinstance(entry.id, tuple):  # ngettext: singular and plural, each with its form
-            translated.update(zip(entry.id, entry.string, strict=True))
+            forms = entry.string if isinstance(entry.string, tuple | list) else (entry.string,)
+            translated.update(zip(entry.id, map(str, forms), strict=True))
         elif entry.id:
-            translated[entry.id] = entry.string
+            translated[str(entry.id)] = str(entry.string)
     missing = sorted(m for m in _marked_messages() if not translated.get(m))
     assert missing == [], f"add these to survey/locale/sv/LC_MESSAGES/pulse.po: {missing}"
     for message_id, text in translated.items():

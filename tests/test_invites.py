@@ -26,7 +26,7 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def tree(db):  # type: ignore[no-untyped-def]
+def tree(db):
     root = create_unit(db, "Socialförvaltningen", kind="forvaltning")
     ifo = create_unit(db, "IFO", parent_id=root.id, kind="avdelning")
     team = create_unit(db, "Barn och unga", parent_id=ifo.id, kind="team")
@@ -34,13 +34,13 @@ def tree(db):  # type: ignore[no-untyped-def]
     return root, ifo, team, other
 
 
-def _redeem(db, keys, settings, token, user=1001, now=NOW):  # type: ignore[no-untyped-def]
+def _redeem(db, keys, settings, token, user=1001, now=NOW):
     return redeem_invite(
         db, keys, settings, token=token, telegram_user_id=user, chat_id=user, language="en", now=now
     )
 
 
-def test_worker_joins_their_unit(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_worker_joins_their_unit(db, keys, settings, tree) -> None:
     _, _, team, _ = tree
     invite = create_invite(
         db, unit_id=team.id, role=Role.WORKER, expires_in=timedelta(days=14), max_uses=30, now=NOW
@@ -54,7 +54,7 @@ def test_worker_joins_their_unit(db, keys, settings, tree) -> None:  # type: ign
         _redeem(db, keys, settings, invite.token)
 
 
-def test_tokens_are_stored_only_as_hashes(db, tree) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_are_stored_only_as_hashes(db, tree) -> None:
     invite = create_invite(
         db, unit_id=tree[2].id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=1, now=NOW
     )
@@ -64,7 +64,7 @@ def test_tokens_are_stored_only_as_hashes(db, tree) -> None:  # type: ignore[no-
     assert len(stored[0]) == 64
 
 
-def test_expired_used_up_and_revoked_invites_are_refused(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_expired_used_up_and_revoked_invites_are_refused(db, keys, settings, tree) -> None:
     team = tree[2]
     expiring = create_invite(
         db, unit_id=team.id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=5, now=NOW
@@ -85,7 +85,7 @@ def test_expired_used_up_and_revoked_invites_are_refused(db, keys, settings, tre
         _redeem(db, keys, settings, revoked.token, user=3)
 
 
-def test_wrong_codes_are_rate_limited_per_user(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_codes_are_rate_limited_per_user(db, keys, settings, tree) -> None:
     good = create_invite(
         db, unit_id=tree[2].id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=5, now=NOW
     )
@@ -100,7 +100,7 @@ def test_wrong_codes_are_rate_limited_per_user(db, keys, settings, tree) -> None
     assert member.unit_id == tree[2].id
 
 
-def test_manager_invite_grants_the_unit_and_its_subtree(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_manager_invite_grants_the_unit_and_its_subtree(db, keys, settings, tree) -> None:
     root, ifo, team, other = tree
     invite = create_invite(
         db, unit_id=ifo.id, role=Role.MANAGER, expires_in=timedelta(days=1), max_uses=1, now=NOW
@@ -112,7 +112,7 @@ def test_manager_invite_grants_the_unit_and_its_subtree(db, keys, settings, tree
     assert root.id not in scope_of(db, manager)
 
 
-def test_qr_code_is_a_png(tmp_path, db, tree) -> None:  # type: ignore[no-untyped-def]
+def test_qr_code_is_a_png(tmp_path, db, tree) -> None:
     invite = create_invite(
         db, unit_id=tree[2].id, role=Role.WORKER, expires_in=timedelta(days=1), max_uses=1, now=NOW
     )
@@ -120,7 +120,7 @@ def test_qr_code_is_a_png(tmp_path, db, tree) -> None:  # type: ignore[no-untype
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_staff_invites_work_once_and_expire_in_48_hours(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_staff_invites_work_once_and_expire_in_48_hours(db, keys, settings, tree) -> None:
     """A forwarded manager link makes one manager, not two (P8)."""
     from survey.invites import InviteError, default_terms
 
@@ -142,7 +142,7 @@ def test_staff_invites_work_once_and_expire_in_48_hours(db, keys, settings, tree
         _redeem(db, keys, settings, late.token, user=3, now=NOW + timedelta(hours=48))
 
 
-def test_wrong_codes_are_limited_under_concurrency(db, keys, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_codes_are_limited_under_concurrency(db, keys, settings, tree) -> None:
     """40 wrong codes at once from one person: exactly the limit is looked at, the rest are
     refused as too many, and nothing fails with a database error."""
     from concurrent.futures import ThreadPoolExecutor

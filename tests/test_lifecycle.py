@@ -35,7 +35,7 @@ FIRST_MONDAY = datetime(2026, 10, 5, 7, tzinfo=UTC)  # 09:00 in Stockholm (summe
 
 
 @pytest.fixture
-def org(db, keys):  # type: ignore[no-untyped-def]
+def org(db, keys):
     default = load_question_set_file(SETS / "social-work-weekly.yaml")
     import_question_set(db, default)
     import_question_set(db, load_question_set_file(SETS / "who5.yaml"))
@@ -56,16 +56,16 @@ def org(db, keys):  # type: ignore[no-untyped-def]
     return default, root, team, members, schedule
 
 
-def _answers(items) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _answers(items) -> dict[str, object]:
     return {item.key: item.options[0] for item in items}
 
 
-def _round(db, round_id: int) -> SurveyRound:  # type: ignore[no-untyped-def]
+def _round(db, round_id: int) -> SurveyRound:
     with db.session() as session:
         return session.get(SurveyRound, round_id)
 
 
-def test_eight_weeks_of_rounds(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_eight_weeks_of_rounds(db, keys, settings, org) -> None:
     default, _, _, members, _ = org
     for week in range(8):
         opens = FIRST_MONDAY + timedelta(weeks=week)
@@ -105,7 +105,7 @@ def test_eight_weeks_of_rounds(db, keys, settings, org) -> None:  # type: ignore
 
 def test_restart_mid_window_opens_with_original_times_and_nothing_twice(
     db, keys, settings, org
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     late = FIRST_MONDAY + timedelta(hours=30)
     report = tick(db, keys, settings, late)
     survey_round = _round(db, report.opened[0])
@@ -115,7 +115,7 @@ def test_restart_mid_window_opens_with_original_times_and_nothing_twice(
     assert tick(db, keys, settings, late).to_remind == [survey_round.id]  # reminder was due
 
 
-def test_rules_are_locked_when_the_round_opens(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_rules_are_locked_when_the_round_opens(db, keys, settings, org) -> None:
     _, root, team, _, _ = org
     report = tick(db, keys, settings, FIRST_MONDAY)
     survey_round = _round(db, report.opened[0])
@@ -129,7 +129,7 @@ def test_rules_are_locked_when_the_round_opens(db, keys, settings, org) -> None:
 
 def test_close_without_the_private_key_is_reported_and_retried(
     db, keys, settings, org, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     report = tick(db, keys, settings, FIRST_MONDAY)
     bot_only = KeyRing(KeyPaths(keys.paths.keys_dir, tmp_path / "elsewhere"))
     failed = tick(db, bot_only, settings, FIRST_MONDAY + timedelta(hours=72))
@@ -140,7 +140,7 @@ def test_close_without_the_private_key_is_reported_and_retried(
     assert [c.round_id for c in retried.closed] == report.opened
 
 
-def test_paused_schedule_and_skip_dates(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_paused_schedule_and_skip_dates(db, keys, settings, org) -> None:
     schedule = org[4]
     update_schedule(db, schedule.id, add_skip="2026-10-05")
     assert tick(db, keys, settings, FIRST_MONDAY).opened == []
@@ -152,7 +152,7 @@ def test_paused_schedule_and_skip_dates(db, keys, settings, org) -> None:  # typ
         assert len(session.exec(select(SurveyRound)).all()) == 1
 
 
-def test_schedules_check_their_sets(db, org) -> None:  # type: ignore[no-untyped-def]
+def test_schedules_check_their_sets(db, org) -> None:
     spec = ScheduleSpec(starts_on=date(2026, 10, 1))
     with pytest.raises(ScheduleError, match="no question set 'nonexistent'"):
         create_schedule(db, unit_id=org[1].id, question_sets=["nonexistent"], spec=spec)
@@ -162,7 +162,7 @@ def test_schedules_check_their_sets(db, org) -> None:  # type: ignore[no-untyped
     assert both.question_sets == ["social-work-weekly", "who5"]
 
 
-def test_two_processes_opening_the_same_round_open_it_once(db, keys, settings, org) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_opening_the_same_round_open_it_once(db, keys, settings, org) -> None:
     (item,) = due(db, FIRST_MONDAY).open
     first = open_scheduled_round(db, keys, settings, item)
     second = open_scheduled_round(db, keys, settings, item)  # the other process, a moment later

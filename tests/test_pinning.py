@@ -77,7 +77,7 @@ ANN_ROSTER = {ENHET: 1, TEAM: 5}  # Ann is the only worker attached to the enhet
 
 
 def _ann_week(ann: bool, team: int) -> dict[int, tuple[Any, ...]]:
-    answers = [(ENHET, {})] if ann else []
+    answers: list[tuple[int, dict[str, Any]]] = [(ENHET, {})] if ann else []
     answers += [(TEAM, {})] * team
     return participation_view(publish(ANN_TREE, ANN_ROSTER, answers))
 
@@ -156,7 +156,7 @@ def test_attack_4_construct_and_item_indices_do_not_give_away_a_skipped_item() -
 
 
 @st.composite
-def small_trees(draw):  # type: ignore[no-untyped-def]
+def small_trees(draw):
     size = draw(st.integers(1, 4))
     parent: dict[int, int | None] = {0: None}
     for unit in range(1, size):
@@ -168,7 +168,7 @@ def small_trees(draw):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_trees())
-def test_no_participation_is_pinned_brute_force(case) -> None:  # type: ignore[no-untyped-def]
+def test_no_participation_is_pinned_brute_force(case) -> None:
     """Every way the members could have answered is tried; of those that show the same
     publication, each member must appear both as a respondent and as not."""
     parent, roster, answered, k = case
@@ -194,7 +194,7 @@ def test_no_participation_is_pinned_brute_force(case) -> None:  # type: ignore[n
 
 
 @st.composite
-def answer_cases(draw):  # type: ignore[no-untyped-def]
+def answer_cases(draw):
     """A parent with members of its own and one child; a three-point item."""
     roster = {0: draw(st.integers(0, 7)), 1: draw(st.integers(0, 7))}
     sizes = {u: draw(st.integers(0, max(roster[u] - 1, 0))) for u in roster}  # never full
@@ -207,7 +207,7 @@ def answer_cases(draw):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answer_cases())
-def test_no_answer_is_pinned_brute_force(case) -> None:  # type: ignore[no-untyped-def]
+def test_no_answer_is_pinned_brute_force(case) -> None:
     roster, answers, unfavourable = case
     parent = {0: None, 1: 0}
     scores = {1: 0.0, 2: 50.0, 3: 100.0}
@@ -243,7 +243,7 @@ def test_no_answer_is_pinned_brute_force(case) -> None:  # type: ignore[no-untyp
     points=st.integers(2, 5),
     data=st.data(),
 )
-def test_the_audit_arithmetic_is_exact(n: int, points: int, data) -> None:  # type: ignore[no-untyped-def]
+def test_the_audit_arithmetic_is_exact(n: int, points: int, data) -> None:
     """Which answers an atom's respondent can have, by the audit and by enumerating every
     multiset of answers against the same published ranges."""
     step = 100 / (points - 1)
@@ -270,7 +270,7 @@ def test_the_audit_catches_what_the_old_rules_published() -> None:
     """The publications of the attacks as the rules before this audit made them."""
     stress = [scale_item("stress", "stress")]
     # Attack 1: "6 answered (100%)" for the enhet of Ann and her team.
-    old = {
+    old: dict[int, dict[str, Any]] = {
         ENHET: {"shown": True, "respondents": 6, "members": 6, "items": {}, "constructs": {}},
         TEAM: {"shown": False},
     }
@@ -317,7 +317,7 @@ def test_the_audit_catches_what_the_old_rules_published() -> None:
 # --- Attack 3: re-publication after moving units ---------------------------------------------
 
 
-def test_attack_3_moving_units_and_recomputing_publishes_nothing_new(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_attack_3_moving_units_and_recomputing_publishes_nothing_new(make_world) -> None:
     from sqlmodel import select
 
     from aggregation.close import close_round, compute_statistics

@@ -43,7 +43,7 @@ def _encodings(number: int) -> list[bytes]:
     ]
 
 
-def test_database_file_holds_no_telegram_or_chat_id_in_clear(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_database_file_holds_no_telegram_or_chat_id_in_clear(make_world) -> None:
     world = make_world((6, 6))
     if world.db.dialect != "sqlite":
         pytest.skip("reads the SQLite file")
@@ -57,7 +57,7 @@ def test_database_file_holds_no_telegram_or_chat_id_in_clear(make_world) -> None
             assert encoded not in raw
 
 
-def test_dump_and_all_telegram_ids_without_the_key_match_no_member(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_dump_and_all_telegram_ids_without_the_key_match_no_member(make_world) -> None:
     world = make_world((6, 6))
     dump = _dump(world.db)
     pseudonyms = {m.pseudonym for m in world.members}
@@ -76,7 +76,7 @@ def test_dump_and_all_telegram_ids_without_the_key_match_no_member(make_world) -
         assert not guesses & pseudonyms  # ...but no keyless guess reproduces one
 
 
-def test_destroyed_pool_rows_leave_no_readable_payload(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_destroyed_pool_rows_leave_no_readable_payload(make_world) -> None:
     world = make_world((8, 8))
     if world.db.dialect != "sqlite":
         pytest.skip("reads the SQLite file and WAL")

@@ -58,7 +58,7 @@ def test_shipped_sets_load() -> None:
 
 def test_default_set_rotation_over_eight_weeks() -> None:
     qs = load_question_set_file(DEFAULT)
-    asked = Counter()
+    asked: Counter[str] = Counter()
     for week in range(8):
         items = items_for_round(qs, week)
         assert len(items) <= qs.max_items_per_checkin
@@ -110,7 +110,7 @@ def _error(text: str) -> str:
         (("id: tiny", "id: Tiny Set"), "set.yaml:1: id: 'Tiny Set' is not allowed"),
     ],
 )
-def test_bad_files_say_where_what_and_what_is_allowed(change, expected) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_say_where_what_and_what_is_allowed(change, expected) -> None:
     old, new = change
     assert old in MINIMAL
     assert expected in _error(MINIMAL.replace(old, new, 1))
@@ -135,7 +135,7 @@ def test_duplicate_yaml_keys_are_not_silently_merged() -> None:
 def test_not_yaml_not_a_set_and_too_large() -> None:
     assert "set.yaml:2: not valid YAML" in _error("id: [unclosed\ntitle: x\n")
     assert "not a question set" in _error("- just\n- a list\n")
-    assert "not a text file" in _error(b"\xff\xfe\x00binary")  # type: ignore[arg-type]
+    assert "not a text file" in _error(b"\xff\xfe\x00binary")  # type: ignore[arg-type]  # the hostile upload on purpose
     assert f"at most {MAX_FILE_BYTES:,} bytes" in _error("#" * (MAX_FILE_BYTES + 1))
 
 
@@ -181,7 +181,7 @@ keys = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 
 
 @st.composite
-def question_sets(draw) -> QuestionSet:  # type: ignore[no-untyped-def]
+def question_sets(draw) -> QuestionSet:
     size = draw(st.integers(2, 7))
     scale = {
         "values": list(range(1, size + 1)),
@@ -238,7 +238,7 @@ def test_yaml_round_trip(question_set: QuestionSet) -> None:
 # --- versions and trend lineage --------------------------------------------------------------
 
 
-def test_import_versions_and_lineage(db) -> None:  # type: ignore[no-untyped-def]
+def test_import_versions_and_lineage(db) -> None:
     first = import_question_set(db, load_question_set(MINIMAL))
     assert (first.version, first.created, first.active) == (1, True, True)
     same = import_question_set(db, load_question_set(MINIMAL))
@@ -265,7 +265,7 @@ def test_import_versions_and_lineage(db) -> None:  # type: ignore[no-untyped-def
     assert [(s.set_id, s.versions, s.active_version) for s in summary] == [("tiny", 4, 4)]
 
 
-def test_importing_without_activation_keeps_rounds_on_the_active_version(db) -> None:  # type: ignore[no-untyped-def]
+def test_importing_without_activation_keeps_rounds_on_the_active_version(db) -> None:
     import_question_set(db, load_question_set(MINIMAL))
     result = import_question_set(
         db, load_question_set(MINIMAL.replace("How stressed?", "How tense?")), activate=False
@@ -280,7 +280,7 @@ def test_rotation_lcm_is_what_the_check_walks() -> None:
     assert math.lcm(*(i.cadence for i in qs.items)) == 4
 
 
-def test_hostile_yaml_is_refused_fast_and_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_yaml_is_refused_fast_and_clearly(tmp_path) -> None:
     """341 bytes of nested aliases would expand to billions of values; 3,000 levels of nesting
     would exhaust the stack; an alias inside itself would never end; a directory is no file."""
     from survey.questions import load_question_set, load_question_set_file

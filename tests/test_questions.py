@@ -14,7 +14,7 @@ values = st.one_of(st.integers(-5, 20), st.sampled_from(["yes", "no", "na", "par
 
 
 @st.composite
-def item_lists(draw) -> list[LockedItem]:  # type: ignore[no-untyped-def]
+def item_lists(draw) -> list[LockedItem]:
     item_keys = draw(st.lists(keys, min_size=1, max_size=8, unique=True))
     return [
         LockedItem(
@@ -27,7 +27,7 @@ def item_lists(draw) -> list[LockedItem]:  # type: ignore[no-untyped-def]
 
 
 @st.composite
-def items_and_valid_answers(draw):  # type: ignore[no-untyped-def]
+def items_and_valid_answers(draw):
     items = draw(item_lists())
     answers = {}
     for item in items:
@@ -39,13 +39,13 @@ def items_and_valid_answers(draw):  # type: ignore[no-untyped-def]
 
 
 @given(items_and_valid_answers())
-def test_valid_answers_are_accepted_unchanged(case) -> None:  # type: ignore[no-untyped-def]
+def test_valid_answers_are_accepted_unchanged(case) -> None:
     items, answers = case
     assert validate_answers(items, answers) == answers
 
 
 @given(items_and_valid_answers(), st.data())
-def test_a_value_outside_the_options_is_always_refused(case, data) -> None:  # type: ignore[no-untyped-def]
+def test_a_value_outside_the_options_is_always_refused(case, data) -> None:
     items, answers = case
     item = data.draw(st.sampled_from(items))
     bad = data.draw(
@@ -58,7 +58,7 @@ def test_a_value_outside_the_options_is_always_refused(case, data) -> None:  # t
 
 
 @given(items_and_valid_answers(), keys)
-def test_unknown_items_are_always_refused(case, extra: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_items_are_always_refused(case, extra: str) -> None:
     items, answers = case
     if extra in {item.key for item in items}:
         return
@@ -67,7 +67,7 @@ def test_unknown_items_are_always_refused(case, extra: str) -> None:  # type: ig
 
 
 @given(items_and_valid_answers(), st.data())
-def test_missing_required_items_are_refused(case, data) -> None:  # type: ignore[no-untyped-def]
+def test_missing_required_items_are_refused(case, data) -> None:
     items, answers = case
     required = [item for item in items if item.required]
     if not required:

@@ -39,13 +39,18 @@ def _answers(index: int) -> dict[str, int]:
     return {"behind": behind, "stress": stress, "support": support}
 
 
-def _submit_in_order(world) -> None:  # type: ignore[no-untyped-def]
+def _submit_in_order(world) -> None:
     for index, member in enumerate(world.members):
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
-               answers=_answers(index))
+        submit(
+            world.db,
+            world.keys,
+            member_id=member.id,
+            round_id=world.round.id,
+            answers=_answers(index),
+        )
 
 
-def _physical_order(db, table: str, round_id: int) -> list[tuple[int, bytes]]:  # type: ignore[no-untyped-def]
+def _physical_order(db, table: str, round_id: int) -> list[tuple[int, bytes]]:
     """Rows as stored: SQLite scans a WITHOUT ROWID table in b-tree order; PostgreSQL by ctid."""
     order = " ORDER BY ctid" if db.dialect == "postgresql" else ""
     with db.engine.connect() as connection:
@@ -58,12 +63,13 @@ def _physical_order(db, table: str, round_id: int) -> list[tuple[int, bytes]]:  
         ]
 
 
-def _answer_ranks(world, rows) -> list[int]:  # type: ignore[no-untyped-def]
+def _answer_ranks(world, rows) -> list[int]:
     private = world.keys.report_private_key(world.round.report_key_id)
     ranks = []
     for unit_id, sealed in rows:
         answers = decode_answers(unseal(private, sealed, seal_context(world.round.id, unit_id)))
-        ranks.append(COMBINATIONS.index((answers["behind"], answers["stress"], answers["support"])))
+        chosen = (answers["behind"], answers["stress"], answers["support"])
+        ranks.append(COMBINATIONS.index(chosen))  # type: ignore[arg-type]  # scale answers are ints
     return ranks
 
 
@@ -73,7 +79,7 @@ def _spearman(ranks: list[int]) -> float:
     return float(position.corr(pd.Series(ranks).rank()))
 
 
-def test_storage_order_says_nothing_about_answering_order(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_storage_order_says_nothing_about_answering_order(make_world) -> None:
     world = make_world((100,))
     _submit_in_order(world)
     pool_ranks = _answer_ranks(world, _physical_order(world.db, "pool_submission", world.round.id))
@@ -88,7 +94,7 @@ def test_storage_order_says_nothing_about_answering_order(make_world) -> None:  
         assert _spearman(pool_ranks) > 0.99
 
 
-def test_released_rows_share_no_transaction_id_with_participation(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_released_rows_share_no_transaction_id_with_participation(make_world) -> None:
     world = make_world((8, 7))
     if world.db.dialect != "postgresql":
         pytest.skip("xmin is PostgreSQL's")
@@ -107,11 +113,16 @@ def test_released_rows_share_no_transaction_id_with_participation(make_world) ->
     assert not (after & before)
 
 
-def test_after_close_nothing_says_who_answered(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_after_close_nothing_says_who_answered(make_world) -> None:
     world = make_world((6, 5))
     for index, member in enumerate(world.members[:9]):
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
-               answers=_answers(index))
+        submit(
+            world.db,
+            world.keys,
+            member_id=member.id,
+            round_id=world.round.id,
+            answers=_answers(index),
+        )
     for member in world.members[9:]:  # the reminder went to the two who had not answered
         record(world.db, world.round.id, member.id, Kind.REMINDER)
     summary = release_round(world.db, world.keys, world.round.id)
@@ -138,7 +149,7 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:  # type: ign
     assert member_tables == {"member", "participation", "invite_failure", "delivery"}
 
 
-def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:
     world = make_world((10,))
     _submit_in_order(world)
     pool = {sealed for _, sealed in _physical_order(world.db, "pool_submission", world.round.id)}
@@ -152,11 +163,12 @@ def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None: 
     assert not pool & {r.sealed for r in responses}
     # No shared 32-byte window either: re-sealing changed every byte that carries the answer.
     windows = {p[i : i + 32] for p in pool for i in range(0, SEALED_BYTES - 32, 32)}
-    assert not any(r.sealed[i : i + 32] in windows for r in responses
-                   for i in range(0, SEALED_BYTES - 32, 32))
+    assert not any(
+        r.sealed[i : i + 32] in windows for r in responses for i in range(0, SEALED_BYTES - 32, 32)
+    )
 
 
-def test_release_is_idempotent(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_release_is_idempotent(make_world) -> None:
     world = make_world((6,))
     _submit_in_order(world)
     first = release_round(world.db, world.keys, world.round.id)
@@ -167,7 +179,7 @@ def test_release_is_idempotent(make_world) -> None:  # type: ignore[no-untyped-d
         assert len(session.exec(select(Response)).all()) == 5  # all six answered: one left out
 
 
-def test_release_without_private_key_changes_nothing(make_world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_release_without_private_key_changes_nothing(make_world, settings) -> None:
     world = make_world((6,))
     _submit_in_order(world)
     key_paths(settings).report_private(world.round.report_key_id).unlink()
@@ -180,7 +192,7 @@ def test_release_without_private_key_changes_nothing(make_world, settings) -> No
         assert session.get(SurveyRound, world.round.id).state == RoundState.OPEN
 
 
-def test_a_damaged_pool_row_stops_release_and_loses_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_pool_row_stops_release_and_loses_nothing(make_world) -> None:
     world = make_world((6,))
     _submit_in_order(world)
     with world.db.session() as session:
@@ -196,7 +208,7 @@ def test_a_damaged_pool_row_stops_release_and_loses_nothing(make_world) -> None:
         assert session.exec(select(Response)).all() == []
 
 
-def test_rounds_sealed_under_a_rotated_key_still_release(make_world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_rounds_sealed_under_a_rotated_key_still_release(make_world, settings) -> None:
     world = make_world((6,))
     _submit_in_order(world)
     old_key = world.round.report_key_id
@@ -208,7 +220,7 @@ def test_rounds_sealed_under_a_rotated_key_still_release(make_world, settings) -
         assert session.get(SurveyRound, world.round.id).report_key_id == old_key
 
 
-def test_released_answers_are_exactly_the_submitted_ones(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_released_answers_are_exactly_the_submitted_ones(make_world) -> None:
     world = make_world((7, 6))
     _submit_in_order(world)
     release_round(world.db, world.keys, world.round.id)
@@ -219,14 +231,19 @@ def test_released_answers_are_exactly_the_submitted_ones(make_world) -> None:  #
     assert math.isfinite(_spearman(ranks))
 
 
-def test_a_one_person_unit_leaves_nothing_of_its_own_in_the_database(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_a_one_person_unit_leaves_nothing_of_its_own_in_the_database(make_world) -> None:
     """Issue: round_unit_count and response.unit_id told, without any key, whether the only
     worker of a one-person unit answered; with the key, that person's answers could be read."""
     world = make_world((1, 6, 6))
     singleton = world.teams[0]
     for index, member in enumerate(world.members[:10]):  # the singleton and nine others
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
-               answers=_answers(index))
+        submit(
+            world.db,
+            world.keys,
+            member_id=member.id,
+            round_id=world.round.id,
+            answers=_answers(index),
+        )
     release_round(world.db, world.keys, world.round.id)
     with world.db.session() as session:
         responses = session.exec(select(Response)).all()
@@ -241,15 +258,20 @@ def test_a_one_person_unit_leaves_nothing_of_its_own_in_the_database(make_world)
     assert all(n >= world.round.min_group_size for n in groups.values())
 
 
-def test_rounds_closed_before_groups_are_regrouped(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_rounds_closed_before_groups_are_regrouped(make_world) -> None:
     """An installation upgraded from per-unit releases: `pulse rounds regroup`."""
     from aggregation.close import close_round
     from survey.submissions import regroup_closed_rounds
 
     world = make_world((1, 6, 6))
     for index, member in enumerate(world.members[:10]):
-        submit(world.db, world.keys, member_id=member.id, round_id=world.round.id,
-               answers=_answers(index))
+        submit(
+            world.db,
+            world.keys,
+            member_id=member.id,
+            round_id=world.round.id,
+            answers=_answers(index),
+        )
     close_round(world.db, world.keys, world.round.id)
     # As the old release left it: answers under their own units, no publication.
     with world.db.session() as session:

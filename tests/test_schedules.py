@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -20,8 +21,8 @@ from survey.schedules import (
 MONDAY_9 = ScheduleSpec(weekday=0, local_time=time(9, 0), starts_on=date(2026, 1, 1))
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_local_time_holds_across_spring_and_autumn_dst() -> None:
@@ -86,8 +87,8 @@ SCHEDULE = ScheduleState(1, MONDAY_9)
 OPENS = _utc(2026, 11, 23, 8)  # Monday 09:00 in Stockholm
 
 
-def _round(**changes) -> RoundState:  # type: ignore[no-untyped-def]
-    values = {
+def _round(**changes: Any) -> RoundState:
+    values: dict[str, Any] = {
         "round_id": 10,
         "schedule_id": 1,
         "opens_at": OPENS,

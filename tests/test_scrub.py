@@ -19,17 +19,17 @@ from survey.submissions import release_round, retry_scrubs, submit
 ANSWER = {"behind": 3, "stress": 4, "support": 2}
 
 
-def _pending(world) -> bool:  # type: ignore[no-untyped-def]
+def _pending(world) -> bool:
     with world.db.session() as session:
         return session.get(SurveyRound, world.round.id).scrub_pending
 
 
-def _wal_and_file(world) -> bytes:  # type: ignore[no-untyped-def]
+def _wal_and_file(world) -> bytes:
     path = Path(world.db.engine.url.database or "")
     return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
-def _everyone_answers(world) -> tuple[list[bytes], list[bytes]]:  # type: ignore[no-untyped-def]
+def _everyone_answers(world) -> tuple[list[bytes], list[bytes]]:
     """Every member answers; the pooled payloads, and probes that find them in raw bytes."""
     for member in world.members:
         submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=ANSWER)
@@ -38,7 +38,7 @@ def _everyone_answers(world) -> tuple[list[bytes], list[bytes]]:  # type: ignore
     return pool, [bytes(p[i : i + 24]) for p in pool for i in (9, 700)]
 
 
-def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_world) -> None:
     world = make_world((6, 6))
     _, probes = _everyone_answers(world)
 
@@ -75,14 +75,14 @@ def test_a_reader_holding_a_snapshot_keeps_the_close_from_claiming_clean(make_wo
         assert [probe for probe in probes if probe in _wal_and_file(world)] == []
 
 
-def test_a_close_with_nobody_reading_is_clean_at_once(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_a_close_with_nobody_reading_is_clean_at_once(make_world) -> None:
     world = make_world((6, 6))
     _everyone_answers(world)
     assert release_round(world.db, world.keys, world.round.id).scrubbed is True
     assert not _pending(world)
 
 
-def test_a_backup_never_holds_an_open_rounds_pool(make_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_backup_never_holds_an_open_rounds_pool(make_world, tmp_path: Path) -> None:
     import subprocess
 
     from survey.backup import backup
@@ -108,7 +108,7 @@ def test_a_backup_never_holds_an_open_rounds_pool(make_world, tmp_path: Path) ->
         assert probe not in content
 
 
-def test_postgresql_keeps_no_destroyed_pool_row_in_its_table_files(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_postgresql_keeps_no_destroyed_pool_row_in_its_table_files(make_world) -> None:
     """The remnant test for PostgreSQL: after a clean close, the table files of the pool and
     participation (and the pool's TOAST table, where the sealed payloads live) hold none of the
     destroyed rows. Reads the server's files: needs the server on this machine."""

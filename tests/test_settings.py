@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -14,8 +15,8 @@ from survey.settings import SurveySettings
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "pulse.env.example"
 
 
-def _settings(**values: object) -> SurveySettings:
-    return SurveySettings(_env_file=None, **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> SurveySettings:
+    return SurveySettings(_env_file=None, **values)
 
 
 def test_defaults_are_embedded_sqlite_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:

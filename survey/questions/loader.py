@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from survey.questions.model import Path, QuestionSet, check_consistency
 
@@ -208,7 +209,7 @@ def dump_question_set(question_set: QuestionSet) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
         return "unknown field (check the spelling; `pulse questions schema` lists every field)"

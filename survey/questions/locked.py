@@ -129,7 +129,7 @@ def validate_answers(items: Sequence[LockedItem], answers: object) -> dict[str, 
             shown = value if not isinstance(value, str) or len(value) < 40 else value[:37] + "..."
             problems.append(f"item {item.key!r}: {shown!r} is not allowed (allowed: {allowed})")
             continue
-        clean[item.key] = value.strip() if item.text else value  # type: ignore[union-attr]
+        clean[item.key] = value.strip() if item.text else value
     if problems:
         raise InvalidAnswersError(problems)
     if not clean:

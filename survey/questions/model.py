@@ -8,6 +8,7 @@ problems with the exact path so the loader can point at the line in the admin's 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -123,9 +124,9 @@ class QuestionSet(_Strict):
 
     def answer_labels(self, item: Item, language: str) -> list[str]:
         if item.type == "scale":
-            return list(self.scales[item.scale or ""].labels[language])  # type: ignore[index]
+            return list(self.scales[item.scale or ""].labels[language])  # type: ignore[index]  # callers pass a language the set was checked to have
         if item.type == "choice":
-            return [option.label[language] for option in item.options or []]  # type: ignore[index]
+            return [option.label[language] for option in item.options or []]  # type: ignore[index]  # as above
         return [BUILTIN_LABELS[str(v)][language] for v in self.answer_values(item)]
 
 
@@ -138,7 +139,7 @@ def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
     languages = set(qs.languages)
     allowed_languages = ", ".join(qs.languages)
 
-    def need_languages(texts: dict[str, object] | None, path: Path) -> None:
+    def need_languages(texts: Mapping[Language, object] | None, path: Path) -> None:
         if texts is None:
             return
         for missing in sorted(languages - set(texts)):
@@ -216,7 +217,12 @@ def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
     return problems
 
 
-def _check_item_type(qs, item, path, need_languages):  # type: ignore[no-untyped-def]
+def _check_item_type(
+    qs: QuestionSet,
+    item: Item,
+    path: Path,
+    need_languages: Callable[[Mapping[Language, object] | None, Path], None],
+) -> list[tuple[Path, str]]:
     problems: list[tuple[Path, str]] = []
     if item.type == "scale":
         if item.scale is None:

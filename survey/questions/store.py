@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from survey.questions.locked import parse_items
 from survey.questions.model import Item, QuestionSet
@@ -59,7 +59,7 @@ def import_question_set(
         latest = session.exec(
             select(QuestionSetVersion)
             .where(QuestionSetVersion.set_id == question_set.id)
-            .order_by(QuestionSetVersion.version.desc())  # type: ignore[attr-defined]
+            .order_by(col(QuestionSetVersion.version).desc())
         ).first()
         if latest is not None and latest.digest == digest:
             if activate:
@@ -106,11 +106,13 @@ def list_question_sets(db: Database) -> list[SetSummary]:
     with db.session() as session:
         counts = dict(
             session.exec(
-                select(QuestionSetVersion.set_id, func.count()).group_by(QuestionSetVersion.set_id)
+                select(QuestionSetVersion.set_id, func.count()).group_by(
+                    col(QuestionSetVersion.set_id)
+                )
             ).all()
         )
         summaries = []
-        for record in session.exec(select(QuestionSetRecord).order_by(QuestionSetRecord.id)):
+        for record in session.exec(select(QuestionSetRecord).order_by(col(QuestionSetRecord.id))):
             title = ""
             if record.active_version is not None:
                 version = _version_row(session, record.id, record.active_version)
@@ -148,7 +150,7 @@ def load_version_by_id(db: Database, version_id: int) -> tuple[QuestionSetVersio
         return row, QuestionSet.model_validate(row.content)
 
 
-def _version_row(session, set_id: str, version: int) -> QuestionSetVersion:  # type: ignore[no-untyped-def]
+def _version_row(session: Session, set_id: str, version: int) -> QuestionSetVersion:
     row = session.exec(
         select(QuestionSetVersion).where(
             QuestionSetVersion.set_id == set_id, QuestionSetVersion.version == version

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 _SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 
@@ -34,7 +35,7 @@ def migrate_to(engine: Engine, revision: str) -> str:
         if sqlite:
             # SQLite rebuilds altered tables (batch mode); foreign keys must be off meanwhile,
             # and the pragma only takes effect outside a transaction.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            _driver(connection).execute("PRAGMA foreign_keys = OFF")
         try:
             config.attributes["connection"] = connection
             script = ScriptDirectory.from_config(config)
@@ -53,7 +54,7 @@ def migrate_to(engine: Engine, revision: str) -> str:
         finally:
             if sqlite:
                 connection.rollback()
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                _driver(connection).execute("PRAGMA foreign_keys = ON")
     return current_revision(engine) or ""
 
 
@@ -66,3 +67,10 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def _driver(connection: Connection) -> Any:
+    """The SQLite driver's own connection, for pragmas that must run outside a transaction."""
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a live connection has a driver connection"
+    return driver

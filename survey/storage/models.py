@@ -48,7 +48,7 @@ class RoundState(StrEnum):
 class Unit(SQLModel, table=True):
     """A node of the organisation tree (förvaltning -> avdelning -> enhet -> team)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
     parent_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), index=True),
@@ -61,7 +61,7 @@ class Unit(SQLModel, table=True):
 class Member(SQLModel, table=True):
     """Someone enrolled through an invite. Found by keyed pseudonym, never by Telegram id (P4)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
     pseudonym: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     chat_id_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     role: Role = Field(sa_column=Column(String(16), nullable=False))
@@ -82,7 +82,7 @@ class SurveyRound(SQLModel, table=True):
         UniqueConstraint("schedule_id", "opens_at", name="uq_survey_round_schedule_opens_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
     unit_id: int = Field(
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
     )
@@ -212,7 +212,7 @@ class QuestionSetVersion(SQLModel, table=True):
     __tablename__ = "question_set_version"
     __table_args__ = (UniqueConstraint("set_id", "version", name="uq_question_set_version"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
     set_id: str = Field(
         sa_column=Column(
             String(60), ForeignKey("question_set.id", ondelete="RESTRICT"), nullable=False
@@ -230,7 +230,7 @@ class QuestionSetVersion(SQLModel, table=True):
 class Invite(SQLModel, table=True):
     """An invite link: only a hash of its token is stored, so the table cannot mint links."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     unit_id: int = Field(
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
@@ -257,7 +257,7 @@ class InviteFailure(SQLModel, table=True):
 class Schedule(SQLModel, table=True):
     """When a unit sub-tree gets its check-ins, in local time (DST-correct), and with what."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
     unit_id: int = Field(
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
     )

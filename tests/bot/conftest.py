@@ -29,7 +29,7 @@ SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
 
 
 @asynccontextmanager
-async def running(application: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def running(application: Application) -> AsyncIterator[Application]:
     """The application as `pulse run` runs it: started, polling with updates confirmed to the
     server only after their handlers finished."""
     async with application:
@@ -53,7 +53,7 @@ async def running(application: Application) -> AsyncIterator[Application]:  # ty
 
 
 @pytest.fixture
-def org(db, keys, settings):  # type: ignore[no-untyped-def]
+def org(db, keys, settings):
     """A unit with the default set, a round open now (its first week) and an invite."""
     import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
     row, question_set = load_version(db, "social-work-weekly")
@@ -75,11 +75,11 @@ def org(db, keys, settings):  # type: ignore[no-untyped-def]
     return {"unit": unit, "invite": invite, "round": survey_round, "set": question_set}
 
 
-def make_application(db, keys, settings, api: FakeBotApi) -> Application:  # type: ignore[no-untyped-def, type-arg]
+def make_application(db, keys, settings, api: FakeBotApi) -> Application:
     """The real bot, wired to the local Bot API server (no rate limiter: tests go fast)."""
     services = Services(db, keys, settings, SubmissionIntake(db, keys))
     bot_settings = BotSettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         bot_token=SecretStr(api.token),
         bot_api_url=api.base_url,
         bot_file_url=api.base_file_url,
@@ -88,7 +88,7 @@ def make_application(db, keys, settings, api: FakeBotApi) -> Application:  # typ
 
 
 @pytest.fixture
-async def bot(db, keys, settings):  # type: ignore[no-untyped-def]
+async def bot(db, keys, settings):
     async with FakeBotApi() as api:
         application = make_application(db, keys, settings, api)
         api.application = application  # type: ignore[attr-defined]  # for tests that tick
@@ -96,7 +96,7 @@ async def bot(db, keys, settings):  # type: ignore[no-untyped-def]
             yield api
 
 
-async def answer_every_question(api: FakeBotApi, user: int, message) -> list[str]:  # type: ignore[no-untyped-def]
+async def answer_every_question(api: FakeBotApi, user: int, message) -> list[str]:
     """Press the second option of each question until the summary; returns the data pressed."""
     pressed = []
     for _ in range(20):
@@ -105,5 +105,5 @@ async def answer_every_question(api: FakeBotApi, user: int, message) -> list[str
         before = message.text
         pressed.append(message.buttons()[1][1])
         api.press(user, message, pressed[-1])
-        await api.wait_for(lambda m=message, b=before: m.text != b)
+        await api.wait_for_change(message, before)
     return pressed

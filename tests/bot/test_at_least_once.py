@@ -34,12 +34,12 @@ class _DyingIntake:
         await asyncio.Event().wait()
 
 
-def _stored(db) -> int:  # type: ignore[no-untyped-def]
+def _stored(db) -> int:
     with db.session() as session:
         return session.exec(select(func.count()).select_from(PoolSubmission)).one()
 
 
-async def _to_summary(api: FakeBotApi, user: int, invite: str):  # type: ignore[no-untyped-def]
+async def _to_summary(api: FakeBotApi, user: int, invite: str):
     api.send_text(user, f"/start {invite}", language="en")
     await api.wait_for(lambda: len(api.texts(user)) >= 2)
     api.send_text(user, "/checkin", language="en")
@@ -51,7 +51,7 @@ async def _to_summary(api: FakeBotApi, user: int, invite: str):  # type: ignore[
 
 async def test_presses_in_flight_at_a_crash_are_handled_after_the_restart(
     db, keys, settings, org
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async with FakeBotApi() as api:
         first = make_application(db, keys, settings, api)
         summaries = {}
@@ -85,7 +85,7 @@ async def test_presses_in_flight_at_a_crash_are_handled_after_the_restart(
             await dying.shutdown()
 
 
-async def test_a_flood_from_one_chat_does_not_hold_up_anyone_else(bot, org) -> None:  # type: ignore[no-untyped-def]
+async def test_a_flood_from_one_chat_does_not_hold_up_anyone_else(bot, org) -> None:
     """300 /help from one chat, then one from another: the other is answered, the flood is
     handled a few at a time and the rest dropped, and the offset moves on."""
     api = bot

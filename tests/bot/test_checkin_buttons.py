@@ -19,7 +19,7 @@ actions = st.sampled_from(["a0", "a9", "aa", "k", "b", "s", "c", "d"])
 
 
 @given(states, actions, st.integers(1, 10**12))
-def test_signed_state_round_trips_within_64_bytes(state, action, user) -> None:  # type: ignore[no-untyped-def]
+def test_signed_state_round_trips_within_64_bytes(state, action, user) -> None:
     data = SIGNER.sign(state.encode(action), user)
     assert len(data.encode()) <= 64
     payload = SIGNER.verify(data, user)
@@ -28,7 +28,7 @@ def test_signed_state_round_trips_within_64_bytes(state, action, user) -> None: 
 
 
 @given(states, actions, st.integers(1, 10**12), st.data())
-def test_altered_or_borrowed_buttons_are_refused(state, action, user, data) -> None:  # type: ignore[no-untyped-def]
+def test_altered_or_borrowed_buttons_are_refused(state, action, user, data) -> None:
     signed = SIGNER.sign(state.encode(action), user)
     assert SIGNER.verify(signed, user + 1) is None  # another user's button
     position = data.draw(st.integers(0, len(signed) - 1))

@@ -11,13 +11,17 @@ from bot.fake_api import FakeBotApi
 
 
 async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_chat is not None
+    assert update.message is not None
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="pressed")]])
     await update.effective_chat.send_message(f"echo: {update.message.text}", reply_markup=keyboard)
 
 
 async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.callback_query.answer("thanks")
-    await update.callback_query.edit_message_text(f"you pressed {update.callback_query.data}")
+    query = update.callback_query
+    assert query is not None
+    await query.answer("thanks")
+    await query.edit_message_text(f"you pressed {query.data}")
 
 
 async def test_real_ptb_polls_sends_edits_and_answers() -> None:
@@ -31,6 +35,7 @@ async def test_real_ptb_polls_sends_edits_and_answers() -> None:
         )
         app.add_handler(MessageHandler(filters.TEXT, _echo))
         app.add_handler(CallbackQueryHandler(_pressed))
+        assert app.updater is not None
         async with app:
             await app.start()
             await app.updater.start_polling(poll_interval=0, timeout=1)

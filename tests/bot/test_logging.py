@@ -21,12 +21,12 @@ NAME = "Annika-Lovisa"
 
 async def test_every_flow_at_debug_leaves_nothing_identifying_in_the_log(
     db, keys, settings, org, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_file = tmp_path / "pulse.log"
     handler = configure_logging("DEBUG", "json", log_file)
     original = FakeBotApi.user
 
-    def named(self, user_id, language="sv", first_name=NAME):  # type: ignore[no-untyped-def]
+    def named(self, user_id, language="sv", first_name=NAME):
         return original(self, user_id, language, first_name)
 
     monkeypatch.setattr(FakeBotApi, "user", named)

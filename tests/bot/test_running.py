@@ -34,12 +34,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def application(db, keys, settings):  # type: ignore[no-untyped-def]
+async def application(db, keys, settings):
     async with FakeBotApi() as api:
         yield make_application(db, keys, settings, api), api
 
 
-async def test_webhook_refuses_requests_without_the_secret(application) -> None:  # type: ignore[no-untyped-def]
+async def test_webhook_refuses_requests_without_the_secret(application) -> None:
     app, api = application
     port = _free_port()
     update = {
@@ -89,7 +89,7 @@ async def test_webhook_refuses_requests_without_the_secret(application) -> None:
             await app.stop()
 
 
-async def test_command_menu_per_language_and_role_and_missing_method_is_tolerated(  # type: ignore[no-untyped-def]
+async def test_command_menu_per_language_and_role_and_missing_method_is_tolerated(
     application, db, keys
 ) -> None:
     app, api = application
@@ -112,7 +112,7 @@ async def test_command_menu_per_language_and_role_and_missing_method_is_tolerate
 
 def _installation(tmp_path: Path) -> str:
     """An initialised data directory with one unit; returns a worker invite code."""
-    settings = SurveySettings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    settings = SurveySettings(_env_file=None, data_dir=tmp_path / "data")
     db = Database.from_settings(settings)
     initialise(settings, db)
     unit = create_unit(db, "Team Norr")
@@ -123,7 +123,7 @@ def _installation(tmp_path: Path) -> str:
     return invite.token
 
 
-def _pulse_run(tmp_path: Path, token: str, api_url: str, file_url: str) -> subprocess.Popen:  # type: ignore[type-arg]
+def _pulse_run(tmp_path: Path, token: str, api_url: str, file_url: str) -> subprocess.Popen:
     """`pulse run` as an operator starts it: the installed command, in its own process."""
     env = {
         **os.environ,
@@ -140,12 +140,12 @@ def _pulse_run(tmp_path: Path, token: str, api_url: str, file_url: str) -> subpr
     )
 
 
-async def _stop(process: subprocess.Popen, signal_it: bool = True) -> tuple[int, str]:  # type: ignore[type-arg]
+async def _stop(process: subprocess.Popen, signal_it: bool = True) -> tuple[int, str]:
     """Stop it (or, with signal_it=False, wait for it to exit by itself); code and output."""
     if signal_it and process.poll() is None:
         process.send_signal(signal.SIGTERM)
     code = await asyncio.to_thread(process.wait, 30)
-    output = (process.stdout.read() + process.stderr.read()).decode()  # type: ignore[union-attr]
+    output = (process.stdout.read() + process.stderr.read()).decode()  # type: ignore[union-attr]  # both are PIPEs
     return code, output
 
 
@@ -193,7 +193,7 @@ async def test_pulse_run_waits_for_an_unreachable_bot_api_and_then_serves(tmp_pa
         # Nothing listens yet: the first attempts fail, and it says so on stderr.
         while "trying again in 2 s" not in waited:
             line = await asyncio.wait_for(
-                asyncio.to_thread(process.stderr.readline),  # type: ignore[union-attr]
+                asyncio.to_thread(process.stderr.readline),  # type: ignore[union-attr]  # a PIPE
                 timeout=60,
             )
             assert line, f"pulse run exited instead of waiting: {waited}"

@@ -22,26 +22,26 @@ USERS = [6_100_000_000 + i for i in range(6)]
 
 
 @pytest.fixture
-def members(db, keys, org):  # type: ignore[no-untyped-def]
+def members(db, keys, org):
     return [
         enrol_member(db, keys, telegram_user_id=u, chat_id=u, unit_id=org["unit"].id) for u in USERS
     ]
 
 
 @pytest.fixture
-async def app_and_api(db, keys, settings):  # type: ignore[no-untyped-def]
+async def app_and_api(db, keys, settings):
     async with FakeBotApi() as api:
         application = make_application(db, keys, settings, api)
         async with running(application):
             yield application, api
 
 
-def _round(db, org) -> SurveyRound:  # type: ignore[no-untyped-def]
+def _round(db, org) -> SurveyRound:
     with db.session() as session:
         return session.get(SurveyRound, org["round"].id)
 
 
-async def test_invitations_go_once_to_everyone(app_and_api, db, org, members) -> None:  # type: ignore[no-untyped-def]
+async def test_invitations_go_once_to_everyone(app_and_api, db, org, members) -> None:
     application, api = app_and_api
     await run_tick(application)
     assert all(len(api.texts(u)) == 1 for u in USERS)
@@ -64,12 +64,12 @@ class Crash(Exception):
 
 async def test_a_crash_mid_broadcast_resumes_without_doubles_or_gaps(
     app_and_api, db, org, members, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     application, api = app_and_api
     original = sender_module.record_many
     calls = []
 
-    def crash_after_three(database, sent):  # type: ignore[no-untyped-def]
+    def crash_after_three(database, sent):
         result = original(database, sent)
         calls.append(sent)
         if len(calls) == 3:
@@ -91,7 +91,7 @@ async def test_a_crash_mid_broadcast_resumes_without_doubles_or_gaps(
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_429_waits_and_403_marks_the_member_unreachable(
     app_and_api, db, org, members
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     application, api = app_and_api
     api.fail("sendMessage", 429, retry_after=1)
     api.block(USERS[2])
@@ -105,7 +105,7 @@ async def test_429_waits_and_403_marks_the_member_unreachable(
 
 async def test_telegram_down_is_retried_a_few_times_then_left_for_the_next_tick(
     app_and_api, db, org, members
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     application, api = app_and_api
     api.fail("sendMessage", 502, "Bad Gateway", times=100)
     report = await deliver(application, _round(db, org), Kind.INVITATION, backoff=0.001)
@@ -117,7 +117,7 @@ async def test_telegram_down_is_retried_a_few_times_then_left_for_the_next_tick(
 
 async def test_the_reminder_goes_only_to_those_who_have_not_answered(
     app_and_api, db, keys, org, members
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     application, api = app_and_api
     survey_round = _round(db, org)
     await run_tick(application)  # invitations
@@ -139,7 +139,7 @@ async def test_the_reminder_goes_only_to_those_who_have_not_answered(
     assert [len(api.texts(u)) for u in USERS] == [1, 1, 2, 2, 2, 2]  # the reminder is single
 
 
-def test_only_one_process_leads_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
+def test_only_one_process_leads_on_postgresql(db) -> None:
     first, second = LeaderLock(db), LeaderLock(db)
     assert first.try_lead()
     if db.dialect == "postgresql":
@@ -174,7 +174,7 @@ def test_only_sends_that_provably_did_not_arrive_are_repeated() -> None:
 
 async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     app_and_api, db, org, members
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Fencing: while a broadcast runs, the lock connection is cut (as by a PostgreSQL restart
     or a network cut) and another process takes the lead; the old leader sends nothing more,
     and shuts down cleanly."""
@@ -208,7 +208,7 @@ async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     new.release()
 
 
-async def test_lost_replies_do_not_duplicate_invitations(app_and_api, db, org, members) -> None:  # type: ignore[no-untyped-def]
+async def test_lost_replies_do_not_duplicate_invitations(app_and_api, db, org, members) -> None:
     """Telegram carries out two sends but their replies are lost: nobody gets the invitation
     twice, now or on the next tick (the issue measured 30 duplicates in 300 at 10 % loss)."""
     application, api = app_and_api
@@ -220,7 +220,7 @@ async def test_lost_replies_do_not_duplicate_invitations(app_and_api, db, org, m
 
 async def test_a_postgresql_restart_ends_leadership_and_nobody_gets_two(
     app_and_api, db, org, members
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A real PostgreSQL restart under a leading bot: afterwards the old leader cannot prove
     it leads and sends nothing; the new leader sends each invitation once; the old one shuts
     down cleanly."""

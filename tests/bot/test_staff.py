@@ -22,7 +22,7 @@ MANAGER, ADMIN, WORKER = 7_000_000_001, 7_000_000_002, 7_000_000_003
 
 
 @pytest.fixture
-def tree(db, keys, settings):  # type: ignore[no-untyped-def]
+def tree(db, keys, settings):
     import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
     row, question_set = load_version(db, "social-work-weekly")
     root = create_unit(db, "IFO")
@@ -90,7 +90,7 @@ def tree(db, keys, settings):  # type: ignore[no-untyped-def]
     return {"root": root, "a": team_a, "b": team_b}
 
 
-async def test_manager_reports_stay_within_the_grant(bot, tree) -> None:  # type: ignore[no-untyped-def]
+async def test_manager_reports_stay_within_the_grant(bot, tree) -> None:
     api = bot
     api.send_text(MANAGER, "/report", language="en")
     await api.wait_for(lambda: api.texts(MANAGER))
@@ -109,7 +109,7 @@ async def test_manager_reports_stay_within_the_grant(bot, tree) -> None:  # type
     assert "for managers and admins" in api.texts(WORKER)[0]
 
 
-async def test_units_and_trend_for_managers(bot, tree) -> None:  # type: ignore[no-untyped-def]
+async def test_units_and_trend_for_managers(bot, tree) -> None:
     api = bot
     api.send_text(MANAGER, "/units", language="en")
     await api.wait_for(lambda: api.texts(MANAGER))
@@ -120,7 +120,7 @@ async def test_units_and_trend_for_managers(bot, tree) -> None:  # type: ignore[
     await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[MANAGER]))
 
 
-async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None:
     api = bot
     api.send_text(ADMIN, f"/invite {tree['a'].id} manager", language="en")
     await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[ADMIN]))
@@ -148,7 +148,7 @@ async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None: 
     assert load_version(db, "who5")[0].version == 1  # nothing new was imported
 
 
-async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) -> None:  # type: ignore[no-untyped-def]
+async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) -> None:
     api = bot
     with db.session() as session:
         still_open = session.exec(select(SurveyRound).where(SurveyRound.state == "open")).one()
@@ -164,7 +164,7 @@ async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) 
     assert not any("Staff Pulse –" in t for t in api.texts(WORKER))  # workers get no reports
 
 
-async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, tree) -> None:  # type: ignore[no-untyped-def]
+async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, tree) -> None:
     api = bot
     api.send_text(ADMIN, "/rounds", language="en")
     await api.wait_for(lambda: api.texts(ADMIN))
@@ -177,7 +177,7 @@ async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, 
 
 async def test_a_close_interrupted_before_statistics_is_finished_and_reported_once(
     bot, tree, db, keys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A crash between the release and the statistics: the next tick computes them, and the
     managers get the real report then - never "no closed round yet" recorded as delivered."""
     from survey.submissions import release_round
@@ -198,7 +198,7 @@ async def test_a_close_interrupted_before_statistics_is_finished_and_reported_on
     assert [t for t in api.texts(MANAGER) if "Team A" in t or "IFO" in t] == reports  # once
 
 
-async def test_a_hostile_upload_is_refused_and_nobody_waits(bot, tree) -> None:  # type: ignore[no-untyped-def]
+async def test_a_hostile_upload_is_refused_and_nobody_waits(bot, tree) -> None:
     api = bot
     laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n"
@@ -212,7 +212,7 @@ async def test_a_hostile_upload_is_refused_and_nobody_waits(bot, tree) -> None: 
     assert all("expands to more than" in text for text in api.texts(ADMIN))
 
 
-async def test_help_fits_the_role_and_plain_messages_get_an_answer(bot, tree) -> None:  # type: ignore[no-untyped-def]
+async def test_help_fits_the_role_and_plain_messages_get_an_answer(bot, tree) -> None:
     api = bot
     api.send_text(MANAGER, "/help", language="en")
     await api.wait_for(lambda: api.texts(MANAGER))

@@ -11,18 +11,18 @@ from tests.bot.conftest import answer_every_question
 USER = 5_123_456_789
 
 
-def _count(db, model) -> int:  # type: ignore[no-untyped-def]
+def _count(db, model) -> int:
     with db.session() as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
-async def _join(api, org, user: int = USER, language: str = "en") -> None:  # type: ignore[no-untyped-def]
+async def _join(api, org, user: int = USER, language: str = "en") -> None:
     before = len(api.texts(user))
     api.send_text(user, f"/start {org['invite'].token}", language=language)
     await api.wait_for(lambda: len(api.texts(user)) >= before + 2)
 
 
-async def test_join_by_invite_and_choose_language(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+async def test_join_by_invite_and_choose_language(bot, org, db) -> None:
     api = bot
     api.send_text(USER, "/start", language="en")
     await api.wait_for(lambda: api.texts(USER))
@@ -49,7 +49,7 @@ async def test_join_by_invite_and_choose_language(bot, org, db) -> None:  # type
     assert "/checkin" in api.texts(USER)[-1]
 
 
-async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> None:
     api = bot
     await _join(api, org)
     api.send_text(USER, "/checkin", language="en")
@@ -79,7 +79,7 @@ async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> N
     await api.wait_for(lambda: message.deleted)  # P9: the answers leave the chat too
 
 
-async def test_forged_and_borrowed_buttons_change_nothing(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+async def test_forged_and_borrowed_buttons_change_nothing(bot, org, db) -> None:
     api = bot
     await _join(api, org)
     api.send_text(USER, "/checkin", language="en")
@@ -96,7 +96,7 @@ async def test_forged_and_borrowed_buttons_change_nothing(bot, org, db) -> None:
     assert _count(db, Participation) == 0
 
 
-async def test_group_chats_are_refused_once_and_left(bot, org) -> None:  # type: ignore[no-untyped-def]
+async def test_group_chats_are_refused_once_and_left(bot, org) -> None:
     api = bot
     group = -100123
     api.send_text(USER, "/checkin", chat_type="group", chat_id=group, language="en")
@@ -106,7 +106,7 @@ async def test_group_chats_are_refused_once_and_left(bot, org) -> None:  # type:
     assert "only in private chats" in api.texts(group)[0]
 
 
-async def test_leave_deletes_the_member_after_confirmation(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+async def test_leave_deletes_the_member_after_confirmation(bot, org, db) -> None:
     api = bot
     await _join(api, org)
     api.send_text(USER, "/leave", language="en")
@@ -118,7 +118,7 @@ async def test_leave_deletes_the_member_after_confirmation(bot, org, db) -> None
     assert _count(db, Member) == 0
 
 
-async def test_a_database_outage_gets_a_clear_message_and_loses_nothing(bot, org, db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_database_outage_gets_a_clear_message_and_loses_nothing(bot, org, db) -> None:
     api = bot
     await _join(api, org)
     original = db.engine
@@ -136,7 +136,7 @@ async def test_a_database_outage_gets_a_clear_message_and_loses_nothing(bot, org
 
 async def test_saved_answers_are_acknowledged_even_when_telegram_fails_after_the_commit(
     bot, org, db
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Telegram answers 5xx to the acknowledgement and to both edits after the answers were
     committed: the member must not be told "nothing was saved"; the thanks come anyway."""
     api = bot

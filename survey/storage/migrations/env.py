@@ -7,6 +7,7 @@ same ``PULSE_*`` settings as the application, so there is one source for the dat
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import survey.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -16,7 +17,7 @@ from survey.storage.engine import make_engine
 target_metadata = SQLModel.metadata
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
