@@ -166,6 +166,11 @@ class NoDatabaseError(LookupError):
     """A command that needs the database was run where there is none."""
 
 
+def counted(number: int, noun: str) -> str:
+    """ "1 item", "2 items": the CLI speaks English, whose nouns here take an -s."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def parse_instant(value: str | None) -> datetime:
     """An ISO time for --at; without a zone it is read in UTC. Default: now."""
     if value is None:

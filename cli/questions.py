@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from cli.common import OPERATOR_ERROR, command_group, console, context, err
+from cli.common import OPERATOR_ERROR, command_group, console, context, counted, err
 
 if TYPE_CHECKING:
     from survey.questions import QuestionSet
@@ -39,11 +39,13 @@ def validate(path: Path) -> None:
     from survey.questions import items_for_round
 
     question_set = _load(path)
-    console.print(f"[green]OK[/green]: {question_set.id}, {len(question_set.items)} items")
+    console.print(
+        f"[green]OK[/green]: {question_set.id}, {counted(len(question_set.items), 'item')}"
+    )
     rounds = max(item.cadence for item in question_set.items)
     for index in range(rounds):
         keys = [item.key for item in items_for_round(question_set, index)]
-        console.print(f"  round {index + 1}: {len(keys)} items: {', '.join(keys)}")
+        console.print(f"  round {index + 1}: {counted(len(keys), 'item')}: {', '.join(keys)}")
 
 
 @app.command("import", short_help="Import a set (a changed file is a new version).")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, context, err, parse_instant
+from cli.common import console, context, counted, err, parse_instant
 
 
 class Format(StrEnum):
@@ -114,6 +114,7 @@ def purge(
         return
     for plan in plans:
         console.print(
-            f"round {plan.round_id} (closed {plan.closed_at:%Y-%m-%d}): {plan.responses} answers"
+            f"round {plan.round_id} (closed {plan.closed_at:%Y-%m-%d}): "
+            f"{counted(plan.responses, 'answer')}"
         )
     console.print("Purged." if apply else "Dry run: add --apply to delete them.")

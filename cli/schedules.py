@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from cli.common import command_group, console, context, err, parse_instant
+from cli.common import command_group, console, context, counted, err, parse_instant
 
 schedules_app = command_group("Schedules: create, list, skip a date, pause, resume.")
 rounds_app = command_group("Rounds: list, show what is due, run what is due.")
@@ -147,7 +147,7 @@ def list_rounds() -> None:
         zone = zones.get(r.schedule_id, default_zone) if r.schedule_id else default_zone
         console.print(
             f"{r.id:>4}  unit {r.unit_id}  #{r.sequence + 1}  {_local(r.opens_at, zone)} -> "
-            f"{_local(r.closes_at, zone)} {zone}  {_count(len(r.items), 'item')}  "
+            f"{_local(r.closes_at, zone)} {zone}  {counted(len(r.items), 'item')}  "
             f"k={r.min_group_size}  {answered}",
             highlight=False,
         )
@@ -194,7 +194,7 @@ def run_due(
     for summary in report.closed:
         console.print(
             f"[green]closed[/green] round {summary.round_id}: "
-            f"{summary.respondents} answers released"
+            f"{counted(summary.respondents, 'answer')} released"
         )
     for failure in report.failed:
         console.print(f"[red]failed[/red]: {failure}")
@@ -252,7 +252,3 @@ def scrub() -> None:
 def _local(instant: datetime, zone: str) -> str:
     """A stored UTC instant as the schedule's people read it (09:00 Stockholm, not 08:00 UTC)."""
     return instant.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -283,3 +283,11 @@ def test_help_and_version_load_no_storage_or_telegram_code() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "[]"
+
+
+def test_counts_read_as_english() -> None:
+    from cli.common import counted
+
+    assert counted(1, "item") == "1 item"
+    assert counted(0, "answer") == "0 answers"
+    assert counted(7, "item") == "7 items"

@@ -1,20 +1,24 @@
-"""Bring a database to the newest schema with Alembic, from code (`pulse init`, `pulse migrate`)."""
+"""Bring a database to the newest schema with Alembic, from code (`pulse init`, `pulse migrate`).
+
+Alembic is imported inside the functions: every `pulse` command loads this module, few migrate.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_SCRIPT_LOCATION))
     return config
@@ -27,6 +31,9 @@ def upgrade_to_head(engine: Engine) -> str:
 
 def migrate_to(engine: Engine, revision: str) -> str:
     """Upgrade or downgrade to ``revision`` (downgrades are for tests and emergencies)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = alembic_config()
     current = current_revision(engine)
     target = head_revision() if revision == "head" else revision
@@ -59,11 +66,15 @@ def migrate_to(engine: Engine, revision: str) -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
