@@ -30,7 +30,7 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
     columns = max(1, min(3, len(constructs)))
     rows = max(1, math.ceil(len(constructs) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
-    dates = [r.closes_at.strftime("%d/%m") for r in report.rounds]
+    dates = [r.closed_at.strftime("%d/%m") for r in report.rounds]
     x = np.arange(len(dates))
     for axis in axes.flat[len(constructs) :]:
         axis.set_visible(False)
@@ -153,7 +153,7 @@ def heatmap_chart(
 
 def response_rate_chart(report: UnitReport, language: str) -> bytes:
     t = Texts(language)
-    dates = [r.closes_at.strftime("%d/%m") for r in report.rounds]
+    dates = [r.closed_at.strftime("%d/%m") for r in report.rounds]
     rates = report.response_rate.to_numpy() * 100
     figure, axis = plt.subplots(figsize=(6, 2.6))
     x = np.arange(len(dates))

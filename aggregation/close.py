@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -49,9 +50,11 @@ class CloseResult:
     recomputed: bool
 
 
-def close_round(db: Database, keys: KeyRing, round_id: int) -> CloseResult:
+def close_round(
+    db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+) -> CloseResult:
     """Release the round (if still open) and compute its statistics (if not yet done)."""
-    release = release_round(db, keys, round_id)
+    release = release_round(db, keys, round_id, now=now)
     if _has_statistics(db, round_id):
         shown, hidden = _counts(db, round_id)
         return CloseResult(release, shown, hidden, recomputed=False)
@@ -59,9 +62,11 @@ def close_round(db: Database, keys: KeyRing, round_id: int) -> CloseResult:
     return CloseResult(release, shown, hidden, recomputed=True)
 
 
-def release_with_statistics(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
+def release_with_statistics(
+    db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+) -> ReleaseSummary:
     """``close_round`` in the shape the lifecycle tick takes (it reports the release)."""
-    return close_round(db, keys, round_id).release
+    return close_round(db, keys, round_id, now=now).release
 
 
 def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int, int]:

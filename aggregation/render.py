@@ -27,7 +27,7 @@ def report_text(report: UnitReport, language: str) -> list[str]:
         return split_messages(lines)
     figures = report.latest
     k = latest.k
-    closed = latest.closes_at.strftime("%Y-%m-%d")
+    closed = latest.closed_at.strftime("%Y-%m-%d")
     if not figures.get("shown"):
         where = report.parent_name or report.org_name
         lines.append(esc(hidden_reason(t, figures, k, closed, where)))
@@ -54,7 +54,7 @@ def report_text(report: UnitReport, language: str) -> list[str]:
             if row.round_id != latest.round_id:
                 asked_on = next(r for r in report.rounds if r.round_id == row.round_id)
                 parts.append(
-                    esc(t._("asked {date}").format(date=asked_on.closes_at.strftime("%Y-%m-%d")))
+                    esc(t._("asked {date}").format(date=asked_on.closed_at.strftime("%Y-%m-%d")))
                 )
             if not math.isnan(row.change_previous):
                 parts.append(
@@ -257,7 +257,7 @@ def report_frame(report: UnitReport) -> pd.DataFrame:
     frame = report.indices.copy()
     frame.insert(0, "respondents", report.respondents)
     frame.insert(1, "response_rate", report.response_rate)
-    frame.insert(0, "closes_at", [r.closes_at.date().isoformat() for r in report.rounds])
+    frame.insert(0, "closed_at", [r.closed_at.date().isoformat() for r in report.rounds])
     frame.index.name = "round_id"
     return frame
 

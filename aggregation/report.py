@@ -36,7 +36,8 @@ class ReportError(LookupError):
 @dataclass(frozen=True)
 class RoundRef:
     round_id: int
-    closes_at: datetime
+    #: When it actually closed (its scheduled close for rounds closed before that was kept).
+    closed_at: datetime
     k: int
     spread_k: int
 
@@ -111,7 +112,7 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
     while org.parent_id is not None and org.parent_id in units:
         org = units[org.parent_id]
     refs = [
-        RoundRef(r.id, r.closes_at, r.min_group_size, r.spread_min_group_size)
+        RoundRef(r.id, r.closed_at or r.closes_at, r.min_group_size, r.spread_min_group_size)
         for r in relevant
         if (r.id, unit_id) in figures
     ]

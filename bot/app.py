@@ -51,7 +51,7 @@ from survey.invites import (
     UsedUpInviteError,
     redeem_invite,
 )
-from survey.lifecycle import has_answered, member_and_round, open_round_for
+from survey.lifecycle import Press, has_answered, member_and_round, open_round_for
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
 from survey.storage.models import Member, MemberStatus, Role, SurveyRound
@@ -413,16 +413,21 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     kind, _, rest = payload.partition("|")
     decoded = CheckinState.decode(payload) if kind == "c1" else None
     # The busiest press (a check-in answer) needs the member and the round: one database trip.
-    member, survey_round = await asyncio.to_thread(
+    press = await asyncio.to_thread(
         member_and_round,
         services.db,
         services.keys,
         query.from_user.id,
         decoded[0].round_id if decoded else None,
     )
+    member = press.member
     t = Texts(language_of(update, member, services.settings.language))
     if kind == "l" and rest in SUPPORTED_LANGUAGES:
         await _choose_language(query, context, member, rest)
+    elif kind == "x" and rest == "keep":
+        await query.answer()
+        with contextlib.suppress(TelegramError):
+            await _edit(query, html.escape(_thanks(t)), None)
     elif kind == "x":
         await query.answer()
         try:
@@ -434,7 +439,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif kind == "qa":
         await activate_upload(query, context, member, t, rest)
     elif decoded is not None and member is not None:
-        await _checkin_press(query, context, member, t, decoded, survey_round)
+        await _checkin_press(query, context, member, t, decoded, press)
     else:
         await query.answer(t._("This button is out of date."))
 
@@ -480,13 +485,22 @@ async def _checkin_press(
     member: Member,
     t: Texts,
     decoded: tuple[CheckinState, str],
-    survey_round: SurveyRound | None,
+    press: Press,
 ) -> None:
     services = services_of(context)
     state, action = decoded
-    if survey_round is None:
-        await query.answer(t._("This check-in has closed."))
+    # An old invitation or reminder says so at the first press, not after the last question.
+    if press.round is None or not press.round_is_open(services.clock()):
+        await _stale_checkin(query, context, member, t, t._("This check-in has closed."))
         return
+    if press.answered:
+        already = t._("You have already answered this check-in. Thank you!")
+        if action == "s":  # a double tap on "send": the thanks are (about to be) shown
+            await query.answer(already)
+            return
+        await _stale_checkin(query, context, member, t, already)
+        return
+    survey_round = press.round
     screen = await _screen(context, survey_round, member, query.from_user.id)
     after = step(screen.views, state, action)
     if after is None:
@@ -528,6 +542,27 @@ async def _checkin_press(
     await _acknowledge_saved(query, context, t)
 
 
+async def _stale_checkin(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    member: Member,
+    t: Texts,
+    reason: str,
+) -> None:
+    """Close an out-of-date check-in message: say why, take its buttons away, and point to the
+    check-in that is open now, if there is one."""
+    await query.answer(reason)
+    services = services_of(context)
+    current = await asyncio.to_thread(open_round_for, services.db, member, services.clock())
+    text = html.escape(reason)
+    if current is not None and not await asyncio.to_thread(
+        has_answered, services.db, current.id, member
+    ):
+        text += "\n\n" + html.escape(t._("Another check-in is open now: /checkin"))
+    with contextlib.suppress(TelegramError):
+        await _edit(query, text, None)
+
+
 async def _acknowledge_saved(
     query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, t: Texts
 ) -> None:
@@ -536,24 +571,27 @@ async def _acknowledge_saved(
     from here may reach the handler that says "nothing was saved"."""
     with contextlib.suppress(TelegramError):
         await query.answer(t._("Saved."))
-    thanks = t._("Thank you! Your answers are sealed and saved, with no link to you.")
+    thanks = _thanks(t)
     keyboard = InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    t._("Remove the check-in from this chat"),
+                    t._("Delete the message"),
                     callback_data=signed(context, "x|", query.from_user.id),
-                )
+                ),
+                InlineKeyboardButton(
+                    t._("Keep it"), callback_data=signed(context, "x|keep", query.from_user.id)
+                ),
             ]
         ]
     )
+    offer = t._(
+        "Your answers are no longer shown here. This message still shows that you took part "
+        "in this check-in (not what you answered) to anyone who sees your phone. Delete it?"
+    )
     for attempt in range(2):
         try:
-            await _edit(
-                query,
-                thanks + "\n\n" + t._("Your answers are still visible in this chat. Remove them?"),
-                keyboard,
-            )
+            await _edit(query, html.escape(thanks + "\n\n" + offer), keyboard)
             return
         except TelegramError as exc:
             log.warning("thanks could not be shown (%s), attempt %d", type(exc).__name__, attempt)
@@ -562,6 +600,10 @@ async def _acknowledge_saved(
         await context.bot.send_message(query.from_user.id, thanks)  # a private chat: same id
     except TelegramError as exc:
         log.warning("thanks not sent either (%s); the answers are saved", type(exc).__name__)
+
+
+def _thanks(t: Texts) -> str:
+    return t._("Thank you! Your answers are sealed and saved, with no link to you.")
 
 
 async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:

@@ -13,11 +13,13 @@ import contextlib
 import itertools
 import json
 import multiprocessing
+import re
 import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
@@ -92,6 +94,9 @@ class FakeBotApi:
         self._new_update = asyncio.Event()
         self.messages: dict[int, list[Sent]] = defaultdict(list)
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
+        self._issued_callbacks: set[str] = set()
+        #: Every 400 this server answered, as (method, description): tests assert on it.
+        self.bad_requests: list[tuple[str, str]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: dict[str, Any] = {}
         self.left_chats: list[int] = []
@@ -187,6 +192,7 @@ class FakeBotApi:
     def press(self, user_id: int, message: Sent, data: str, language: str = "sv") -> str:
         """The user presses an inline button (or sends forged ``data`` for one)."""
         callback_id = str(next(self._callback_ids))
+        self._issued_callbacks.add(callback_id)
         self._push(
             {
                 "callback_query": {
@@ -297,7 +303,11 @@ class FakeBotApi:
             return _error(404, "Not Found: method not found")
         if self.latency and method.startswith("send"):
             await asyncio.sleep(self.latency)
-        result = await handler(params)
+        try:
+            result = await handler(params)
+        except BadRequest as exc:
+            self.bad_requests.append((method, exc.description))
+            return _error(400, f"Bad Request: {exc.description}")
         if self._lost_replies.get(method):
             # Done on "Telegram's" side, but the reply never reaches the bot.
             self._lost_replies[method] -= 1
@@ -339,12 +349,16 @@ class FakeBotApi:
         return True
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        _check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
+        _check_keyboard(params.get("reply_markup"))
         return self._keep(params, params.get("text"), "text")
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        _check_text(params.get("caption"), params.get("parse_mode"), CAPTION_LIMIT)
         return self._keep(params, params.get("caption"), "photo")
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        _check_text(params.get("caption"), params.get("parse_mode"), CAPTION_LIMIT)
         return self._keep(params, params.get("caption"), "document")
 
     def _keep(self, params: dict[str, Any], text: str | None, kind: str) -> dict[str, Any]:
@@ -361,8 +375,15 @@ class FakeBotApi:
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
-        if sent is None:
-            raise web.HTTPBadRequest()
+        if sent is None or sent.deleted:
+            raise BadRequest("message to edit not found")
+        _check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
+        _check_keyboard(params.get("reply_markup"))
+        if params.get("text") == sent.text and params.get("reply_markup") == sent.reply_markup:
+            raise BadRequest(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
         sent.history.append(sent.text or "")
         sent.text = params.get("text")
         sent.reply_markup = params.get("reply_markup")
@@ -371,19 +392,29 @@ class FakeBotApi:
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
-        if sent is None:
-            raise web.HTTPBadRequest()
+        if sent is None or sent.deleted:
+            raise BadRequest("message to edit not found")
+        _check_keyboard(params.get("reply_markup"))
+        if params.get("reply_markup") == sent.reply_markup:
+            raise BadRequest("message is not modified")
         sent.reply_markup = params.get("reply_markup")
         return self._message_json(sent)
 
     async def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
-        if sent is not None:
-            sent.deleted = True
+        if sent is None or sent.deleted:
+            raise BadRequest("message to delete not found")
+        sent.deleted = True
         return True
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
-        self.answered_callbacks[str(params["callback_query_id"])] = params
+        query_id = str(params["callback_query_id"])
+        if query_id not in self._issued_callbacks or query_id in self.answered_callbacks:
+            # Telegram takes one answer per button press.
+            raise BadRequest("query is too old and response timeout expired or query ID is invalid")
+        if len(params.get("text") or "") > CALLBACK_ANSWER_LIMIT:
+            raise BadRequest("MESSAGE_TOO_LONG")
+        self.answered_callbacks[query_id] = params
         return True
 
     async def _m_leaveChat(self, params: dict[str, Any]) -> bool:
@@ -431,6 +462,98 @@ async def _params(request: web.Request) -> dict[str, Any]:
     for name, value in request.query.items():
         params.setdefault(name, json.loads(value) if name in _JSON_FIELDS else value)
     return params
+
+
+#: Telegram's limits, in characters after entity parsing (https://core.telegram.org/bots/api).
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_ANSWER_LIMIT = 200
+CALLBACK_DATA_LIMIT = 64
+#: The tags Telegram's HTML parse mode knows; anything else is refused, as Telegram refuses it.
+HTML_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
+    "code", "pre", "blockquote", "tg-emoji",
+}  # fmt: skip
+
+
+class BadRequest(Exception):
+    """What Telegram answers with 400 and this description."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class _TelegramHtml(HTMLParser):
+    """Telegram's HTML parse mode: known tags only, properly nested, and every <, > and &
+    that is not markup written as an entity. Collects the visible text to measure its length."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.open: list[str] = []
+        self.visible: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in HTML_TAGS:
+            raise BadRequest(f'can\'t parse entities: Unsupported start tag "{tag}"')
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            raise BadRequest(f'can\'t parse entities: Unexpected end tag "{tag}"')
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if "<" in data or ">" in data:
+            raise BadRequest("can't parse entities: unescaped < or > in the text")
+        self.visible.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in {"lt", "gt", "amp", "quot"}:
+            raise BadRequest(f'can\'t parse entities: Unsupported HTML entity "&{name};"')
+        self.visible.append("x")
+
+    def handle_charref(self, name: str) -> None:
+        self.visible.append("x")
+
+
+def _check_text(text: object, parse_mode: object, limit: int, *, required: bool = False) -> None:
+    if text is None or text == "":
+        if required:
+            raise BadRequest("message text is empty")
+        return
+    visible = str(text)
+    if parse_mode == "HTML":
+        if re.search(r"&(?!(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)", visible):
+            raise BadRequest("can't parse entities: an & that starts no entity")
+        parser = _TelegramHtml()
+        parser.feed(visible)
+        parser.close()
+        if parser.open:
+            raise BadRequest(
+                f"can't parse entities: Can't find end tag corresponding to start tag "
+                f'"{parser.open[-1]}"'
+            )
+        visible = "".join(parser.visible)
+    if len(visible.strip()) == 0 and required:
+        raise BadRequest("message text is empty")
+    if len(visible) > limit:
+        raise BadRequest("message is too long")
+
+
+def _check_keyboard(markup: object) -> None:
+    if not markup:
+        return
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    assert isinstance(markup, dict)
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not button.get("text"):
+                raise BadRequest("text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
+                raise BadRequest("BUTTON_DATA_INVALID")
 
 
 def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from telegram.ext import Application, ContextTypes
 
@@ -75,7 +76,7 @@ def _recently_closed(db: Database, now: datetime, days: int = 7) -> list[int]:
             session.exec(
                 select(SurveyRound.id).where(
                     SurveyRound.state == RoundState.CLOSED,
-                    SurveyRound.closes_at >= since,
+                    func.coalesce(col(SurveyRound.closed_at), col(SurveyRound.closes_at)) >= since,
                     col(SurveyRound.id).in_(select(RoundStatistic.round_id).distinct()),
                 )
             ).all()

@@ -351,7 +351,7 @@ def _rounds_overview(
             if top is not None and top.figures.get("shown"):
                 closed.append(
                     (
-                        survey_round.closes_at,
+                        survey_round.closed_at or survey_round.closes_at,
                         top.figures["respondents"],
                         top.figures["members"],
                         bool(top.figures.get("respondents_at_least")),

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from survey.crypto import KeyRing
 from survey.enrolment import member_chat_id
@@ -25,6 +25,7 @@ from survey.storage.models import (
     Role,
     RoundState,
     SurveyRound,
+    Unit,
 )
 
 
@@ -99,11 +100,29 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
                 )
             ).all()
         )
-    return [
-        Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id)
-        for m in staff
-        if m.unit_id in scope and m.id not in done
-    ]
+        above = _ancestors(session, survey_round.unit_id)
+    recipients = []
+    for m in staff:
+        if m.id in done:
+            continue
+        if m.unit_id in scope:  # the round covered their unit: their unit's report
+            recipients.append(Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id))
+        elif m.unit_id in above:
+            # A round of a unit below theirs (a team's own schedule): that unit's report,
+            # which their grant covers.
+            recipients.append(
+                Recipient(m.id, member_chat_id(keys, m), m.language, survey_round.unit_id)
+            )
+    return recipients
+
+
+def _ancestors(session: Session, unit_id: int) -> set[int]:
+    found: set[int] = set()
+    unit = session.get(Unit, unit_id)
+    while unit is not None and unit.parent_id is not None and unit.parent_id not in found:
+        found.add(unit.parent_id)
+        unit = session.get(Unit, unit.parent_id)
+    return found
 
 
 def staff_chats(db: Database, keys: KeyRing) -> list[tuple[int, str, Role]]:

@@ -9,9 +9,9 @@ Reminders are only reported here: the bot sends them and then calls ``mark_remin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +40,15 @@ from survey.storage.models import (
     RoundState as StoredRoundState,
 )
 from survey.submissions import ReleaseError, ReleaseSummary, release_round, retry_scrubs
+
+
+class Closer(Protocol):
+    """Closes one round at ``now`` (the tick's clock): the core's release, or the release with
+    statistics that aggregation/ adds."""
+
+    def __call__(
+        self, db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+    ) -> ReleaseSummary: ...
 
 
 class ScheduleError(ValueError):
@@ -181,7 +190,7 @@ def tick(
     settings: SurveySettings,
     now: datetime | None = None,
     *,
-    close: Callable[[Database, KeyRing, int], ReleaseSummary] = release_round,
+    close: Closer = release_round,
 ) -> TickReport:
     """Carry out everything due at ``now``; safe to call as often as wanted.
 
@@ -202,7 +211,7 @@ def tick(
             report.opened.append(round_id)
     for closing in plan.close:
         try:
-            report.closed.append(close(db, keys, closing.round_id))
+            report.closed.append(close(db, keys, closing.round_id, now=now))
         except (KeyFileError, ReleaseError, RuntimeError) as exc:
             report.failed.append(f"round {closing.round_id}: could not close: {exc}")
     if close is not release_round:
@@ -210,7 +219,7 @@ def tick(
         # missing key) is finished by the next tick; reports wait for the statistics.
         for round_id in unfinished_closes(db):
             try:
-                report.closed.append(close(db, keys, round_id))
+                report.closed.append(close(db, keys, round_id, now=now))
             except (KeyFileError, ReleaseError, RuntimeError) as exc:
                 report.failed.append(f"round {round_id}: could not finish closing: {exc}")
     report.to_remind = [item.round_id for item in plan.remind]
@@ -326,13 +335,33 @@ def has_answered(db: Database, round_id: int, member: Member) -> bool:
         return session.get(Participation, (round_id, member.pseudonym)) is not None
 
 
+@dataclass(frozen=True)
+class Press:
+    """What a button press needs to know, read in one transaction (the bot's busiest path)."""
+
+    member: Member | None
+    round: SurveyRound | None
+    #: The member has already answered this round (only while it is open: the record of who
+    #: answered is destroyed at close).
+    answered: bool = False
+
+    def round_is_open(self, now: datetime) -> bool:
+        return (
+            self.round is not None
+            and self.round.state == StoredRoundState.OPEN
+            and self.round.opens_at <= now < self.round.closes_at
+        )
+
+
 def member_and_round(
     db: Database, keys: KeyRing, telegram_user_id: int, round_id: int | None
-) -> tuple[Member | None, SurveyRound | None]:
-    """The member behind a Telegram user and (optionally) a round, in one transaction: a button
-    press needs both, and it is the bot's busiest path."""
+) -> Press:
+    """The member behind a Telegram user and (optionally) a round and whether they answered it."""
     pseudonym = keys.pseudonymizer().pseudonym(telegram_user_id)
     with db.session() as session:
         member = session.exec(select(Member).where(Member.pseudonym == pseudonym)).first()
-        survey_round = session.get(SurveyRound, round_id) if round_id is not None else None
-        return member, survey_round
+        if round_id is None:
+            return Press(member, None)
+        survey_round = session.get(SurveyRound, round_id)
+        answered = session.get(Participation, (round_id, pseudonym)) is not None
+        return Press(member, survey_round, answered)

@@ -264,7 +264,9 @@ def _accept(
     return member.unit_id, sealed
 
 
-def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
+def release_round(
+    db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+) -> ReleaseSummary:
     """Close a round: shuffle, re-seal and release its pool; destroy the pool and participation.
 
     Idempotent: releasing a closed round changes nothing and reports its stored counts.
@@ -351,6 +353,7 @@ def release_round(db: Database, keys: KeyRing, round_id: int) -> ReleaseSummary:
         # Reminder records would say who had not answered: they go with the participation.
         session.execute(delete(Delivery).where(col(Delivery.round_id) == round_id))
         survey_round.state = RoundState.CLOSED
+        survey_round.closed_at = now or datetime.now(UTC)
     scrubbed = scrub_round(db, round_id)
     return ReleaseSummary(round_id, len(rows), per_unit, scrubbed=scrubbed)
 

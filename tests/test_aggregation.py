@@ -170,7 +170,7 @@ def test_outputs_are_generated(db, keys, settings, org) -> None:
     page = report_html(report, "en")
     assert page.startswith("<!doctype html>")
     assert "data:image/png;base64," in page
-    assert b"round_id,closes_at,respondents,response_rate" in report_csv(report)
+    assert b"round_id,closed_at,respondents,response_rate" in report_csv(report)
     assert report_xlsx(report)[:2] == b"PK"
 
 
@@ -227,3 +227,27 @@ def test_an_over_long_line_is_split_without_breaking_markup() -> None:
     assert messages[0] == "<b>Staff Pulse</b>"
     assert all(m.count("<b>") == m.count("</b>") for m in messages)
     assert all(part.endswith("Co") or part.endswith("Team&amp;Co") for part in messages[1:])
+
+
+def test_a_late_close_is_dated_by_the_day_it_closed(db, keys, settings, org) -> None:
+    """The report private key was away over the weekend: the round due to close on Thursday
+    closes on Monday, and the report says Monday."""
+    root, _, _, _, people = org
+    opens = MONDAY
+    (round_id,) = tick(db, keys, settings, opens).opened
+    with db.session() as session:
+        items = parse_items(session.get(SurveyRound, round_id).items)
+    for unit_people in people.values():
+        for n, member in enumerate(unit_people):
+            answers = {i.key: i.options[n % 2] for i in items}
+            submit(db, keys, member_id=member.id, round_id=round_id, answers=answers, now=opens)
+    late = opens + timedelta(days=7, hours=2)
+    tick(db, keys, settings, late, close=release_with_statistics)
+    with db.session() as session:
+        closed = session.get(SurveyRound, round_id)
+        assert closed is not None
+        assert closed.closed_at == late
+        assert closed.closes_at == opens + timedelta(hours=72)
+    built = build_report(db, root.id)
+    assert built.rounds[-1].closed_at == late
+    assert f"Round closed {late:%Y-%m-%d}" in report_text(built, "en")[0]

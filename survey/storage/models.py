@@ -100,7 +100,10 @@ class SurveyRound(SQLModel, table=True):
     member_counts: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
     report_key_id: str = Field(max_length=16)
     opens_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: When the round was scheduled to close, and when it actually closed (a close waits while
+    #: the report private key is elsewhere, or the bot was down): reports date it by the latter.
     closes_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     state: RoundState = Field(
         default=RoundState.OPEN, sa_column=Column(String(16), nullable=False, index=True)
     )

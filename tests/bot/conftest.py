@@ -94,6 +94,8 @@ async def bot(db, keys, settings):
         api.application = application  # type: ignore[attr-defined]  # for tests that tick
         async with running(application):
             yield api
+        # Telegram would have refused these calls: each is a bug the user would have met.
+        assert api.bad_requests == [], api.bad_requests
 
 
 async def answer_every_question(api: FakeBotApi, user: int, message) -> list[str]:

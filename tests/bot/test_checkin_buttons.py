@@ -5,17 +5,25 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.checkin import CheckinState, ItemView, answers_of, step
+from bot.checkin import CHOOSING, CheckinState, ItemView, answers_of, step
 from survey.crypto.buttons import ButtonSigner
 from survey.questions import LockedItem
 
 SIGNER = ButtonSigner(b"k" * 32)
-states = st.builds(
-    CheckinState,
-    round_id=st.integers(1, 10**9),
-    answers=st.lists(st.one_of(st.none(), st.integers(0, 35)), max_size=20).map(tuple),
+answer_lists = st.lists(st.one_of(st.none(), st.integers(0, 35)), max_size=20).map(tuple)
+states = st.one_of(
+    st.builds(CheckinState, round_id=st.integers(1, 10**9), answers=answer_lists),
+    # From the summary: choosing which answer to change, or changing answer i.
+    answer_lists.filter(len).flatmap(
+        lambda answers: st.builds(
+            CheckinState,
+            round_id=st.integers(1, 10**9),
+            answers=st.just(answers),
+            focus=st.sampled_from([CHOOSING, *range(len(answers))]),
+        )
+    ),
 )
-actions = st.sampled_from(["a0", "a9", "aa", "k", "b", "s", "c", "d"])
+actions = st.sampled_from(["a0", "a9", "aa", "k", "b", "s", "c", "d", "e0", "e5"])
 
 
 @given(states, actions, st.integers(1, 10**12))
@@ -66,7 +74,25 @@ def test_steps_forward_back_skip_and_send() -> None:
     assert skipped == CheckinState(7, (3, None))
     assert answers_of(VIEWS, skipped) == {"stress": 4}
     assert step(VIEWS, skipped, "s") == skipped  # send from the summary
-    assert step(VIEWS, skipped, "c") == first  # change: back to the last question
     assert step(VIEWS, first, "b") == start
     assert step(VIEWS, first, "s") is None  # a stale "send" from an earlier screen
     assert step(VIEWS, first, "a9") is None  # no such option
+
+
+def test_any_answer_can_be_changed_from_the_summary() -> None:
+    done = CheckinState(7, (3, 1))
+    choosing = step(VIEWS, done, "c")
+    assert choosing == CheckinState(7, (3, 1), CHOOSING)
+    assert step(VIEWS, choosing, "b") == done  # back to the summary, nothing changed
+    first = step(VIEWS, choosing, "e0")
+    assert first == CheckinState(7, (3, 1), 0)
+    assert step(VIEWS, first, "a0") == CheckinState(7, (0, 1))  # straight back to the summary
+    assert step(VIEWS, first, "k") is None  # the first item is required
+    assert step(VIEWS, first, "b") == choosing
+    second = step(VIEWS, choosing, "e1")
+    assert second is not None
+    assert step(VIEWS, second, "k") == CheckinState(7, (3, None))  # optional: may be skipped
+    assert step(VIEWS, choosing, "e2") is None  # no third question
+    assert step(VIEWS, choosing, "s") is None  # no sending half-way through a change
+    assert step(VIEWS, first, "s") is None
+    assert CheckinState.decode("c1|7|31~9|a0") is None  # a focus beyond the answers

@@ -164,6 +164,33 @@ async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) 
     assert not any("Staff Pulse –" in t for t in api.texts(WORKER))  # workers get no reports
 
 
+async def test_a_round_of_a_team_alone_reports_to_the_staff_above_it(
+    bot, tree, db, keys, settings
+) -> None:
+    """A team with a schedule of its own: the admin granted the whole IFO gets Team B's report
+    (the manager of Team A, beside it, does not)."""
+    api = bot
+    row, question_set = load_version(db, "social-work-weekly")
+    now = datetime.now(UTC)
+    team_round = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=tree["b"].id,
+        items=lock_items([(row.id, question_set)], 0),
+        opens_at=now - timedelta(days=3),
+        closes_at=now - timedelta(minutes=1),
+        question_set_versions=[row.id],
+    )
+    with db.session() as session:  # only the team round is due to close
+        for other in session.exec(select(SurveyRound).where(SurveyRound.state == "open")).all():
+            if other.id != team_round.id:
+                other.closes_at = now + timedelta(days=3)
+    await run_tick(api.application)
+    await api.wait_for(lambda: any("Staff Pulse – Team B" in t for t in api.texts(ADMIN)))
+    assert not any("Team B" in t for t in api.texts(MANAGER))  # beside it, not above it
+
+
 async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, tree) -> None:
     api = bot
     api.send_text(ADMIN, "/rounds", language="en")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func
 from sqlmodel import select
 
-from survey.storage.models import Member, Participation, PoolSubmission
+from survey.storage.models import Member, Participation, PoolSubmission, SurveyRound
 from tests.bot.conftest import answer_every_question
 
 USER = 5_123_456_789
@@ -74,9 +76,97 @@ async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> N
     assert "already answered" in api.answered_callbacks[again].get("text", "")
     assert (_count(db, Participation), _count(db, PoolSubmission)) == (1, 1)
     await api.wait_for(lambda: all(p in api.answered_callbacks for p in pressed))
+    assert "not what you answered" in (message.text or "")  # what is left, said truly
+    assert [label for label, _ in message.buttons()] == ["Delete the message", "Keep it"]
     remove = message.buttons()[0][1]
     api.press(USER, message, remove)
-    await api.wait_for(lambda: message.deleted)  # P9: the answers leave the chat too
+    await api.wait_for(lambda: message.deleted)  # P9: the check-in leaves the chat too
+
+
+async def test_keeping_the_thanks_takes_the_offer_away(bot, org) -> None:
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(USER).text or ""))
+    message = api.last(USER)
+    await answer_every_question(api, USER, message)
+    api.press(USER, message, dict(message.buttons())["✓ Send"])
+    await api.wait_for(lambda: "Keep it" in [label for label, _ in message.buttons()])
+    api.press(USER, message, dict(message.buttons())["Keep it"])
+    await api.wait_for(lambda: not message.buttons())
+    assert message.text == "Thank you! Your answers are sealed and saved, with no link to you."
+    assert not message.deleted
+
+
+async def test_any_answer_is_changed_from_the_summary(bot, org, db) -> None:
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(USER).text or ""))
+    message = api.last(USER)
+    await answer_every_question(api, USER, message)
+    summary = message.text or ""
+    assert "Your answers" in summary
+    before = message.text
+    api.press(USER, message, dict(message.buttons())["✎ Change an answer"])
+    await api.wait_for_change(message, before)
+    assert message.text == "Which answer do you want to change?"
+    choices = message.buttons()
+    assert len(choices) == len(org["round"].items) + 1  # every question, and back
+    assert choices[2][0].startswith("3. ")
+    before = message.text
+    api.press(USER, message, choices[2][1])  # the third question
+    await api.wait_for_change(message, before)
+    assert (message.text or "").startswith("Question 3 of")
+    before = message.text
+    api.press(USER, message, message.buttons()[0][1])  # its first option this time
+    await api.wait_for_change(message, before)
+    assert "Your answers" in (message.text or "")
+    assert message.text != summary  # the third answer changed, the others did not
+    lines = zip(summary.split("\n"), (message.text or "").split("\n"), strict=True)
+    changed = [a != b for a, b in lines]
+    assert sum(changed) == 1
+    api.press(USER, message, dict(message.buttons())["✓ Send"])
+    await api.wait_for(lambda: "Thank you" in (message.text or ""))
+    assert _count(db, Participation) == 1
+
+
+async def test_an_old_check_in_message_says_so_at_the_first_press(bot, org, db) -> None:
+    """Twelve taps for nothing were the old behaviour: an answered check-in's older message is
+    closed at once, and so is one whose round has closed."""
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(USER).text or ""))
+    old = api.last(USER)
+    api.send_text(USER, "/checkin", language="en")  # a second copy of the same check-in
+    await api.wait_for(lambda: api.last(USER) is not old)
+    current = api.last(USER)
+    await answer_every_question(api, USER, current)
+    api.press(USER, current, dict(current.buttons())["✓ Send"])
+    await api.wait_for(lambda: "Thank you" in (current.text or ""))
+    press = api.press(USER, old, old.buttons()[0][1])  # the first tap on the older copy
+    await api.wait_for(lambda: press in api.answered_callbacks)
+    assert "already answered" in api.answered_callbacks[press]["text"]
+    await api.wait_for(lambda: not old.buttons())
+    assert "already answered" in (old.text or "")
+
+
+async def test_a_check_in_of_a_closed_round_says_so_at_the_first_press(bot, org, db) -> None:
+    api = bot
+    await _join(api, org)
+    api.send_text(USER, "/checkin", language="en")
+    await api.wait_for(lambda: "Question 1 of" in (api.last(USER).text or ""))
+    message = api.last(USER)
+    with db.session() as session:  # the round's time is up (the close itself comes later)
+        survey_round = session.get(SurveyRound, org["round"].id)
+        assert survey_round is not None
+        survey_round.closes_at = datetime.now(UTC) - timedelta(seconds=1)
+    press = api.press(USER, message, message.buttons()[0][1])
+    await api.wait_for(lambda: press in api.answered_callbacks)
+    assert "closed" in api.answered_callbacks[press]["text"]
+    await api.wait_for(lambda: not message.buttons())
+    assert message.text == "This check-in has closed."
 
 
 async def test_forged_and_borrowed_buttons_change_nothing(bot, org, db) -> None:
