@@ -38,6 +38,7 @@ from bot.context import (
     user_of,
     views_for,
 )
+from bot.privacy import DETAILS, details_keyboard, details_text, privacy_text
 from bot.settings import BotSettings
 from bot.staff import activate_upload, add_staff_handlers
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
@@ -123,13 +124,20 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     refused = context.application.bot_data.setdefault("refused_chats", set())
     if chat.id not in refused:
         refused.add(chat.id)
-        await chat.send_message(
-            t._(
-                "Staff Pulse works only in private chats, so that nobody's answers are seen by "
-                "others. I am leaving this group."
+        try:
+            await chat.send_message(
+                t._(
+                    "Staff Pulse works only in private chats, so that nobody's answers are seen "
+                    "by others. I am leaving this group."
+                )
             )
-        )
-    await chat.leave()
+        except TelegramError as exc:  # muted or removed already: leaving is what matters
+            log.info("could not explain leaving a group (%s)", type(exc).__name__)
+    try:
+        await chat.leave()
+    except TelegramError as exc:
+        # Telegram refused (already gone, or a hiccup): the next message from it tries again.
+        log.warning("could not leave a group chat (%s); will try again", type(exc).__name__)
 
 
 # --- joining -------------------------------------------------------------------------------------
@@ -164,17 +172,18 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     except AlreadyEnrolledError:
         await chat.send_message(
-            t._("You are already enrolled. /checkin answers the open check-in.")
+            t._("You are already enrolled. Send /checkin to answer the open check-in.")
         )
         return
     except InviteError as exc:
         await chat.send_message(_invite_problem(t, exc))
         return
     await chat.send_message(
-        t._("Welcome to Staff Pulse! You have joined your unit's weekly check-in.")
+        html.escape(t._("Welcome to Staff Pulse! You have joined your unit's weekly check-in."))
         + "\n\n"
-        + _privacy_text(t, services.settings.min_group_size),
+        + privacy_text(t, services.settings.min_group_size),
         parse_mode=ParseMode.HTML,
+        reply_markup=details_keyboard(t, signed(context, DETAILS, user.id)),
     )
     await chat.send_message(
         t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
@@ -211,43 +220,6 @@ def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Inli
     )
 
 
-def _privacy_text(t: Texts, k: int) -> str:
-    return "\n\n".join(
-        [
-            "<b>"
-            + html.escape(t._("What is stored"))
-            + "</b>\n"
-            + html.escape(
-                t._(
-                    "A keyed pseudonym instead of your Telegram id, your chat id encrypted, "
-                    "your unit, role and language. Your answers are sealed the moment you send "
-                    "them and stored with no link to you; when the round closes they are "
-                    "shuffled, and nobody can tell who answered."
-                )
-            ),
-            "<b>"
-            + html.escape(t._("Who sees what"))
-            + "</b>\n"
-            + html.escape(
-                t._(
-                    "Managers see results only for groups of at least {k} people, never a single "
-                    "answer, and nothing while a round is open."
-                ).format(k=k)
-            ),
-            "<b>"
-            + html.escape(t._("What Telegram sees"))
-            + "</b>\n"
-            + html.escape(
-                t._(
-                    "Telegram carries this chat and sees your button presses, as in any chat. Your "
-                    "answers also stay in this chat until you remove them; after each check-in I "
-                    "offer to do that for you."
-                )
-            ),
-        ]
-    )
-
-
 def _help_text(t: Texts, role: Role | None) -> str:
     """The commands this person can use, from the same lists as their command menu."""
     commands = (
@@ -272,7 +244,9 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
     await chat_of(update).send_message(
-        _privacy_text(t, services.settings.min_group_size), parse_mode=ParseMode.HTML
+        privacy_text(t, services.settings.min_group_size),
+        parse_mode=ParseMode.HTML,
+        reply_markup=details_keyboard(t, signed(context, DETAILS, user_of(update).id)),
     )
 
 
@@ -434,6 +408,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.message.delete()  # type: ignore[union-attr]  # a button press always comes with its message
         except TelegramError:
             log.info("could not delete a check-in message (older than 48 h or not allowed)")
+    elif payload == DETAILS:
+        await query.answer()
+        await context.bot.send_message(
+            query.from_user.id, details_text(t), parse_mode=ParseMode.HTML
+        )
     elif kind == "q":
         await _leave_answer(query, context, member, t, rest)
     elif kind == "qa":

@@ -13,6 +13,7 @@ import html
 import io
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,9 +25,10 @@ from aggregation.charts import trend_chart
 from aggregation.render import report_text, split_messages
 from aggregation.report import ReportError, UnitReport, build_report
 from bot.context import chat_of, member_of, services_of, signed, user_of
-from survey.enrolment import scope_of, unit_tree
+from survey.enrolment import scope_of, unit_tree, units_named
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
+from survey.lifecycle import list_schedules
 from survey.questions import (
     QuestionSetError,
     import_question_set,
@@ -34,7 +36,6 @@ from survey.questions import (
     load_question_set,
 )
 from survey.questions.loader import MAX_FILE_BYTES
-from survey.schedules import WEEKDAYS
 from survey.storage import Database
 from survey.storage.models import (
     Member,
@@ -80,13 +81,36 @@ async def _staff(
     return member, t, scope
 
 
-def _unit_argument(context: ContextTypes.DEFAULT_TYPE, member: Member) -> int | None:
+async def _unit_argument(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, member: Member, t: Texts, scope: set[int]
+) -> int | None:
+    """The unit a command names: none (one's own unit), an id, or a name within the grant.
+    Says what is wrong and returns None when that is not one unit of the grant."""
+    chat = chat_of(update)
+    outside = t._("You can see only the units you were given access to. /units lists them.")
     if not context.args:
         return member.unit_id
-    try:
-        return int(context.args[0])
-    except ValueError:
+    text = " ".join(context.args)
+    if text.isdigit():
+        if int(text) not in scope:
+            await chat.send_message(outside)
+            return None
+        return int(text)
+    found = await asyncio.to_thread(units_named, services_of(context).db, text, scope)
+    if len(found) == 1:
+        return found[0].id
+    if not found:
+        await chat.send_message(
+            t._("None of your units is called “{name}”. /units lists them.").format(name=text)
+        )
         return None
+    choices = ", ".join(f"{unit.id} · {unit.name}" for unit in found[:10])
+    await chat.send_message(
+        t._("Several of your units match: {choices}. Use the number, e.g. /report {id}.").format(
+            choices=choices, id=found[0].id
+        )
+    )
+    return None
 
 
 async def _granted_report(
@@ -97,13 +121,9 @@ async def _granted_report(
     if found is None:
         return None
     member, t, scope = found
-    unit_id = _unit_argument(context, member)
-    chat = update.effective_chat
-    assert chat is not None
-    if unit_id is None or unit_id not in scope:
-        await chat.send_message(
-            t._("You can see only the units you were given access to. /units lists them.")
-        )
+    unit_id = await _unit_argument(update, context, member, t, scope)
+    chat = chat_of(update)
+    if unit_id is None:
         return None
     try:
         built = await asyncio.to_thread(build_report, services_of(context).db, unit_id)
@@ -131,10 +151,20 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if granted is None:
         return
     member, t, built = granted
-    chat = update.effective_chat
-    assert chat is not None
+    chat = chat_of(update)
     if not built.rounds:
         await chat.send_message(t._("No closed round yet: results appear when a round closes."))
+        return
+    if built.indices.isna().all().all():
+        # Nothing of this unit was ever shown on its own: a chart would be empty. Say why.
+        where = built.parent_name or built.org_name
+        explanation = report_text(built, member.language)[0]
+        hint = t._("No round has shown figures for this unit on its own, so there is no chart.")
+        if built.parent_id is not None:
+            hint += " " + t._("/trend {id} shows {parent}, where its answers are included.").format(
+                id=built.parent_id, parent=where
+            )
+        await chat.send_message(explanation + "\n\n" + html.escape(hint), parse_mode=ParseMode.HTML)
         return
     png = await asyncio.to_thread(trend_chart, built, member.language)
     try:
@@ -153,18 +183,28 @@ async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     nodes = await asyncio.to_thread(unit_tree, services.db, services.settings.min_group_size)
     k = services.settings.min_group_size
-    lines = []
+    lines = [
+        html.escape(
+            t._(
+                "Workers per unit, sub-units included; a count is shown only where no count "
+                "below {k} can be worked out from it."
+            ).format(k=k)
+        ),
+        "",
+    ]
     for node in nodes:
         if node.unit.id not in scope:
             continue
-        count = (
-            t._("{n} workers").format(n=node.members)
-            if node.members is not None
-            else t._("fewer than {k}").format(k=k)
-        )
+        if node.members is not None:
+            count = t._("{n} workers").format(n=node.members)
+        elif node.too_few:
+            count = t._("fewer than {k}").format(k=k)
+        else:
+            count = t._("not shown (it would reveal a smaller group)")
         lines.append(f"{'  ' * node.depth}{node.unit.id} · {html.escape(node.unit.name)} – {count}")
-    if not lines:
+    if len(lines) == 2:
         await chat_of(update).send_message(t._("No units."))
+        return
     for message in split_messages(lines):  # a large organisation takes several messages
         await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
 
@@ -179,9 +219,13 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert chat is not None
     args = context.args or []
     try:
-        unit_id, role = int(args[0]), Role(args[1] if len(args) > 1 else "worker")
+        unit_id, role = int(args[0]), _role_named(args[1] if len(args) > 1 else "worker", t)
     except (IndexError, ValueError):
-        await chat.send_message(t._("Use: /invite <unit id> <worker|manager|admin>"))
+        await chat.send_message(
+            t._("Use: /invite <unit id> <{roles}>").format(
+                roles="|".join(t.role(r.value) for r in Role)
+            )
+        )
         return
     if unit_id not in scope:
         await chat.send_message(
@@ -205,7 +249,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "Invite for one {role} of unit {unit}, valid {hours} hours. It works once: send it "
             "only to that person, and make a new one for each:"
         )
-        role_name = t._("manager") if role == Role.MANAGER else t._("admin")
+        role_name = t.role(role.value)
         text = terms.format(role=role_name, unit=unit_id, hours=int(life.total_seconds() // 3600))
     await chat.send_message(text + "\n" + link)
     try:
@@ -214,6 +258,15 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await chat.send_photo(buffer, caption=t._("QR code for posters and slides"))
     except TelegramError as exc:
         log.warning("sendPhoto failed (%s)", type(exc).__name__)
+
+
+def _role_named(word: str, t: Texts) -> Role:
+    """A role in English or in the admin's language ("chef" for manager in Swedish)."""
+    wanted = word.casefold()
+    for role in Role:
+        if wanted in (role.value, t.role(role.value).casefold()):
+            return role
+    raise ValueError(word)
 
 
 def _qr_into(link: str, buffer: io.BytesIO) -> None:
@@ -253,7 +306,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     except QuestionSetError as exc:
         lines = [t._("This question set has problems; nothing was imported:")]
-        lines += [p.render(exc.source) for p in exc.problems[:20]]
+        lines += [p.render(exc.source, t) for p in exc.problems[:20]]
         await chat.send_message("\n".join(lines))
         return
     digest = hashlib.sha256(content).hexdigest()[:16]
@@ -291,13 +344,25 @@ async def activate_upload(
     if member is None or member.role != Role.ADMIN or question_set is None:
         await query.answer(t._("This button is out of date."))
         return
-    result = await asyncio.to_thread(import_question_set, services_of(context).db, question_set)
-    await query.answer()
-    await query.edit_message_text(
-        t._("Imported {id} version {version}; active for rounds opened from now on.").format(
-            id=result.set_id, version=result.version
-        )
+    db = services_of(context).db
+    result = await asyncio.to_thread(import_question_set, db, question_set)
+    using = [
+        s.id
+        for s in await asyncio.to_thread(list_schedules, db)
+        if result.set_id in s.question_sets
+    ]
+    text = t._("Imported {id} version {version}; active for rounds opened from now on.").format(
+        id=result.set_id, version=result.version
     )
+    if using:
+        text += " " + t._("Schedules that ask it: {ids}.").format(ids=", ".join(map(str, using)))
+    else:
+        text += " " + t._(
+            "No schedule asks it yet: it is used once a schedule includes it "
+            "(pulse schedules create --sets {id})."
+        ).format(id=result.set_id)
+    await query.answer()
+    await query.edit_message_text(text)
 
 
 async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -311,23 +376,35 @@ async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines = ["<b>" + html.escape(t._("Schedules")) + "</b>"]
     for s in schedules:
         state = t._("active") if s.active else t._("paused")
+        when = t._("{cadence}, {weekday} {time}").format(
+            cadence=t.cadence(s.cadence), weekday=t.weekday(s.weekday), time=s.local_time
+        )
         lines.append(
-            f"{s.id} · {html.escape('+'.join(s.question_sets))} · {s.cadence} "
-            f"{WEEKDAYS[s.weekday]} {s.local_time} · {state}"
+            f"{s.id} · {html.escape('+'.join(s.question_sets))} · {html.escape(when)} · {state}"
         )
     lines += ["", "<b>" + html.escape(t._("Closed rounds")) + "</b>"]
-    for closes_at, respondents, members, at_least in closed:
+    for closed_at, figures, k in closed:
+        date = closed_at.strftime("%Y-%m-%d")
+        if not figures.get("shown"):
+            # Listed, so a quiet week is not mistaken for a missing one; said as the rules allow.
+            if figures.get("reason") == "members":
+                text = t._("{date}: not shown (fewer than {members} members)").format(
+                    date=date, members=k + 1
+                )
+            else:
+                text = t._("{date}: not shown (fewer than {k} answered)").format(date=date, k=k)
+            lines.append(html.escape(text))
+            continue
+        respondents, members = figures["respondents"], figures["members"]
         rate = t.percent(respondents / members) if members else "–"
         # "at least": a group in which everyone answered left one answer out (P6).
         message = (
             t._("{date}: at least {n} answered of {members} ({rate})")
-            if at_least
+            if figures.get("respondents_at_least")
             else t._("{date}: {n} answered of {members} ({rate})")
         )
         lines.append(
-            message.format(
-                date=closes_at.strftime("%Y-%m-%d"), n=respondents, members=members, rate=rate
-            )
+            html.escape(message.format(date=date, n=respondents, members=members, rate=rate))
         )
     for message in split_messages(lines):
         await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
@@ -335,11 +412,11 @@ async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _rounds_overview(
     db: Database, scope: set[int]
-) -> tuple[list[Schedule], list[tuple[datetime, int, int, bool]]]:
+) -> tuple[list[Schedule], list[tuple[datetime, dict[str, Any], int]]]:
     """Schedules of units in scope; per closed round the organisation-level published counts."""
     with db.session() as session:
         schedules = [s for s in session.exec(select(Schedule)).all() if s.unit_id in scope]
-        closed: list[tuple[datetime, int, int, bool]] = []
+        closed: list[tuple[datetime, dict[str, Any], int]] = []
         for survey_round in session.exec(
             select(SurveyRound)
             .where(SurveyRound.state == RoundState.CLOSED)
@@ -348,13 +425,12 @@ def _rounds_overview(
             if survey_round.unit_id not in scope:
                 continue
             top = session.get(RoundStatistic, (survey_round.id, survey_round.unit_id))
-            if top is not None and top.figures.get("shown"):
+            if top is not None:  # statistics computed: what was published, shown or not
                 closed.append(
                     (
                         survey_round.closed_at or survey_round.closes_at,
-                        top.figures["respondents"],
-                        top.figures["members"],
-                        bool(top.figures.get("respondents_at_least")),
+                        dict(top.figures),
+                        survey_round.min_group_size,
                     )
                 )
     return schedules, closed

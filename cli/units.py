@@ -70,7 +70,7 @@ def archive(unit_id: int) -> None:
 def list_units(
     archived: Annotated[bool, typer.Option(help="Show archived units too.")] = False,
 ) -> None:
-    """The tree, with workers per unit shown only where there are at least k."""
+    """The tree, with workers per unit (sub-units included) where no count below k shows."""
     from survey.enrolment import unit_tree
 
     with context() as ctx:
@@ -78,8 +78,19 @@ def list_units(
         k = ctx.settings.min_group_size
     if not nodes:
         console.print("No units yet: `pulse units create NAME`")
+        return
+    console.print(
+        f"Workers per unit, sub-units included; shown only where no count below {k} can be "
+        "worked out from it.",
+        highlight=False,
+    )
     for node in nodes:
-        members = f"{node.members} workers" if node.members is not None else f"fewer than {k}"
+        if node.members is not None:
+            members = f"{node.members} workers"
+        elif node.too_few:
+            members = f"fewer than {k}"
+        else:
+            members = "not shown (it would reveal a smaller group)"
         flag = " (archived)" if node.unit.archived else ""
         console.print(
             f"{'  ' * node.depth}{node.unit.id:>4}  {escape(node.unit.name)} ({node.unit.kind}) - "

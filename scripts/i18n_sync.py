@@ -22,7 +22,7 @@ def main() -> None:
     for package in ("survey", "aggregation", "bot"):
         for _, _, message, _, _ in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")],
-            keywords={"_": None, "ngettext": (1, 2)},
+            keywords={"_": None, "N_": None, "ngettext": (1, 2)},
         ):
             marked.add(message)
     for message in sorted(marked, key=str):

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from survey.crypto import KeyRing
+from survey.grouping import Tree, rolled_up, suppress
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database
 from survey.storage.models import Member, MemberStatus, Role, Unit
@@ -101,12 +102,16 @@ def archive_unit(db: Database, unit_id: int) -> Unit:
 class UnitNode:
     unit: Unit
     depth: int
-    #: Workers enrolled here (not below); None when fewer than k, so it is never shown (P6).
+    #: Workers in the unit and every unit below it; None where that could not be shown without
+    #: letting a count below k be worked out, by itself or by subtracting shown counts (P6).
     members: int | None
+    #: Why not shown: fewer than k in it, or a smaller group beside it would be revealed.
+    too_few: bool = False
 
 
 def unit_tree(db: Database, min_group_size: int, include_archived: bool = False) -> list[UnitNode]:
-    """The tree in display order (depth-first), with member counts only where >= k."""
+    """The tree in display order (depth-first), with each unit's workers counted with those of
+    its sub-units, shown only where every count and every difference of counts is 0 or >= k."""
     with db.session() as session:
         units = session.exec(select(Unit).order_by(col(Unit.name))).all()
         counts = dict(
@@ -116,21 +121,47 @@ def unit_tree(db: Database, min_group_size: int, include_archived: bool = False)
                 .group_by(col(Member.unit_id))
             ).all()
         )
+    listed = [unit for unit in units if include_archived or not unit.archived]
+    tree = Tree({unit.id: unit.parent_id for unit in units})
+    totals = rolled_up(tree, counts)
+    shown = suppress(tree, totals, min_group_size)
     children: dict[int | None, list[Unit]] = {}
-    for unit in units:
-        if unit.archived and not include_archived:
-            continue
+    for unit in listed:
         children.setdefault(unit.parent_id, []).append(unit)
     nodes: list[UnitNode] = []
 
     def walk(parent: int | None, depth: int) -> None:
         for unit in children.get(parent, []):
-            count = counts.get(unit.id, 0)
-            nodes.append(UnitNode(unit, depth, count if count >= min_group_size else None))
+            total = totals[unit.id]
+            if unit.id in shown:
+                nodes.append(UnitNode(unit, depth, total))
+            else:
+                nodes.append(UnitNode(unit, depth, None, too_few=total < min_group_size))
             walk(unit.id, depth + 1)
 
     walk(None, 0)
     return nodes
+
+
+def units_named(db: Database, text: str, within: set[int]) -> list[Unit]:
+    """Units among ``within`` that ``text`` names: the one whose name it is (case and extra
+    spaces aside), else every unit whose name contains it. Units outside ``within`` are never
+    matched, so a name cannot be used to probe what exists beyond a grant."""
+    wanted = " ".join(text.split()).casefold()
+    if not wanted:
+        return []
+    with db.session() as session:
+        units = [
+            unit
+            for unit in session.exec(select(Unit).where(col(Unit.id).in_(within))).all()
+            if not unit.archived
+        ]
+    exact = [unit for unit in units if " ".join(unit.name.split()).casefold() == wanted]
+    if exact:
+        return exact
+    return sorted(
+        (unit for unit in units if wanted in unit.name.casefold()), key=lambda unit: unit.name
+    )
 
 
 def _unit(session: Session, unit_id: int) -> Unit:

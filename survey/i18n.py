@@ -55,6 +55,24 @@ class Texts:
         value = f"{share * 100:.0f}"
         return f"{value} %" if self.language == "sv" else f"{value}%"
 
+    def weekday(self, index: int) -> str:
+        """Monday is 0, as in ``datetime.weekday()``: "måndag", "Monday"."""
+        from babel.dates import get_day_names
+
+        return str(get_day_names("wide", locale=self.language)[index])
+
+    def cadence(self, cadence: str) -> str:
+        names = {
+            "weekly": self._("every week"),
+            "biweekly": self._("every other week"),
+            "monthly": self._("every month"),
+        }
+        return names.get(cadence, cadence)
+
+    def role(self, role: str) -> str:
+        names = {"worker": self._("worker"), "manager": self._("manager"), "admin": self._("admin")}
+        return names.get(role, role)
+
     def number(self, value: float, digits: int = 0) -> str:
         text = f"{value:.{digits}f}"
         return text.replace(".", ",") if self.language == "sv" else text

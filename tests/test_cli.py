@@ -153,7 +153,7 @@ def test_a_broken_question_set_is_explained_and_not_imported(env: Path, tmp_path
     code, output = _run("questions", "import", str(broken))
     assert code == 2
     assert "broken.yaml:" in output
-    assert "item 'behind': type: Input should be 'scale', 'choice', 'yes_no' or 'text'" in output
+    assert "item 'behind': type: must be one of: scale, choice, yes_no, text" in output
     assert "Nothing was imported." in output
     assert "No question sets yet" in _run("questions", "list")[1]
 

@@ -106,3 +106,23 @@ def test_unit_names_are_bounded_and_plain(db) -> None:
         create_unit(db, "x" * (MAX_UNIT_NAME + 1))
     with pytest.raises(EnrolmentError, match="control characters"):
         create_unit(db, "Evil \x1b[31m red")
+
+
+def test_sub_tree_counts_never_let_a_small_count_be_worked_out(db, keys) -> None:
+    """IFO has 9 workers in two teams of 4 and 5. Showing "IFO 9" and "Team B 5" would give
+    Team A's 4 by subtraction: Team B is not shown either, and says why."""
+    ifo = create_unit(db, "IFO")
+    team_a = create_unit(db, "Team A", parent_id=ifo.id)
+    team_b = create_unit(db, "Team B", parent_id=ifo.id)
+    for i in range(4):
+        enrol_member(db, keys, telegram_user_id=300 + i, chat_id=300 + i, unit_id=team_a.id)
+    for i in range(5):
+        enrol_member(db, keys, telegram_user_id=400 + i, chat_id=400 + i, unit_id=team_b.id)
+    nodes = {n.unit.name: n for n in unit_tree(db, min_group_size=5)}
+    assert nodes["IFO"].members == 9  # the sub-tree, not the 0 workers attached to IFO itself
+    assert (nodes["Team A"].members, nodes["Team A"].too_few) == (None, True)
+    assert (nodes["Team B"].members, nodes["Team B"].too_few) == (None, False)
+    for i in range(4):  # four more join Team A: now every count may be shown
+        enrol_member(db, keys, telegram_user_id=500 + i, chat_id=500 + i, unit_id=team_a.id)
+    nodes = {n.unit.name: n for n in unit_tree(db, min_group_size=5)}
+    assert [nodes[name].members for name in ("IFO", "Team A", "Team B")] == [13, 8, 5]

@@ -20,7 +20,7 @@ def _marked_messages() -> set[str]:
         for _, _, message, _, _ in extract_from_dir(
             ROOT / package,
             method_map=[("**.py", "python")],
-            keywords={"_": None, "ngettext": (1, 2)},
+            keywords={"_": None, "N_": None, "ngettext": (1, 2)},
         ):
             found.update([message] if isinstance(message, str) else message)
     return {m for m in found if m}

@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from survey.phrases import N_, Phrase, Translator, phrase, verbatim
 from survey.questions.model import Path, QuestionSet, check_consistency
 
 #: A question set is a few dozen items; anything far larger is a wrong file, not a bigger set.
@@ -42,13 +43,22 @@ _Loader.add_implicit_resolver(
 
 @dataclass(frozen=True)
 class Problem:
-    line: int | None
-    where: str
-    message: str
+    """One reason a file cannot be used, at a line, said in English (``render``) or in the
+    reader's language (``render(source, t)``)."""
 
-    def render(self, source: str) -> str:
+    line: int | None
+    where: Phrase | str
+    message: Phrase
+
+    def render(self, source: str, t: Translator | None = None) -> str:
+        def said(part: Phrase | str) -> str:
+            if isinstance(part, str):
+                return part
+            return part.in_language(t) if t is not None else str(part)
+
         at = f"{source}:{self.line}" if self.line else source
-        return f"{at}: {self.where}: {self.message}" if self.where else f"{at}: {self.message}"
+        message = said(self.message)
+        return f"{at}: {said(self.where)}: {message}" if self.where else f"{at}: {message}"
 
 
 class QuestionSetError(ValueError):
@@ -62,24 +72,19 @@ class QuestionSetError(ValueError):
 
 def load_question_set_file(path: FilePath) -> QuestionSet:
     if path.is_dir():
-        raise QuestionSetError(str(path), [Problem(None, "", "is a directory, not a YAML file")])
+        raise QuestionSetError(
+            str(path), [Problem(None, "", phrase(N_("is a directory, not a YAML file")))]
+        )
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise QuestionSetError(
-            str(path), [Problem(None, "", f"cannot read: {exc.strerror}")]
+            str(path), [Problem(None, "", phrase(N_("cannot read: {reason}"), reason=exc.strerror))]
         ) from exc
     if size > MAX_FILE_BYTES:
         raise QuestionSetError(
             str(path),
-            [
-                Problem(
-                    None,
-                    "",
-                    f"file is {size:,} bytes; a question set may be at most "
-                    f"{MAX_FILE_BYTES:,} bytes",
-                )
-            ],
+            [Problem(None, "", _too_large(size))],
         )
     return load_question_set(path.read_bytes(), source=path.name)
 
@@ -90,20 +95,13 @@ def load_question_set(raw: bytes | str, source: str = "<upload>") -> QuestionSet
     if len(data) > MAX_FILE_BYTES:
         raise QuestionSetError(
             source,
-            [
-                Problem(
-                    None,
-                    "",
-                    f"file is {len(data):,} bytes; a question set may be at most "
-                    f"{MAX_FILE_BYTES:,} bytes",
-                )
-            ],
+            [Problem(None, "", _too_large(len(data)))],
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise QuestionSetError(
-            source, [Problem(None, "", "not a text file (expected UTF-8 YAML)")]
+            source, [Problem(None, "", phrase(N_("not a text file (expected UTF-8 YAML)")))]
         ) from exc
     try:
         _check_shape(text, source)  # bounded before anything is built from the text
@@ -113,10 +111,13 @@ def load_question_set(raw: bytes | str, source: str = "<upload>") -> QuestionSet
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise QuestionSetError(
-            source, [Problem(line, "", f"not valid YAML: {exc.problem}")]
+            source,
+            [Problem(line, "", phrase(N_("not valid YAML: {problem}"), problem=exc.problem))],
         ) from exc
     except yaml.YAMLError as exc:
-        raise QuestionSetError(source, [Problem(None, "", f"not valid YAML: {exc}")]) from exc
+        raise QuestionSetError(
+            source, [Problem(None, "", phrase(N_("not valid YAML: {problem}"), problem=str(exc)))]
+        ) from exc
     if not isinstance(document, dict) or root is None:
         raise QuestionSetError(
             source,
@@ -124,8 +125,12 @@ def load_question_set(raw: bytes | str, source: str = "<upload>") -> QuestionSet
                 Problem(
                     1,
                     "",
-                    "not a question set: expected a mapping with id, title, languages, "
-                    "constructs, scales and items",
+                    phrase(
+                        N_(
+                            "not a question set: expected a mapping with id, title, "
+                            "languages, constructs, scales and items"
+                        )
+                    ),
                 )
             ],
         )
@@ -157,7 +162,11 @@ def _check_shape(text: str, source: str) -> None:
                 line = event.start_mark.line + 1 if event.start_mark else None
                 raise QuestionSetError(
                     source,
-                    [Problem(line, "", f"nested more than {MAX_DEPTH} levels deep")],
+                    [
+                        Problem(
+                            line, "", phrase(N_("nested more than {n} levels deep"), n=MAX_DEPTH)
+                        )
+                    ],
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -175,7 +184,8 @@ def _check_expansion(root: yaml.Node | None, source: str) -> None:
             continue
         if not children_done and id(node) in visiting:
             raise QuestionSetError(
-                source, [Problem(node.start_mark.line + 1, "", "an alias refers to itself")]
+                source,
+                [Problem(node.start_mark.line + 1, "", phrase(N_("an alias refers to itself")))],
             )
         children: list[yaml.Node] = []
         if isinstance(node, yaml.MappingNode):
@@ -192,8 +202,13 @@ def _check_expansion(root: yaml.Node | None, source: str) -> None:
                         Problem(
                             node.start_mark.line + 1,
                             "",
-                            f"expands to more than {MAX_NODES:,} values (through aliases): "
-                            "not a question set",
+                            phrase(
+                                N_(
+                                    "expands to more than {n} values (through aliases): not a "
+                                    "question set"
+                                ),
+                                n=MAX_NODES,
+                            ),
                         )
                     ],
                 )
@@ -209,35 +224,84 @@ def dump_question_set(question_set: QuestionSet) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
-def _message(error: ErrorDetails) -> str:
-    kind, message = error["type"], error["msg"]
+def _message(error: ErrorDetails) -> Phrase:
+    """Pydantic's finding in words a question-set author understands, in either language."""
+    kind = error["type"]
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
     if kind == "extra_forbidden":
-        return "unknown field (check the spelling; `pulse questions schema` lists every field)"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "string_pattern_mismatch":
-        return (
-            f"{error.get('input')!r} is not allowed: use lower-case letters, digits and _ , "
-            "starting with a letter"
+        return phrase(
+            N_("unknown field (check the spelling; `pulse questions schema` lists every field)")
         )
-    return message
+    if kind == "missing":
+        return phrase(N_("required field is missing"))
+    if kind == "string_pattern_mismatch":
+        allowed = phrase(
+            N_("use lower-case letters, digits, _ and -, starting with a letter")
+            if "-" in str(ctx.get("pattern", ""))
+            else N_("use lower-case letters, digits and _, starting with a letter")
+        )
+        return phrase(
+            N_("'{value}' is not allowed: {allowed}"), value=error.get("input"), allowed=allowed
+        )
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return phrase(N_("must be one of: {choices}"), choices=", ".join(choices))
+    bounds = {
+        "greater_than_equal": (N_("must be at least {limit}"), "ge"),
+        "less_than_equal": (N_("must be at most {limit}"), "le"),
+        "greater_than": (N_("must be more than {limit}"), "gt"),
+        "less_than": (N_("must be less than {limit}"), "lt"),
+        "string_too_short": (N_("must have at least {limit} characters"), "min_length"),
+        "string_too_long": (N_("may have at most {limit} characters"), "max_length"),
+        "too_short": (N_("needs at least {limit} entries"), "min_length"),
+        "too_long": (N_("may have at most {limit} entries"), "max_length"),
+    }
+    if kind in bounds:
+        template, key = bounds[kind]
+        return phrase(template, limit=ctx.get(key))
+    kinds = {
+        "int_type": N_("must be a whole number"),
+        "int_parsing": N_("must be a whole number"),
+        "int_from_float": N_("must be a whole number"),
+        "float_type": N_("must be a number"),
+        "float_parsing": N_("must be a number"),
+        "bool_type": N_("must be true or false"),
+        "bool_parsing": N_("must be true or false"),
+        "string_type": N_("must be text"),
+        "list_type": N_("must be a list (lines starting with -)"),
+        "tuple_type": N_("must be a list (lines starting with -)"),
+        "dict_type": N_("must be a mapping (key: value lines)"),
+        "model_type": N_("must be a mapping (key: value lines)"),
+        "model_attributes_type": N_("must be a mapping (key: value lines)"),
+    }
+    if kind in kinds:
+        return phrase(kinds[kind])
+    return verbatim(str(error["msg"]).removeprefix("Value error, "))
 
 
-def _problem(root: yaml.Node, document: Any, path: Path, message: str) -> Problem:
+def _problem(root: yaml.Node, document: Any, path: Path, message: Phrase) -> Problem:
     parts = [p for p in path if p != "[key]"]
     return Problem(_line_of(root, parts), _where(document, parts), message)
 
 
-def _where(document: Any, path: list[str | int]) -> str:
+def _where(document: Any, path: list[str | int]) -> Phrase | str:
     """'item 'stress': text.en' rather than 'items.3.text.en'."""
     if len(path) >= 2 and path[0] == "items" and isinstance(path[1], int):
         items = document.get("items") if isinstance(document, dict) else None
         key = None
         if isinstance(items, list) and path[1] < len(items) and isinstance(items[path[1]], dict):
             key = items[path[1]].get("key")
-        head = f"item '{key}'" if key else f"item {path[1] + 1}"
         rest = ".".join(str(p) for p in path[2:])
-        return f"{head}: {rest}" if rest else head
+        if key:
+            return (
+                phrase(N_("item '{key}': {field}"), key=key, field=rest)
+                if rest
+                else phrase(N_("item '{key}'"), key=key)
+            )
+        number = path[1] + 1
+        if rest:
+            return phrase(N_("item {n}: {field}"), n=number, field=rest)
+        return phrase(N_("item {n}"), n=number)
     return ".".join(str(p) for p in path)
 
 
@@ -263,6 +327,14 @@ def _line_of(node: yaml.Node, path: list[str | int]) -> int:
     return line + 1
 
 
+def _too_large(size: int) -> Phrase:
+    return phrase(
+        N_("file is {size} bytes; a question set may be at most {limit} bytes"),
+        size=f"{size:,}",
+        limit=f"{MAX_FILE_BYTES:,}",
+    )
+
+
 def _duplicate_keys(node: yaml.Node, trail: str = "") -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
@@ -272,7 +344,11 @@ def _duplicate_keys(node: yaml.Node, trail: str = "") -> list[Problem]:
             if key in seen:
                 where = f"{trail}.{key}" if trail else key
                 problems.append(
-                    Problem(key_node.start_mark.line + 1, where, "this key appears twice here")
+                    Problem(
+                        key_node.start_mark.line + 1,
+                        where,
+                        phrase(N_("this key appears twice here")),
+                    )
                 )
             seen.add(key)
             problems.extend(_duplicate_keys(value_node, f"{trail}.{key}" if trail else key))

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from survey.phrases import N_, Phrase, phrase
 from survey.settings import SUPPORTED_LANGUAGES
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -133,9 +134,9 @@ class QuestionSet(_Strict):
 Path = tuple[str | int, ...]
 
 
-def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
+def check_consistency(qs: QuestionSet) -> list[tuple[Path, Phrase]]:
     """Problems that span fields, each with the path of the value to fix."""
-    problems: list[tuple[Path, str]] = []
+    problems: list[tuple[Path, Phrase]] = []
     languages = set(qs.languages)
     allowed_languages = ", ".join(qs.languages)
 
@@ -146,31 +147,45 @@ def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
             problems.append(
                 (
                     path,
-                    f"missing translation for '{missing}' (this set's languages: "
-                    f"{allowed_languages})",
+                    phrase(
+                        N_("missing translation for '{missing}' (this set's languages: {all})"),
+                        missing=missing,
+                        all=allowed_languages,
+                    ),
                 )
             )
 
     if len(set(qs.languages)) != len(qs.languages):
-        problems.append((("languages",), "a language is listed twice"))
+        problems.append((("languages",), phrase(N_("a language is listed twice"))))
     for language in qs.languages:
         if language not in SUPPORTED_LANGUAGES:
-            problems.append((("languages",), f"unsupported language {language!r}"))
+            problems.append(
+                (("languages",), phrase(N_("unsupported language '{language}'"), language=language))
+            )
     need_languages(qs.title, ("title",))
     need_languages(qs.attribution, ("attribution",))
     for name, construct in qs.constructs.items():
         need_languages(construct.label, ("constructs", name, "label"))
     for name, scale in qs.scales.items():
         if len(set(scale.values)) != len(scale.values):
-            problems.append((("scales", name, "values"), "scale values must be distinct"))
+            problems.append(
+                (("scales", name, "values"), phrase(N_("scale values must be distinct")))
+            )
         need_languages(scale.labels, ("scales", name, "labels"))
         for language, labels in scale.labels.items():
             if len(labels) != len(scale.values):
                 problems.append(
                     (
                         ("scales", name, "labels", language),
-                        f"{len(labels)} labels for {len(scale.values)} scale points; give exactly "
-                        f"one label per value {scale.values}",
+                        phrase(
+                            N_(
+                                "{labels} labels for {points} scale points; give exactly one "
+                                "label per value {values}"
+                            ),
+                            labels=len(labels),
+                            points=len(scale.values),
+                            values=scale.values,
+                        ),
                     )
                 )
     seen: dict[str, int] = {}
@@ -180,19 +195,32 @@ def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
             problems.append(
                 (
                     (*path, "key"),
-                    f"duplicate item key '{item.key}' (also item {seen[item.key] + 1})",
+                    phrase(
+                        N_("duplicate item key '{key}' (also item {n})"),
+                        key=item.key,
+                        n=seen[item.key] + 1,
+                    ),
                 )
             )
         seen.setdefault(item.key, index)
         need_languages(item.text, (*path, "text"))
         if item.phase is not None and item.phase >= item.cadence:
-            problems.append(((*path, "phase"), f"phase must be below the cadence ({item.cadence})"))
+            problems.append(
+                (
+                    (*path, "phase"),
+                    phrase(N_("phase must be below the cadence ({cadence})"), cadence=item.cadence),
+                )
+            )
         if item.construct_key not in qs.constructs:
-            known = ", ".join(sorted(qs.constructs)) or "none declared"
+            known = ", ".join(sorted(qs.constructs)) or "–"
             problems.append(
                 (
                     (*path, "construct"),
-                    f"unknown construct '{item.construct_key}' (declared constructs: {known})",
+                    phrase(
+                        N_("unknown construct '{construct}' (declared constructs: {known})"),
+                        construct=item.construct_key,
+                        known=known,
+                    ),
                 )
             )
         problems.extend(_check_item_type(qs, item, path, need_languages))
@@ -203,14 +231,18 @@ def check_consistency(qs: QuestionSet) -> list[tuple[Path, str]]:
                     problems.append(
                         (
                             (*path, "alerts", alert_index, "threshold"),
-                            "share_unfavourable takes a share between 0 and 1, e.g. 0.4",
+                            phrase(
+                                N_("share_unfavourable takes a share between 0 and 1, e.g. 0.4")
+                            ),
                         )
                     )
                 if not item.unfavourable:
                     problems.append(
                         (
                             (*path, "alerts", alert_index, "kind"),
-                            "share_unfavourable needs the item's 'unfavourable' answers",
+                            phrase(
+                                N_("share_unfavourable needs the item's 'unfavourable' answers")
+                            ),
                         )
                     )
     problems.extend(_check_rotation(qs))
@@ -222,40 +254,68 @@ def _check_item_type(
     item: Item,
     path: Path,
     need_languages: Callable[[Mapping[Language, object] | None, Path], None],
-) -> list[tuple[Path, str]]:
-    problems: list[tuple[Path, str]] = []
+) -> list[tuple[Path, Phrase]]:
+    problems: list[tuple[Path, Phrase]] = []
     if item.type == "scale":
         if item.scale is None:
-            problems.append(((*path, "scale"), "a scale item needs 'scale: <name of a scale>'"))
+            problems.append(
+                ((*path, "scale"), phrase(N_("a scale item needs 'scale: <name of a scale>'")))
+            )
         elif item.scale not in qs.scales:
-            known = ", ".join(sorted(qs.scales)) or "none declared"
-            problems.append(((*path, "scale"), f"unknown scale '{item.scale}' (scales: {known})"))
+            known = ", ".join(sorted(qs.scales)) or "–"
+            problems.append(
+                (
+                    (*path, "scale"),
+                    phrase(
+                        N_("unknown scale '{scale}' (scales: {known})"),
+                        scale=item.scale,
+                        known=known,
+                    ),
+                )
+            )
     elif item.scale is not None:
-        problems.append(((*path, "scale"), f"'scale' is only for scale items, not {item.type}"))
+        problems.append(
+            (
+                (*path, "scale"),
+                phrase(N_("'scale' is only for scale items, not {type}"), type=item.type),
+            )
+        )
     if item.type == "choice":
         if not item.options or len(item.options) < 2:
-            problems.append(((*path, "options"), "a choice item needs at least two options"))
+            problems.append(
+                ((*path, "options"), phrase(N_("a choice item needs at least two options")))
+            )
         else:
             values = [option.value for option in item.options]
             if len(set(values)) != len(values):
-                problems.append(((*path, "options"), "option values must be distinct"))
+                problems.append(((*path, "options"), phrase(N_("option values must be distinct"))))
             for option_index, option in enumerate(item.options):
                 need_languages(option.label, (*path, "options", option_index, "label"))
     elif item.options is not None:
         problems.append(
-            ((*path, "options"), f"'options' is only for choice items, not {item.type}")
+            (
+                (*path, "options"),
+                phrase(N_("'options' is only for choice items, not {type}"), type=item.type),
+            )
         )
     if item.type == "text":
         if not qs.allow_free_text:
             problems.append(
                 (
                     (*path, "type"),
-                    "free text is off for this set: set 'allow_free_text: true' to ask it "
-                    "(comments are shown only after the round closes and from 10 answers)",
+                    phrase(
+                        N_(
+                            "free text is off for this set: set 'allow_free_text: true' to ask "
+                            "it (comments are shown only after the round closes and from 10 "
+                            "answers)"
+                        )
+                    ),
                 )
             )
         if item.direction != "descriptive" or item.unfavourable:
-            problems.append(((*path, "type"), "text items are descriptive and have no scoring"))
+            problems.append(
+                ((*path, "type"), phrase(N_("text items are descriptive and have no scoring")))
+            )
     elif item.type in ("scale", "choice") and (item.scale in qs.scales or item.options):
         allowed = qs.answer_values(item)
         for value in item.unfavourable:
@@ -263,21 +323,33 @@ def _check_item_type(
                 problems.append(
                     (
                         (*path, "unfavourable"),
-                        f"{value!r} is not an answer of this item (answers: {allowed})",
+                        phrase(
+                            N_("'{value}' is not an answer of this item (answers: {allowed})"),
+                            value=value,
+                            allowed=", ".join(map(str, allowed)),
+                        ),
                     )
                 )
     elif item.type == "yes_no":
         for value in item.unfavourable:
             if value not in qs.answer_values(item):
-                problems.append(((*path, "unfavourable"), f"{value!r} is not yes, no or na"))
+                problems.append(
+                    (
+                        (*path, "unfavourable"),
+                        phrase(N_("'{value}' is not yes, no or na"), value=value),
+                    )
+                )
     if item.direction != "descriptive" and item.type != "scale":
         problems.append(
-            ((*path, "direction"), "only scale items are scored into an index; use 'descriptive'")
+            (
+                (*path, "direction"),
+                phrase(N_("only scale items are scored into an index; use 'descriptive'")),
+            )
         )
     return problems
 
 
-def _check_rotation(qs: QuestionSet) -> list[tuple[Path, str]]:
+def _check_rotation(qs: QuestionSet) -> list[tuple[Path, Phrase]]:
     cycle = math.lcm(*(item.cadence for item in qs.items))
     for round_index in range(cycle):
         asked = items_for_round(qs, round_index)
@@ -285,9 +357,17 @@ def _check_rotation(qs: QuestionSet) -> list[tuple[Path, str]]:
             return [
                 (
                     ("max_items_per_checkin",),
-                    f"round {round_index + 1} of the rotation would ask {len(asked)} items "
-                    f"({', '.join(i.key for i in asked)}), more than max_items_per_checkin "
-                    f"{qs.max_items_per_checkin}: raise it or lengthen some cadences",
+                    phrase(
+                        N_(
+                            "round {round} of the rotation would ask {n} items ({keys}), more "
+                            "than max_items_per_checkin {limit}: raise it or lengthen some "
+                            "cadences"
+                        ),
+                        round=round_index + 1,
+                        n=len(asked),
+                        keys=", ".join(i.key for i in asked),
+                        limit=qs.max_items_per_checkin,
+                    ),
                 )
             ]
     return []

@@ -104,6 +104,12 @@ async def test_manager_reports_stay_within_the_grant(bot, tree) -> None:
     api.send_text(MANAGER, f"/report {tree['root'].id}", language="en")
     await api.wait_for(lambda: len(api.texts(MANAGER)) == 3)
     assert "only the units you were given access to" in api.texts(MANAGER)[2]
+    api.send_text(MANAGER, "/report team a", language="en")  # by name, within the grant
+    await api.wait_for(lambda: len(api.texts(MANAGER)) == 4)
+    assert api.texts(MANAGER)[3] == report
+    api.send_text(MANAGER, "/report Team B", language="en")  # a name outside it: not found
+    await api.wait_for(lambda: len(api.texts(MANAGER)) == 5)
+    assert "None of your units is called “Team B”" in api.texts(MANAGER)[4]
     api.send_text(WORKER, "/report", language="en")
     await api.wait_for(lambda: api.texts(WORKER))
     assert "for managers and admins" in api.texts(WORKER)[0]
@@ -114,6 +120,7 @@ async def test_units_and_trend_for_managers(bot, tree) -> None:
     api.send_text(MANAGER, "/units", language="en")
     await api.wait_for(lambda: api.texts(MANAGER))
     listing = api.texts(MANAGER)[0]
+    assert "sub-units included" in listing
     assert "Team A – 6 workers" in listing
     assert "Team B" not in listing
     api.send_text(MANAGER, "/trend", language="en")
@@ -132,13 +139,14 @@ async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None:
     api.send_document(ADMIN, "who5.yaml", broken, language="en")
     await api.wait_for(lambda: "nothing was imported" in (api.last(ADMIN).text or ""))
     assert "who5.yaml:" in (api.last(ADMIN).text or "")
-    assert "'scale', 'choice', 'yes_no' or 'text'" in (api.last(ADMIN).text or "")
+    assert "must be one of: scale, choice, yes_no, text" in (api.last(ADMIN).text or "")
 
     api.send_document(ADMIN, "who5.yaml", good, language="en")
     await api.wait_for(lambda: "valid" in (api.last(ADMIN).text or ""))
     preview = api.last(ADMIN)
     api.press(ADMIN, preview, preview.buttons()[0][1], language="en")
     await api.wait_for(lambda: "Imported who5 version 1" in (preview.text or ""))
+    assert "No schedule asks it yet" in (preview.text or "")  # what the admin must do next
     row, _ = load_version(db, "who5")
     assert row.version == 1
 
@@ -202,6 +210,59 @@ async def test_admins_see_rounds_with_response_rates_of_closed_rounds_only(bot, 
     assert overview.count("answered of") == 1  # the open round is not there
 
 
+async def test_an_admin_working_in_swedish_reads_swedish(bot, tree, db, keys, settings) -> None:
+    """Roles, cadences, weekdays and question-set problems in the admin's language; a round
+    in which too few answered is listed as such, not left out."""
+    from survey.lifecycle import create_schedule
+    from survey.schedules import ScheduleSpec
+    from survey.storage.models import Member
+
+    api = bot
+    with db.session() as session:
+        for member in session.exec(select(Member).where(Member.role != Role.WORKER)).all():
+            member.language = "sv"
+    create_schedule(
+        db,
+        unit_id=tree["root"].id,
+        question_sets=["social-work-weekly"],
+        spec=ScheduleSpec(starts_on=datetime.now(UTC).date()),
+    )
+    api.send_text(ADMIN, f"/invite {tree['a'].id} chef", language="sv")
+    await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[ADMIN]))
+    assert api.texts(ADMIN)[0].startswith(f"Inbjudan för en chef i enhet {tree['a'].id}")
+    before = len(api.texts(ADMIN))
+    api.send_text(ADMIN, "/invite", language="sv")
+    await api.wait_for(lambda: len(api.texts(ADMIN)) > before)
+    assert api.texts(ADMIN)[-1] == "Använd: /invite <enhets-id> <medarbetare|chef|administratör>"
+
+    broken = (SETS / "who5.yaml").read_bytes().replace(b"type: scale", b"type: slider", 1)
+    api.send_document(ADMIN, "who5.yaml", broken, language="sv")
+    await api.wait_for(lambda: "inget importerades" in (api.last(ADMIN).text or ""))
+    problem = api.last(ADMIN).text or ""
+    assert "fråga '" in problem
+    assert "måste vara något av: scale, choice, yes_no, text" in problem
+    assert "Input should" not in problem
+
+    row, question_set = load_version(db, "social-work-weekly")
+    quiet = open_round(  # a round of Team B alone in which nobody answered
+        db,
+        keys,
+        settings,
+        unit_id=tree["b"].id,
+        items=lock_items([(row.id, question_set)], 0),
+        opens_at=datetime.now(UTC) - timedelta(days=3),
+        closes_at=datetime.now(UTC) - timedelta(days=1),
+        question_set_versions=[row.id],
+    )
+    close_round(db, keys, quiet.id)
+    before = len(api.texts(ADMIN))
+    api.send_text(ADMIN, "/rounds", language="sv")
+    await api.wait_for(lambda: len(api.texts(ADMIN)) > before)
+    overview = api.texts(ADMIN)[-1]
+    assert "social-work-weekly · varje vecka, måndag kl. 09:00 · aktivt" in overview
+    assert "visas inte (färre än 5 svarade)" in overview
+
+
 async def test_a_close_interrupted_before_statistics_is_finished_and_reported_once(
     bot, tree, db, keys
 ) -> None:
@@ -259,3 +320,30 @@ async def test_help_fits_the_role_and_plain_messages_get_an_answer(bot, tree) ->
     api.send_text(WORKER, "/nosuchcommand", language="en")
     await api.wait_for(lambda: len(api.texts(WORKER)) == 3)
     assert "/checkin" in api.texts(WORKER)[2]
+
+
+async def test_trend_of_a_unit_never_shown_is_answered_in_words(
+    bot, tree, db, keys, settings
+) -> None:
+    api = bot
+    small = create_unit(db, "Team C", parent_id=tree["root"].id)
+    for i in range(2):
+        enrol_member(db, keys, telegram_user_id=950 + i, chat_id=950 + i, unit_id=small.id)
+    row, question_set = load_version(db, "social-work-weekly")
+    survey_round = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=tree["root"].id,
+        items=lock_items([(row.id, question_set)], 0),
+        opens_at=datetime.now(UTC) - timedelta(days=3),
+        closes_at=datetime.now(UTC) - timedelta(days=1),
+        question_set_versions=[row.id],
+    )
+    close_round(db, keys, survey_round.id)
+    api.send_text(ADMIN, f"/trend {small.id}", language="en")
+    await api.wait_for(lambda: api.texts(ADMIN))
+    answer = api.texts(ADMIN)[0]
+    assert "not shown on its own" in answer  # the reason, as the report gives it
+    assert f"/trend {tree['root'].id} shows IFO" in answer
+    assert not any(m.kind == "photo" for m in api.messages[ADMIN])  # no empty chart

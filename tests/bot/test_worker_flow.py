@@ -36,11 +36,18 @@ async def test_join_by_invite_and_choose_language(bot, org, db) -> None:
     welcome = api.texts(USER)[2]
     assert "Välkommen" in welcome
     assert "already answered" not in welcome
-    assert "pseudonym" in welcome  # the privacy statement comes with the welcome
+    assert "Din chef ser resultat bara för grupper" in welcome  # the privacy statement, plainly
+    assert "pseudonym" not in welcome  # the technical words wait behind a button
+    welcome_message = next(m for m in api.messages[USER] if m.text == welcome)
+    ((details_label, details),) = welcome_message.buttons()
+    assert details_label == "Tekniska detaljer"
     choice = api.last(USER)
     assert [label for label, _ in choice.buttons()] == ["Svenska", "English"]
+    api.press(USER, welcome_message, details)
+    await api.wait_for(lambda: "HMAC-SHA256" in api.texts(USER)[-1])
+    assert api.texts(USER)[-1].startswith("<b>Tekniska detaljer</b>")
     api.press(USER, choice, choice.buttons()[1][1])
-    await api.wait_for(lambda: api.last(USER).text == "Language: English")
+    await api.wait_for(lambda: choice.text == "Language: English")
     with db.session() as session:
         member = session.exec(select(Member)).one()
     assert (member.unit_id, member.language) == (org["unit"].id, "en")
@@ -194,6 +201,19 @@ async def test_group_chats_are_refused_once_and_left(bot, org) -> None:
     await api.wait_for(lambda: api.left_chats.count(group) >= 2)
     assert len(api.texts(group)) == 1
     assert "only in private chats" in api.texts(group)[0]
+
+
+async def test_a_group_that_cannot_be_left_is_tried_again_and_breaks_nothing(bot, org) -> None:
+    api = bot
+    group = -100456
+    api.fail("leaveChat", 400, "Bad Request: chat not found")
+    api.send_text(USER, "/checkin", chat_type="group", chat_id=group, language="en")
+    await api.wait_for(lambda: api.count("leaveChat") == 1)
+    api.send_text(USER, "hello again", chat_type="group", chat_id=group, language="en")
+    await api.wait_for(lambda: api.left_chats.count(group) == 1)  # the second try worked
+    assert len(api.texts(group)) == 1  # explained once
+    api.send_text(USER, "/help", language="en")  # and the bot is still there for everyone
+    await api.wait_for(lambda: api.texts(USER))
 
 
 async def test_leave_deletes_the_member_after_confirmation(bot, org, db) -> None:

@@ -1,0 +1,85 @@
+"""What a worker is told about their privacy: plain words first, the technical detail one tap
+away. Both must stay true to docs/privacy.md."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from survey.i18n import Texts
+
+#: Callback payload of the "technical details" button (signed like every button).
+DETAILS = "p|tech"
+
+
+def privacy_text(t: Texts, k: int) -> str:
+    """Four short paragraphs a worker reads in the chat, in the language of the workplace."""
+    sections = [
+        (
+            t._("What is stored about you"),
+            t._(
+                "Your unit, your role and your language. Not your name or your phone number. "
+                "To send you check-ins, the bot keeps your chat number, locked with a key."
+            ),
+        ),
+        (
+            t._("Your answers"),
+            t._(
+                "Your answers are locked the moment you send them and saved without your name "
+                "or anything else that leads back to you. Not even whoever runs the database "
+                "can tell which answers are yours."
+            ),
+        ),
+        (
+            t._("Who sees what"),
+            t._(
+                "Your manager sees results only for groups of at least {k} people: never your "
+                "own answers, and nothing while a check-in is open. A group that is too small "
+                "is counted in a larger one."
+            ).format(k=k),
+        ),
+        (
+            t._("What Telegram sees"),
+            t._(
+                "Telegram carries this chat like any other, so it can see which buttons you "
+                "press, and so your answers. Once you have sent them, they are no longer shown "
+                "in the chat."
+            ),
+        ),
+    ]
+    return "\n\n".join(
+        f"<b>{html.escape(title)}</b>\n{html.escape(body)}" for title, body in sections
+    )
+
+
+def details_text(t: Texts) -> str:
+    """The same promises as the engineer would state them."""
+    points = [
+        t._(
+            "Instead of your Telegram id the bot stores a pseudonym made with a secret key "
+            "(HMAC-SHA256); your chat id is encrypted (AES-256-GCM) and bound to that pseudonym."
+        ),
+        t._(
+            "Answers are sealed (X25519, HKDF-SHA256, AES-256-GCM) to a report key whose private "
+            "half need not be on the bot's machine, padded to one size, and stored without "
+            "member, time or order."
+        ),
+        t._(
+            "When the round closes, the answers are shuffled and re-sealed together under the "
+            "groups they may be reported in, and the record of who answered is destroyed."
+        ),
+        t._(
+            "Reports follow minimum group sizes and are checked by an independent audit, so that "
+            "no figure, and no subtraction of figures, shows whether a given person answered or "
+            "what they answered."
+        ),
+    ]
+    title = "<b>" + html.escape(t._("Technical details")) + "</b>"
+    return "\n\n".join([title, *("• " + html.escape(point) for point in points)])
+
+
+def details_keyboard(t: Texts, signed_details: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t._("Technical details"), callback_data=signed_details)]]
+    )
