@@ -149,7 +149,7 @@ def step(views: list[ItemView], state: CheckinState, action: str) -> CheckinStat
     if action == "c" and position == len(views) and position > 0:
         return CheckinState(state.round_id, state.answers, CHOOSING)
     if action == "s" and position == len(views):
-        return state
+        return state if any(answer is not None for answer in state.answers) else None
     if position >= len(views):
         return None
     view = views[position]

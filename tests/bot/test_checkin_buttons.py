@@ -96,3 +96,19 @@ def test_any_answer_can_be_changed_from_the_summary() -> None:
     assert step(VIEWS, choosing, "s") is None  # no sending half-way through a change
     assert step(VIEWS, first, "s") is None
     assert CheckinState.decode("c1|7|31~9|a0") is None  # a focus beyond the answers
+
+
+def test_a_check_in_of_skips_only_offers_no_send() -> None:
+    """Every question optional and every one skipped: there is nothing to send, and a send
+    would count the worker as having answered; the summary says so and offers a change."""
+    from bot.checkin import Screen
+    from survey.i18n import Texts
+
+    views = [VIEWS[1], VIEWS[1]]
+    skipped = CheckinState(7, (None, None))
+    text, keyboard = Screen(views, Texts("en"), SIGNER, 42).summary(skipped)
+    labels = [button.text for row in keyboard.inline_keyboard for button in row]
+    assert labels == ["✎ Change an answer"]
+    assert "nothing to send" in text
+    assert step(views, skipped, "c") == CheckinState(7, (None, None), CHOOSING)
+    assert step(views, skipped, "s") is None  # an old or forged "send" sends nothing
