@@ -33,6 +33,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	bash scripts/ensure-postgres
+	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed

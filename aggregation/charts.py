@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Any
 
 import matplotlib
 
@@ -15,8 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-from aggregation.report import UnitReport
+from aggregation.report import UnitReport, latest_asked, unit_heatmap_data
 from survey.i18n import Texts
+from survey.storage import Database
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 #: Blue (good) to orange (bad): distinguishable for the common colour-vision deficiencies.
@@ -30,44 +32,15 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
     columns = max(1, min(3, len(constructs)))
     rows = max(1, math.ceil(len(constructs) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
-    dates = [r.closed_at.strftime("%d/%m") for r in report.rounds]
+    dates = [t.week(r.closed_at) for r in report.rounds]
     x = np.arange(len(dates))
     for axis in axes.flat[len(constructs) :]:
         axis.set_visible(False)
     for axis, construct in zip(axes.flat, constructs, strict=False):
-        # Rounds that did not ask the construct (rotation) are left out of the lines; rounds
-        # that asked it but show nothing (fewer than k answers) are gaps, shaded grey.
-        asked = report.asked[construct].to_numpy()
-        lines = [(report.indices, "-", OKABE_ITO[0], report.unit_name, "o")]
-        if report.parent_name:
-            lines.append((report.parent_indices, "--", OKABE_ITO[1], report.parent_name, ""))
-        if report.org_id != report.unit_id:
-            lines.append((report.org_indices, ":", OKABE_ITO[2], report.org_name, ""))
-        for frame, style, colour, name, marker in lines:
-            axis.plot(
-                x[asked],
-                frame[construct].to_numpy()[asked],
-                linestyle=style,
-                color=colour,
-                label=name,
-                marker=marker or None,
-            )
-        hidden = report.indices[construct].isna().to_numpy() & asked
-        for position in x[hidden]:
-            axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
-        label = report.construct_labels[construct].get(language, construct)
-        better = report.construct_better.get(construct) == "higher_is_better"
-        axis.set_title(
-            f"{label} ({t._('higher is better') if better else t._('higher is worse')})", fontsize=9
-        )
-        axis.set_ylim(0, 100)
-        axis.set_xticks(x, dates, fontsize=7, rotation=45)
-        axis.grid(alpha=0.3)
+        _panel(axis, report, construct, t, x, dates, size=7)
     if constructs:
         axes.flat[0].legend(fontsize=7, loc="best")
-    footnote = t._(
-        "Grey: not shown that round (fewer than {k} answers, or to protect a smaller group)."
-    ).format(k=report.rounds[-1].k if report.rounds else 5)
+    footnote = _grey_note(t, report)
     figure.suptitle(f"{report.unit_name}: {t._('Indices (0–100)')}", fontsize=11)
     figure.text(0.01, 0.005, footnote, fontsize=7, color="#555555")
     # Fixed margins in inches instead of tight_layout, which measured every tick label again
@@ -84,6 +57,68 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
     return _png(figure)
 
 
+def area_chart(report: UnitReport, construct: str, language: str) -> bytes:
+    """One area over time, drawn to be read on a phone: large type, weeks on the axis, the
+    unit against its parent and the organisation, and a note that says what grey means."""
+    t = Texts(language)
+    dates = [t.week(r.closed_at) for r in report.rounds]
+    x = np.arange(len(dates))
+    figure, axis = plt.subplots(figsize=(6.4, 4.8))
+    _panel(axis, report, construct, t, x, dates, size=11)
+    axis.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+    figure.text(0.02, 0.02, _grey_note(t, report), fontsize=8, color="#555555", wrap=True)
+    figure.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.32)
+    return _png(figure, dpi=160)
+
+
+def _panel(
+    axis: Any,
+    report: UnitReport,
+    construct: str,
+    t: Texts,
+    x: Any,
+    dates: list[str],
+    size: int,
+) -> None:
+    """Rounds that did not ask the construct (rotation) are left out of the lines; rounds that
+    asked it but show nothing (fewer than k answers) are gaps, shaded grey."""
+    asked = report.asked[construct].to_numpy()
+    lines = [(report.indices, "-", OKABE_ITO[0], report.unit_name, "o")]
+    if report.parent_name and report.parent_id != report.org_id:  # never one line twice
+        lines.append((report.parent_indices, "--", OKABE_ITO[1], report.parent_name, ""))
+    if report.org_id != report.unit_id:
+        lines.append((report.org_indices, ":", OKABE_ITO[2], report.org_name, ""))
+    for frame, style, colour, name, marker in lines:
+        axis.plot(
+            x[asked],
+            frame[construct].to_numpy()[asked],
+            linestyle=style,
+            color=colour,
+            label=name,
+            marker=marker or None,
+            linewidth=2 if size > 8 else 1.5,
+        )
+    hidden = report.indices[construct].isna().to_numpy() & asked
+    for position in x[hidden]:
+        axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
+    label = report.construct_labels[construct].get(t.language, construct)
+    better = report.construct_better.get(construct) == "higher_is_better"
+    direction = t._("higher is better") if better else t._("higher is worse")
+    axis.set_title(f"{label} ({direction})", fontsize=size + 2)
+    axis.set_ylim(0, 100)
+    step = max(1, math.ceil(len(dates) / 8)) if size > 8 else 1  # a phone fits eight weeks
+    axis.set_xticks(x[::step], dates[::step], fontsize=size, rotation=45)
+    axis.tick_params(axis="y", labelsize=size)
+    axis.grid(alpha=0.3)
+
+
+def _grey_note(t: Texts, report: UnitReport) -> str:
+    return t._(
+        "Grey band: not shown that round (fewer than {k} answers, or to protect a smaller "
+        "group). Rounds that did not ask an area are left out of its line."
+    ).format(k=report.rounds[-1].k if report.rounds else 5)
+
+
 def heatmap_chart(
     units: dict[str, dict[str, float | tuple[float, float] | None]],
     labels: dict[str, str],
@@ -98,7 +133,9 @@ def heatmap_chart(
     """
     t = Texts(language)
     names = list(units)
-    constructs = sorted({c for values in units.values() for c in values})
+    present = {c for values in units.values() for c in values}
+    # In the question set's order (as ``labels`` lists them), not alphabetically.
+    constructs = [c for c in labels if c in present] + sorted(present - set(labels))
     data = np.full((len(names), len(constructs)), np.nan)
     shown_as: dict[tuple[int, int], str] = {}
     for row, name in enumerate(names):
@@ -113,8 +150,16 @@ def heatmap_chart(
     for column, construct in enumerate(constructs):
         if better.get(construct) == "higher_is_better":
             badness[:, column] = 100 - badness[:, column]
-    figure, axis = plt.subplots(figsize=(1.3 * len(constructs) + 3, 0.5 * len(names) + 1.8))
-    axis.imshow(np.ma.masked_invalid(badness), cmap=GOOD_BAD, vmin=0, vmax=100, aspect="auto")
+    widest = max((len(name) for name in names), default=10)
+    figure, axis = plt.subplots(
+        figsize=(1.3 * len(constructs) + 1.5 + widest * 0.07, 0.5 * len(names) + 2.2)
+    )
+    image = axis.imshow(
+        np.ma.masked_invalid(badness), cmap=GOOD_BAD, vmin=0, vmax=100, aspect="auto"
+    )
+    legend = figure.colorbar(image, ax=axis, fraction=0.04, pad=0.02, ticks=[0, 100])
+    legend.ax.set_yticklabels([t._("better"), t._("worse")], fontsize=8)
+    legend.outline.set_visible(False)
     for row in range(len(names)):
         for column in range(len(constructs)):
             value = data[row, column]
@@ -142,8 +187,14 @@ def heatmap_chart(
         fontsize=8,
     )
     axis.set_yticks(range(len(names)), names, fontsize=8)
+    # Left-aligned, so the tree's indentation shows: the labels sit in a margin as wide as the
+    # longest of them.
+    widest = max((len(name) for name in names), default=10)
+    axis.tick_params(axis="y", pad=widest * 4.6)
+    for tick in axis.get_yticklabels():
+        tick.set_horizontalalignment("left")
     axis.set_title(
-        t._("Latest round by unit (hatched: not shown, too few members or answers)"),
+        t._("Latest figures by unit (hatched: not shown, too few members or answers)"),
         fontsize=10,
         wrap=True,
     )
@@ -151,9 +202,26 @@ def heatmap_chart(
     return _png(figure)
 
 
+def units_heatmap(db: Database, report: UnitReport, language: str) -> bytes | None:
+    """The sub-units heatmap of a report's latest round; None when there is only the unit."""
+    data = unit_heatmap_data(db, report)
+    if len(data) < 2:
+        return None
+    t = Texts(language)
+    latest = report.latest_round
+    labels = {}
+    for construct, ref in latest_asked(report).items():
+        label = report.construct_labels[construct].get(language) or construct
+        # Rotation: an area asked in an earlier round says which week its figures are from.
+        if latest is not None and ref.round_id != latest.round_id:
+            label += "\n(" + t._("asked {week}").format(week=t.week(ref.closed_at)) + ")"
+        labels[construct] = label
+    return heatmap_chart(data, labels, report.construct_better, language, latest.k if latest else 5)
+
+
 def response_rate_chart(report: UnitReport, language: str) -> bytes:
     t = Texts(language)
-    dates = [r.closed_at.strftime("%d/%m") for r in report.rounds]
+    dates = [t.week(r.closed_at) for r in report.rounds]
     rates = report.response_rate.to_numpy() * 100
     figure, axis = plt.subplots(figsize=(6, 2.6))
     x = np.arange(len(dates))
@@ -178,8 +246,8 @@ def response_rate_chart(report: UnitReport, language: str) -> bytes:
     return _png(figure)
 
 
-def _png(figure: plt.Figure) -> bytes:
+def _png(figure: plt.Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     return buffer.getvalue()

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import html
-import io
 import math
 import re
 from typing import Any
 
-import pandas as pd
-
-from aggregation.report import UnitReport, trend_rows, trend_table
+from aggregation.findings import Change, Finding, changes, ranked_findings
+from aggregation.report import Alert, UnitReport, trend_rows
 from survey.i18n import Texts
 
 TELEGRAM_LIMIT = 4096
 
 
 def report_text(report: UnitReport, language: str) -> list[str]:
-    """The report as Telegram messages (HTML), each under Telegram's 4096-character limit."""
+    """The report as Telegram messages (HTML), each under Telegram's 4096-character limit:
+    what to do first, then the indices with the changes that exceed chance marked, then the
+    unfavourable answers and any further alerts."""
     t = Texts(language)
     esc = html.escape
     lines = ["<b>" + esc(t._("Staff Pulse")) + " – " + esc(report.unit_name) + "</b>"]
@@ -27,56 +27,55 @@ def report_text(report: UnitReport, language: str) -> list[str]:
         return split_messages(lines)
     figures = report.latest
     k = latest.k
-    closed = latest.closed_at.strftime("%Y-%m-%d")
+    closed = t.date(latest.closed_at)
     if not figures.get("shown"):
         where = report.parent_name or report.org_name
         lines.append(esc(hidden_reason(t, figures, k, closed, where)))
         return split_messages(lines)
     lines.append(
-        esc(t._("Round closed {date}").format(date=closed))
+        esc(
+            t._("Round of {week}, closed {date}").format(week=t.week(latest.closed_at), date=closed)
+        )
         + f" · {esc(answered_text(t, figures, report.response_rate.iloc[-1]))}"
     )
 
-    table = trend_rows(report)
-    if len(table):
-        lines += ["", "<b>" + esc(t._("Indices (0–100)")) + "</b>"]
-        for row in table:
-            if math.isnan(row.index):
-                continue
-            label = report.construct_labels[row.construct].get(language, row.construct)
-            direction = (
-                t._("higher is better")
-                if report.construct_better.get(row.construct) == "higher_is_better"
-                else t._("higher is worse")
-            )
-            shown_value = index_text(t, report, row.round_id, report.unit_id, row.construct)
-            parts = [f"{esc(label)}: <b>{esc(shown_value)}</b> ({esc(direction)})"]
-            if row.round_id != latest.round_id:
-                asked_on = next(r for r in report.rounds if r.round_id == row.round_id)
-                parts.append(
-                    esc(t._("asked {date}").format(date=asked_on.closed_at.strftime("%Y-%m-%d")))
-                )
-            if not math.isnan(row.change_previous):
-                parts.append(
-                    esc(t._("{change:+.0f} since last round").format(change=row.change_previous))
-                )
-            if not math.isnan(row.change_4_round_mean):
-                parts.append(
-                    esc(
-                        t._("{change:+.0f} against the 4-round mean").format(
-                            change=row.change_4_round_mean
-                        )
-                    )
-                )
-            if report.parent_name and not math.isnan(row.parent):
-                value = index_text(t, report, row.round_id, report.parent_id, row.construct)
-                parts.append(f"{esc(report.parent_name)} {esc(value)}")
-            if report.org_id != report.unit_id and not math.isnan(row.organisation):
-                value = index_text(t, report, row.round_id, report.org_id, row.construct)
-                parts.append(f"{esc(report.org_name)} {esc(value)}")
-            lines.append("• " + " · ".join(parts))
+    findings = ranked_findings(report)
+    if findings:
+        lines += ["", "<b>" + esc(t._("To do now")) + "</b>"]
+        for number, finding in enumerate(findings, 1):
+            lines.append(f"{number}. " + esc(finding_sentence(t, report, finding, language)))
+            lines.append("   → " + esc(finding_advice(t, finding, language)))
 
-    shares = _unfavourable(report, language)
+    moved = changes(report)
+    rows = [row for row in trend_rows(report) if not math.isnan(row.index)]
+    if rows:
+        lines += ["", "<b>" + esc(t._("Indices (0–100)")) + "</b>"]
+    for row in rows:
+        label = construct_label(report, row.construct, language)
+        direction = (
+            t._("higher is better")
+            if report.construct_better.get(row.construct) == "higher_is_better"
+            else t._("higher is worse")
+        )
+        shown_value = index_text(t, report, row.round_id, report.unit_id, row.construct)
+        parts = [f"{esc(label)}: <b>{esc(shown_value)}</b> ({esc(direction)})"]
+        if row.round_id != latest.round_id:
+            asked_on = next(r for r in report.rounds if r.round_id == row.round_id)
+            parts.append(esc(t._("asked {week}").format(week=t.week(asked_on.closed_at))))
+        moves = moved.get(row.construct)
+        if moves is not None and moves.previous is not None:
+            parts.append(esc(change_text(t, moves.previous)))
+        if moves is not None and moves.baseline is not None:
+            parts.append(esc(change_text(t, moves.baseline)))
+        if report.parent_name and report.parent_id != report.org_id and not math.isnan(row.parent):
+            value = index_text(t, report, row.round_id, report.parent_id, row.construct)
+            parts.append(f"{esc(report.parent_name)} {esc(value)}")
+        if report.org_id != report.unit_id and not math.isnan(row.organisation):
+            value = index_text(t, report, row.round_id, report.org_id, row.construct)
+            parts.append(f"{esc(report.org_name)} {esc(value)}")
+        lines.append("• " + " · ".join(parts))
+
+    shares = unfavourable_answers(report, language)
     if shares:
         lines += ["", "<b>" + esc(t._("Unfavourable answers")) + "</b>"]
         for share, labels, text in shares[:6]:
@@ -89,13 +88,12 @@ def report_text(report: UnitReport, language: str) -> list[str]:
                 )
             )
 
-    if report.alerts:
-        lines += ["", "<b>⚠ " + esc(t._("Alerts")) + "</b>"]
-        for alert in report.alerts:
-            lines.append(
-                "• "
-                + esc(_alert_sentence(t, report, alert.item, alert.rule, alert.finding, language))
-            )
+    first = {id(finding.alert) for finding in findings if finding.alert is not None}
+    rest = [alert for alert in report.alerts if id(alert) not in first]
+    if rest:
+        lines += ["", "<b>⚠ " + esc(t._("More alerts")) + "</b>"]
+        for alert in rest:
+            lines.append("• " + esc(alert_sentence(t, report, alert, language)))
             lines.append("  → " + esc(alert.advice.get(language) or alert.advice.get("en", "")))
 
     lines += [
@@ -103,13 +101,63 @@ def report_text(report: UnitReport, language: str) -> list[str]:
         "<i>"
         + esc(
             t._(
-                "Figures for fewer than {k} answers (and the spread of answers for fewer "
-                "than {spread}) are never shown."
-            ).format(k=k, spread=latest.spread_k)
+                "Changes are marked clear only where they are larger than chance allows for "
+                "the number who answered. Figures for fewer than {k} answers are never shown."
+            ).format(k=k)
         )
         + "</i>",
     ]
     return split_messages(lines)
+
+
+def construct_label(report: UnitReport, construct: str, language: str) -> str:
+    labels = report.construct_labels.get(construct, {})
+    return labels.get(language) or next(iter(labels.values()), construct)
+
+
+def change_text(t: Texts, change: Change) -> str:
+    """ "+7 since the last round" - with ", a clear rise" only where chance cannot explain it."""
+    if change.rounds == 1:
+        text = t._("{change} since the last round").format(change=t.signed(change.delta))
+    else:
+        text = t._("{change} against the mean of the {n} rounds before").format(
+            change=t.signed(change.delta), n=change.rounds
+        )
+    if not change.clear:
+        return text
+    return text + ", " + (t._("a clear rise") if change.delta > 0 else t._("a clear fall"))
+
+
+def finding_sentence(t: Texts, report: UnitReport, finding: Finding, language: str) -> str:
+    if finding.alert is not None:
+        return alert_sentence(t, report, finding.alert, language)
+    assert finding.change is not None
+    change = finding.change
+    label = construct_label(report, change.construct, language)
+    if change.rounds == 1:
+        return t._(
+            "{construct} changed for the worse: {change} since the last round, more than "
+            "chance allows for this group (±{margin})."
+        ).format(construct=label, change=t.signed(change.delta), margin=t.number(change.margin))
+    return t._(
+        "{construct} changed for the worse: {change} against the mean of the {n} rounds "
+        "before, more than chance allows for this group (±{margin})."
+    ).format(
+        construct=label,
+        change=t.signed(change.delta),
+        n=change.rounds,
+        margin=t.number(change.margin),
+    )
+
+
+def finding_advice(t: Texts, finding: Finding, language: str) -> str:
+    if finding.alert is not None:
+        advice = finding.alert.advice
+        return advice.get(language) or advice.get("en", "")
+    return t._(
+        "Ask the team what lies behind it at the next workplace meeting, together with the "
+        "safety representative (skyddsombud); investigate, act and follow up (AFS 2023:2)."
+    )
 
 
 def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: str) -> str:
@@ -176,7 +224,7 @@ def share_text(t: Texts, figure: dict[str, Any]) -> str:
     return t.percent(figure["unfavourable_share"])
 
 
-def _unfavourable(report: UnitReport, language: str) -> list[tuple[str, list[str], str]]:
+def unfavourable_answers(report: UnitReport, language: str) -> list[tuple[str, list[str], str]]:
     t = Texts(language)
     found = []
     for key, figure in report.latest.get("items", {}).items():
@@ -190,28 +238,31 @@ def _unfavourable(report: UnitReport, language: str) -> list[tuple[str, list[str
     return [(shown, labels, text) for _, shown, labels, text in sorted(found, key=lambda e: -e[0])]
 
 
-def _alert_sentence(
-    t: Texts, report: UnitReport, item: str, rule: str, finding: dict[str, Any], language: str
-) -> str:
-    construct = report.items.get(item, {}).get("construct", "")
-    label = report.construct_labels.get(construct, {}).get(language, construct)
-    if rule == "share_unfavourable":
-        return t._(
-            "{item}: unfavourable answers at or above {threshold} for {rounds} rounds "
-            "in a row ({shares})."
+def alert_sentence(t: Texts, report: UnitReport, alert: Alert, language: str) -> str:
+    item = report.items.get(alert.item, {})
+    labels = item.get("construct_label") or report.construct_labels.get(item.get("construct", ""))
+    label = (labels or {}).get(language) or next(iter((labels or {}).values()), alert.item)
+    finding = alert.finding
+    if alert.rule == "share_unfavourable":
+        shares = ", ".join(t.percent(s) for s in finding["shares"])
+        return t.ngettext(
+            "{item}: unfavourable answers at or above {threshold} in the latest round ({shares}).",
+            "{item}: unfavourable answers at or above {threshold} for {rounds} rounds in a row "
+            "({shares}).",
+            finding["rounds"],
         ).format(
             item=label,
             threshold=t.percent(finding["threshold"]),
             rounds=finding["rounds"],
-            shares=", ".join(t.percent(s) for s in finding["shares"]),
+            shares=shares,
         )
-    if rule == "index_at_least":
+    if alert.rule == "index_at_least":
         return t._("{construct} index is {index}, at or above {threshold}.").format(
             construct=label,
             index=t.number(finding["index"]),
             threshold=t.number(finding["threshold"]),
         )
-    if rule == "index_at_most":
+    if alert.rule == "index_at_most":
         return t._("{construct} index is {index}, at or below {threshold}.").format(
             construct=label,
             index=t.number(finding["index"]),
@@ -250,25 +301,3 @@ def split_messages(lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     if current:
         messages.append(current)
     return messages
-
-
-def report_frame(report: UnitReport) -> pd.DataFrame:
-    """One row per round, construct index and response rate; only shown figures (NaN = hidden)."""
-    frame = report.indices.copy()
-    frame.insert(0, "respondents", report.respondents)
-    frame.insert(1, "response_rate", report.response_rate)
-    frame.insert(0, "closed_at", [r.closed_at.date().isoformat() for r in report.rounds])
-    frame.index.name = "round_id"
-    return frame
-
-
-def report_csv(report: UnitReport) -> bytes:
-    return report_frame(report).to_csv().encode()
-
-
-def report_xlsx(report: UnitReport) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        report_frame(report).to_excel(writer, sheet_name="rounds")
-        trend_table(report).to_excel(writer, sheet_name="latest", index=False)
-    return buffer.getvalue()

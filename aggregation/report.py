@@ -28,6 +28,9 @@ from survey.storage.models import RoundState, RoundStatistic, SurveyRound, Unit
 
 log = logging.getLogger(__name__)
 
+#: The conservative spread of the 0–100 indices used to judge changes (PULSE_CHANGE_SPREAD).
+DEFAULT_CHANGE_SPREAD = 25.0
+
 
 class ReportError(LookupError):
     """No report can be made as asked (unknown unit, nothing closed yet...)."""
@@ -74,6 +77,8 @@ class UnitReport:
     construct_better: dict[str, str]
     items: dict[str, dict[str, Any]]
     alerts: list[Alert] = field(default_factory=list)
+    #: The spread (0–100 scale) against which changes are judged (aggregation/findings.py).
+    change_spread: float = DEFAULT_CHANGE_SPREAD
     #: (round, unit) -> figures: everything this report shows, for the audit.
     published: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
@@ -82,7 +87,13 @@ class UnitReport:
         return self.rounds[-1] if self.rounds else None
 
 
-def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
+def build_report(
+    db: Database,
+    unit_id: int,
+    rounds: int = 12,
+    *,
+    change_spread: float = DEFAULT_CHANGE_SPREAD,
+) -> UnitReport:
     """The report of ``unit_id`` over its last ``rounds`` closed rounds."""
     with db.session() as session:
         unit = session.get(Unit, unit_id)
@@ -125,9 +136,15 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
             labels[name] = {str(language): text for language, text in construct.label.items()}
             better[name] = construct.index_direction
         for item in question_set.items:
+            construct_label = question_set.constructs.get(item.construct_key)
             items[item.key] = {
                 "text": dict(item.text),
                 "construct": item.construct_key,
+                # Descriptive constructs have no index column, but their alerts need the name.
+                "construct_label": {
+                    str(language): text
+                    for language, text in (construct_label.label if construct_label else {}).items()
+                },
                 "unfavourable_labels": {
                     language: [
                         label
@@ -188,6 +205,7 @@ def build_report(db: Database, unit_id: int, rounds: int = 12) -> UnitReport:
         construct_labels=labels,
         construct_better=better,
         items=items,
+        change_spread=change_spread,
     )
     shown_units = {unit_id, org.id, *([parent.id] if parent else [])}
     report.published = {
@@ -382,33 +400,66 @@ def _sets_of(db: Database, rounds: list[SurveyRound]) -> dict[int, QuestionSet]:
     return sets
 
 
+def latest_asked(report: UnitReport) -> dict[str, RoundRef]:
+    """Per construct, the latest round that asked it (rotation: not always the latest round)."""
+    found: dict[str, RoundRef] = {}
+    for construct in report.construct_labels:
+        if construct not in report.asked.columns:
+            continue
+        for ref in reversed(report.rounds):
+            if bool(report.asked[construct].get(ref.round_id, False)):
+                found[construct] = ref
+                break
+    return found
+
+
 def unit_heatmap_data(
     db: Database, report: UnitReport
 ) -> dict[str, dict[str, float | tuple[float, float] | None]]:
-    """Latest round: the unit and every unit below it in the round's scope, construct indices
-    where shown and None where hidden (drawn as "fewer than k")."""
+    """The unit and every unit below it, in tree order, with each construct's index from the
+    latest round that asked it; None where hidden (drawn hatched). Row names carry the number
+    who answered in the latest round."""
     latest = report.latest_round
     if latest is None:
         return {}
+    wanted_rounds = {latest.round_id, *(ref.round_id for ref in latest_asked(report).values())}
     with db.session() as session:
         rows = session.exec(
-            select(RoundStatistic.unit_id, RoundStatistic.figures).where(
-                RoundStatistic.round_id == latest.round_id
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                col(RoundStatistic.round_id).in_(wanted_rounds)
             )
         ).all()
         names = dict(session.exec(select(Unit.id, Unit.name)).all())
-    parents = {unit: figure.get("parent") for unit, figure in rows}
-    figures = dict(rows)
+    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
+    for round_id, unit, figure in rows:
+        by_round.setdefault(round_id, {})[unit] = figure
+    figures = by_round.get(latest.round_id, {})
+    parents = {unit: figure.get("parent") for unit, figure in figures.items()}
     tree = Tree(parents)
-    wanted = [u for u in parents if u == report.unit_id or report.unit_id in tree.ancestors(u)]
-    wanted.sort(key=lambda u: (len(tree.ancestors(u)), names.get(u, "")))
+    kids = tree.children()
+    ordered: list[tuple[int, int]] = []  # (unit, depth), depth first as the tree is drawn
+
+    def walk(unit: int, depth: int) -> None:
+        ordered.append((unit, depth))
+        for child in sorted(kids.get(unit, []), key=lambda u: names.get(u, "")):
+            walk(child, depth + 1)
+
+    if report.unit_id in parents:
+        walk(report.unit_id, 0)
+    asked_in = latest_asked(report)
     data: dict[str, dict[str, float | tuple[float, float] | None]] = {}
-    for unit in wanted:
-        constructs = figures[unit].get("constructs", {}) if figures[unit].get("shown") else {}
-        asked = figures[unit].get("asked", list(report.construct_labels))
-        data[names.get(unit, str(unit))] = {
-            c: _cell(constructs.get(c)) for c in report.construct_labels if c in asked
-        }
+    for unit, depth in ordered:
+        now = figures[unit]
+        # Indented as in the tree (no-break spaces survive the chart's label).
+        name = "\u00a0\u00a0\u00a0" * depth + names.get(unit, str(unit))
+        if now.get("shown"):
+            name += f" (n={now['respondents']})"
+        cells: dict[str, float | tuple[float, float] | None] = {}
+        for construct, ref in asked_in.items():
+            figure = by_round.get(ref.round_id, {}).get(unit, {})
+            shown = figure.get("constructs", {}) if figure.get("shown") else {}
+            cells[construct] = _cell(shown.get(construct))
+        data[name] = cells
     return data
 
 

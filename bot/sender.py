@@ -9,6 +9,7 @@ once, so a restart continues with exactly those not yet sent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 from dataclasses import dataclass
@@ -171,7 +172,14 @@ async def deliver_reports(application: Application, round_id: int) -> SendReport
     targets = await asyncio.to_thread(report_recipients, services.db, services.keys, round_id)
     for target in targets:
         try:
-            built = await asyncio.to_thread(build_report, services.db, target.unit_id)
+            built = await asyncio.to_thread(
+                functools.partial(
+                    build_report,
+                    services.db,
+                    target.unit_id,
+                    change_spread=services.settings.change_spread,
+                )
+            )
             for message in report_text(built, target.language):
                 await application.bot.send_message(
                     target.chat_id, message, parse_mode=ParseMode.HTML

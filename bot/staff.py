@@ -8,6 +8,7 @@ published statistics of closed rounds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import html
 import io
@@ -16,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from aggregation.charts import trend_chart
+from aggregation.charts import area_chart, units_heatmap
+from aggregation.findings import ranked_findings
 from aggregation.render import report_text, split_messages
 from aggregation.report import ReportError, UnitReport, build_report
 from bot.context import chat_of, member_of, services_of, signed, user_of
@@ -126,7 +128,12 @@ async def _granted_report(
     if unit_id is None:
         return None
     try:
-        built = await asyncio.to_thread(build_report, services_of(context).db, unit_id)
+        services = services_of(context)
+        built = await asyncio.to_thread(
+            functools.partial(
+                build_report, services.db, unit_id, change_spread=services.settings.change_spread
+            )
+        )
     except ReportError:
         # The audit's reason names group sizes below k: not for logs (P6).
         log.warning("report of unit %s withheld by the disclosure audit", unit_id)
@@ -136,21 +143,43 @@ async def _granted_report(
 
 
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/report [unit]: the latest closed rounds of a unit within the grant."""
-    granted = await _granted_report(update, context)
-    if granted is None:
-        return
-    member, _, built = granted
-    for message in report_text(built, member.language):
-        await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
-
-
-async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/trend [unit]: the indices over time as a chart."""
+    """/report [unit]: the latest closed rounds of a unit within the grant, and its sub-units
+    at a glance (a chart) where it has any."""
     granted = await _granted_report(update, context)
     if granted is None:
         return
     member, t, built = granted
+    chat = chat_of(update)
+    for message in report_text(built, member.language):
+        await chat.send_message(message, parse_mode=ParseMode.HTML)
+    if not built.latest.get("shown"):
+        return
+    heat = await asyncio.to_thread(units_heatmap, services_of(context).db, built, member.language)
+    if heat is not None:
+        await _photo(chat, heat, t._("Sub-units, latest figures"), t)
+
+
+async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/trend [area or unit]: one area over time, drawn for a phone. Without an area: the area
+    that needs attention first; the caption names the others."""
+    found = await _staff(update, context)
+    if found is None:
+        return
+    member, t, _ = found
+    text = " ".join(context.args or [])
+    built: UnitReport | None = None
+    area: str | None = None
+    if text and not text.isdigit():  # an area of one's own unit, e.g. /trend stöd
+        own = await _report_of(context, member.unit_id, t, chat_of(update))
+        if own is None:
+            return
+        area = _area_named(own, text, member.language)
+        built = own if area is not None else None
+    if built is None:
+        granted = await _granted_report(update, context)
+        if granted is None:
+            return
+        member, t, built = granted
     chat = chat_of(update)
     if not built.rounds:
         await chat.send_message(t._("No closed round yet: results appear when a round closes."))
@@ -166,9 +195,53 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         await chat.send_message(explanation + "\n\n" + html.escape(hint), parse_mode=ParseMode.HTML)
         return
-    png = await asyncio.to_thread(trend_chart, built, member.language)
+    shown = [c for c in built.indices.columns if built.indices[c].notna().any()]
+    if area is None:
+        first = ranked_findings(built)
+        area = first[0].construct if first and first[0].construct in shown else shown[0]
+    png = await asyncio.to_thread(area_chart, built, area, member.language)
+    others = ", ".join(
+        f"/trend {built.construct_labels[c].get(member.language, c).lower()}"
+        for c in shown
+        if c != area
+    )
+    caption = built.unit_name
+    if others:
+        caption += "\n" + t._("Other areas: {areas}").format(areas=others)
+    await _photo(chat, png, caption, t)
+
+
+async def _report_of(
+    context: ContextTypes.DEFAULT_TYPE, unit_id: int, t: Texts, chat: Chat
+) -> UnitReport | None:
+    services = services_of(context)
     try:
-        await chat.send_photo(io.BytesIO(png), caption=built.unit_name)
+        return await asyncio.to_thread(
+            functools.partial(
+                build_report, services.db, unit_id, change_spread=services.settings.change_spread
+            )
+        )
+    except ReportError:
+        log.warning("report of unit %s withheld by the disclosure audit", unit_id)
+        await chat.send_message(t._("This report cannot be shown right now."))
+        return None
+
+
+def _area_named(report: UnitReport, text: str, language: str) -> str | None:
+    """The area a manager names: its label in their language (or its start), or its key."""
+    wanted = " ".join(text.split()).casefold()
+    for construct, labels in report.construct_labels.items():
+        label = labels.get(language, construct).casefold()
+        if wanted in (construct.casefold(), label) or (
+            len(wanted) >= 3 and label.startswith(wanted)
+        ):
+            return str(construct)
+    return None
+
+
+async def _photo(chat: Chat, png: bytes, caption: str, t: Texts) -> None:
+    try:
+        await chat.send_photo(io.BytesIO(png), caption=caption)
     except TelegramError as exc:  # a Bot API server without photos: say so, keep running
         log.warning("sendPhoto failed (%s)", type(exc).__name__)
         await chat.send_message(t._("Charts cannot be sent here; use /report for the figures."))

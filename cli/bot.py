@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from telegram.ext import Application
 
     from bot.polling import WebhookServer
+    from survey.storage import Database
 
 #: Waits between attempts to reach the Bot API at start: doubling from 1 s up to 5 minutes.
 FIRST_WAIT = 1.0
@@ -40,6 +41,7 @@ def run(
         bot_settings = BotSettings()
         db = Database.from_settings(settings)
         db.ping()
+        _require_current_schema(db)
         keys = key_ring(settings)
         keys.active_report_key()  # fail now, not at the first answer, if keys are missing
         services = Services(db, keys, settings, SubmissionIntake(db, keys))
@@ -71,6 +73,18 @@ def run(
             url,
         )
     )
+
+
+def _require_current_schema(db: Database) -> None:
+    """A bot on an older schema fails at its first query; an operator learns it now instead."""
+    from survey.storage import current_revision, head_revision
+
+    current, head = current_revision(db.engine), head_revision()
+    if current != head:
+        raise ValueError(
+            f"the database schema is at {current or 'nothing (run `pulse init`)'}, this version "
+            f"needs {head}: run `pulse migrate` first"
+        )
 
 
 async def _poll(application: Application) -> None:

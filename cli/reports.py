@@ -28,32 +28,29 @@ def report(
 ) -> None:
     """A unit's results from closed rounds, with disclosure control (figures for fewer than k
     answers are never shown) and an audit before anything is written."""
-    from aggregation.charts import heatmap_chart, trend_chart
+    from aggregation.charts import trend_chart, units_heatmap
+    from aggregation.exports import report_csv, report_xlsx
     from aggregation.html_report import report_html
-    from aggregation.render import report_csv, report_text, report_xlsx
+    from aggregation.render import report_text
     from aggregation.report import build_report, unit_heatmap_data
 
     with context() as ctx:
         lang = language or ctx.settings.language
-        built = build_report(ctx.db, unit, rounds)
+        built = build_report(ctx.db, unit, rounds, change_spread=ctx.settings.change_spread)
         if format == Format.TEXT:
             content: bytes = "\n\n".join(report_text(built, lang)).encode()
         elif format == Format.HTML:
-            content = report_html(built, lang).encode()
+            content = report_html(
+                built, lang, heatmap_png=units_heatmap(ctx.db, built, lang)
+            ).encode()
         elif format == Format.CSV:
-            content = report_csv(built)
+            content = report_csv(built, lang)
         elif format == Format.XLSX:
-            content = report_xlsx(built)
+            content = report_xlsx(built, lang, unit_heatmap_data(ctx.db, built))
         else:
             content = trend_chart(built, lang)
-            if out is not None and built.construct_labels:
-                heat = heatmap_chart(
-                    unit_heatmap_data(ctx.db, built),
-                    {c: labels.get(lang, c) for c, labels in built.construct_labels.items()},
-                    built.construct_better,
-                    lang,
-                    built.rounds[-1].k if built.rounds else 5,
-                )
+            heat = units_heatmap(ctx.db, built, lang) if out is not None else None
+            if out is not None and heat is not None:
                 out.with_name(out.stem + "-units.png").write_bytes(heat)
     if out is None:
         if format in (Format.TEXT, Format.CSV):

@@ -29,11 +29,11 @@ from pydantic import SecretStr
 from sqlmodel import select
 from telegram import Update
 
-from aggregation.charts import heatmap_chart, response_rate_chart, trend_chart
+from aggregation.charts import response_rate_chart, trend_chart, units_heatmap
 from aggregation.close import release_with_statistics
 from aggregation.html_report import report_html
 from aggregation.render import report_text
-from aggregation.report import build_report, unit_heatmap_data
+from aggregation.report import build_report
 from bot.app import Services, build_application
 from bot.fake_api import FakeBotApi, Sent
 from bot.scheduler import run_tick
@@ -393,21 +393,16 @@ def _write_reports(db: Database, units: dict[str, int], out: Path) -> list[Path]
         slug = name.lower().replace(" ", "-").replace("ö", "o").replace("ä", "a").replace("å", "a")
         trend = trend_chart(built, "sv")
         html_path = out / f"report-{slug}.html"
-        html_path.write_text(report_html(built, "sv", trend), encoding="utf-8")
+        page = report_html(built, "sv", trend, units_heatmap(db, built, "sv"))
+        html_path.write_text(page, encoding="utf-8")
         png = out / "charts" / f"trend-{slug}.png"
         png.write_bytes(trend)
         files += [html_path, png]
     top = build_report(db, units["Socialförvaltningen"])
     heat = out / "charts" / "units-latest-round.png"
-    heat.write_bytes(
-        heatmap_chart(
-            unit_heatmap_data(db, top),
-            {c: labels.get("sv", c) for c, labels in top.construct_labels.items()},
-            top.construct_better,
-            "sv",
-            top.rounds[-1].k if top.rounds else 5,
-        )
-    )
+    heat_png = units_heatmap(db, top, "sv")
+    assert heat_png is not None, "the demo's administration has sub-units"
+    heat.write_bytes(heat_png)
     rates = out / "charts" / "response-rate.png"
     rates.write_bytes(response_rate_chart(top, "sv"))
     return [*files, heat, rates]

@@ -21,7 +21,7 @@ def main() -> None:
     marked = set()
     for package in ("survey", "aggregation", "bot"):
         for _, _, message, _, _ in extract_from_dir(
-            ROOT / package, method_map=[("**.py", "python")],
+            ROOT / package, method_map=[("**.py", "python"), ("**.j2", "jinja2")],
             keywords={"_": None, "N_": None, "ngettext": (1, 2)},
         ):
             marked.add(message)

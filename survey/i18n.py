@@ -8,6 +8,7 @@ translation. Bot and reports share the one catalog, so a term reads the same eve
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext
 import io
@@ -52,8 +53,39 @@ class Texts:
         return self._catalog.ngettext(singular, plural, n)
 
     def percent(self, share: float) -> str:
-        value = f"{share * 100:.0f}"
-        return f"{value} %" if self.language == "sv" else f"{value}%"
+        """ "46 %" in Swedish (a no-break space, so a line never ends before the sign), "46%"."""
+        from babel.numbers import format_percent
+
+        return str(
+            format_percent(
+                share, format="#,##0 %" if self.language == "sv" else None, locale=self.language
+            )
+        ).replace(" ", "\u00a0")
+
+    def number(self, value: float, digits: int = 0) -> str:
+        """A figure as the reader writes it ("12,5" in Swedish); never "-0"."""
+        from babel.numbers import format_decimal
+
+        rounded = round(value, digits) + 0.0  # -0.4 rounds to -0.0; adding 0.0 makes it 0.0
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return str(format_decimal(rounded, format=pattern, locale=self.language))
+
+    def signed(self, value: float) -> str:
+        """A change: "+7", "−3" (a true minus sign), "±0" when it rounds to nothing."""
+        rounded = round(value)
+        if rounded == 0:
+            return "±0"
+        return ("+" if rounded > 0 else "\u2212") + self.number(abs(rounded))
+
+    def date(self, day: dt.date) -> str:
+        """ "19 nov. 2026", "19 Nov 2026"."""
+        from babel.dates import format_date
+
+        return str(format_date(day, "d MMM y", locale=self.language))
+
+    def week(self, day: dt.date) -> str:
+        """The ISO week, as Swedish managers name their weeks: "v. 47", "week 47"."""
+        return self._("week {n}").format(n=day.isocalendar().week)
 
     def weekday(self, index: int) -> str:
         """Monday is 0, as in ``datetime.weekday()``: "måndag", "Monday"."""
@@ -72,7 +104,3 @@ class Texts:
     def role(self, role: str) -> str:
         names = {"worker": self._("worker"), "manager": self._("manager"), "admin": self._("admin")}
         return names.get(role, role)
-
-    def number(self, value: float, digits: int = 0) -> str:
-        text = f"{value:.{digits}f}"
-        return text.replace(".", ",") if self.language == "sv" else text

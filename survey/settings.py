@@ -59,6 +59,14 @@ class SurveySettings(BaseSettings):
         description="Fewest respondents for the spread of answers (counts per option) and eNPS.",
     )
     timezone: str = Field(default="Europe/Stockholm", description="Default timezone of schedules.")
+    change_spread: float = Field(
+        default=25.0,
+        gt=0,
+        le=50,
+        description="Spread (standard deviation, 0-100 index scale) against which reports judge "
+        "whether a change is larger than chance for the group sizes; a fixed figure, never a "
+        "group's own spread.",
+    )
     max_items_per_checkin: int = Field(
         default=8,
         ge=1,

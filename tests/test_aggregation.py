@@ -15,8 +15,9 @@ from aggregation.close import (
     compute_statistics,
     release_with_statistics,
 )
+from aggregation.exports import report_csv, report_xlsx
 from aggregation.html_report import report_html
-from aggregation.render import report_csv, report_text, report_xlsx, split_messages
+from aggregation.render import report_text, split_messages
 from aggregation.report import (
     build_report,
     organisation_trends,
@@ -144,8 +145,12 @@ def test_alerts_fire_on_the_question_set_rules(db, keys, settings, org) -> None:
     assert ("stress", "share_unfavourable") in fired  # 100 % high stress, two rounds running
     assert ("behind", "share_unfavourable") in fired
     text = "\n".join(report_text(report, "sv"))
-    assert "Varningssignaler" in text
-    assert "skyddsombudet" in text  # what a manager can do next
+    # What to do comes first, right under the heading, ranked, with whom to do it.
+    first = text.split("\n")[2:4]
+    assert first == ["", "<b>Att göra nu</b>"]
+    assert text.index("Att göra nu") < text.index("Index (0–100)")
+    assert "1. " in text
+    assert "skyddsombudet" in text
 
 
 def test_open_rounds_are_never_reported(db, keys, settings, org) -> None:
@@ -165,13 +170,20 @@ def test_outputs_are_generated(db, keys, settings, org) -> None:
     report = build_report(db, root.id)
     assert trend_chart(report, "sv")[:4] == b"\x89PNG"
     heat = unit_heatmap_data(db, report)
-    assert heat["Familjerätt"]["stress"] is None  # hidden: drawn as "fewer than k"
+    rows = list(heat)
+    # In tree order, sub-units indented under their parent, with how many answered.
+    assert rows[0].startswith("Socialförvaltningen (n=")
+    assert all(row.startswith("\u00a0") for row in rows[1:])
+    hidden = next(row for row in rows if row.strip() == "Familjerätt")  # no n: not shown
+    assert heat[hidden]["stress"] is None  # hidden: drawn hatched
     assert heatmap_chart(heat, {}, report.construct_better, "en", 5)[:4] == b"\x89PNG"
     page = report_html(report, "en")
     assert page.startswith("<!doctype html>")
     assert "data:image/png;base64," in page
-    assert b"round_id,closed_at,respondents,response_rate" in report_csv(report)
-    assert report_xlsx(report)[:2] == b"PK"
+    assert report_csv(report, "en").startswith(
+        "\ufeffUnit,Week,Closed,Answered,Response rate".encode()
+    )
+    assert report_xlsx(report, "sv")[:2] == b"PK"
 
 
 def test_purge_keeps_statistics_and_recompute_then_refuses(db, keys, settings, org) -> None:
@@ -250,4 +262,45 @@ def test_a_late_close_is_dated_by_the_day_it_closed(db, keys, settings, org) -> 
         assert closed.closes_at == opens + timedelta(hours=72)
     built = build_report(db, root.id)
     assert built.rounds[-1].closed_at == late
-    assert f"Round closed {late:%Y-%m-%d}" in report_text(built, "en")[0]
+    text = report_text(built, "en")[0]
+    assert f"closed {late.day} {late:%b %Y}" in text  # the Monday, not the Thursday
+    assert f"Round of week {late.isocalendar().week}," in text
+
+
+def test_exports_open_as_swedish_excel_expects(db, keys, settings, org) -> None:
+    """CSV with ";" and decimal commas; XLSX with real dates, numbers and percentages, headers
+    in the reader's language, unit names, and nothing for hidden groups."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from aggregation.report import unit_heatmap_data
+
+    root = org[0]
+    _run_week(db, keys, settings, org, 0, stress=4)
+    _run_week(db, keys, settings, org, 1, stress=3)
+    report = build_report(db, root.id)
+    text = report_csv(report, "sv").decode("utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0].startswith("Enhet;Vecka;Stängd;Svarade;Svarsfrekvens;")
+    fields = lines[1].split(";")
+    assert fields[0] == "Socialförvaltningen"
+    assert fields[1].startswith("v. ")
+    assert "," in fields[4]  # a decimal comma: "0,875"
+    assert "." not in fields[4]
+
+    book = load_workbook(io.BytesIO(report_xlsx(report, "sv", unit_heatmap_data(db, report))))
+    assert book.sheetnames == ["Mätningar", "Senaste", "Underenheter"]
+    rounds = book["Mätningar"]
+    headers = [cell.value for cell in rounds[1]]
+    assert headers[:5] == ["Enhet", "Vecka", "Stängd", "Svarade", "Svarsfrekvens"]
+    assert "Stress" in headers  # labels from the question set, never keys
+    first = list(rounds[2])
+    assert first[2].is_date
+    assert first[4].number_format == "0%"
+    stress = first[headers.index("Stress")]
+    assert isinstance(stress.value, float)  # a number, not text
+    assert stress.value == round(stress.value, 1)  # not 7.799999999999997
+    units = book["Underenheter"]
+    rows = {row[0].value.strip(): row for row in units.iter_rows(min_row=2)}
+    assert all(cell.value == "–" for cell in rows["Familjerätt"][1:])  # hidden: no figures

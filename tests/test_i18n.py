@@ -19,7 +19,7 @@ def _marked_messages() -> set[str]:
     for package in ("survey", "aggregation", "bot"):
         for _, _, message, _, _ in extract_from_dir(
             ROOT / package,
-            method_map=[("**.py", "python")],
+            method_map=[("**.py", "python"), ("**.j2", "jinja2")],
             keywords={"_": None, "N_": None, "ngettext": (1, 2)},
         ):
             found.update([message] if isinstance(message, str) else message)
@@ -45,7 +45,20 @@ def test_every_message_is_translated_to_swedish() -> None:
 
 
 def test_catalogs_load_and_english_is_the_source() -> None:
-    assert Texts("sv")._("Alerts") == "Varningssignaler"
-    assert Texts("en")._("Alerts") == "Alerts"
-    assert Texts("sv").percent(0.456) == "46 %"
+    assert Texts("sv")._("To do now") == "Att göra nu"
+    assert Texts("en")._("To do now") == "To do now"
+    assert Texts("sv").percent(0.456) == "46\u00a0%"  # no line break before the sign
     assert Texts("en").percent(0.456) == "46%"
+
+
+def test_numbers_dates_and_weeks_read_as_each_language_writes_them() -> None:
+    from datetime import date
+
+    sv, en = Texts("sv"), Texts("en")
+    assert (sv.number(12.55, 1), en.number(12.55, 1)) == ("12,6", "12.6")
+    assert sv.number(-0.4) == "0"  # never "-0"
+    assert (sv.signed(7.2), sv.signed(-3.4), sv.signed(0.3)) == ("+7", "\u22123", "±0")
+    day = date(2026, 11, 19)
+    assert (sv.date(day), en.date(day)) == ("19 nov. 2026", "19 Nov 2026")
+    assert (sv.week(day), en.week(day)) == ("v. 47", "week 47")
+    assert (sv.weekday(0), en.weekday(0)) == ("måndag", "Monday")

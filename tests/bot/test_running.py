@@ -210,3 +210,19 @@ async def test_pulse_run_waits_for_an_unreachable_bot_api_and_then_serves(tmp_pa
     assert "trying again in" in output
     assert "Traceback" not in output
     assert token not in output
+
+
+async def test_pulse_run_on_an_older_schema_says_to_migrate(tmp_path: Path) -> None:
+    from survey.storage.migrate import migrate_to
+
+    _installation(tmp_path)
+    settings = SurveySettings(_env_file=None, data_dir=tmp_path / "data")
+    db = Database.from_settings(settings)
+    migrate_to(db.engine, "0005_release_groups")  # an upgrade installed, `pulse migrate` not run
+    db.dispose()
+    async with FakeBotApi() as api:
+        process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url)
+        exit_code, output = await _stop(process, signal_it=False)
+    assert exit_code == 2, output
+    assert "run `pulse migrate` first" in output
+    assert "Traceback" not in output

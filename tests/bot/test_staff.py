@@ -125,6 +125,21 @@ async def test_units_and_trend_for_managers(bot, tree) -> None:
     assert "Team B" not in listing
     api.send_text(MANAGER, "/trend", language="en")
     await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[MANAGER]))
+    chart = next(m for m in api.messages[MANAGER] if m.kind == "photo")
+    assert (chart.text or "").startswith("Team A\nOther areas: /trend ")  # one area, others named
+    api.send_text(MANAGER, "/trend stress", language="en")  # an area by name
+    await api.wait_for(lambda: sum(m.kind == "photo" for m in api.messages[MANAGER]) == 2)
+    second = [m for m in api.messages[MANAGER] if m.kind == "photo"][1]
+    assert "/trend stress" not in (second.text or "")  # the others are offered, not this one
+
+
+async def test_the_report_brings_its_sub_units_as_a_chart(bot, tree) -> None:
+    api = bot
+    api.send_text(ADMIN, "/report", language="en")
+    await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[ADMIN]))
+    chart = next(m for m in api.messages[ADMIN] if m.kind == "photo")
+    assert chart.text == "Sub-units, latest figures"
+    assert api.texts(ADMIN)[0].startswith("<b>Staff Pulse – IFO</b>")
 
 
 async def test_admin_invites_and_uploads_a_question_set(bot, tree, db) -> None:
