@@ -193,7 +193,7 @@ async def run_demo(
     start_day = today - timedelta(days=today.weekday() + 7 * weeks)  # a Monday, weeks ago
     clock = {"now": _local_nine(start_day) - timedelta(days=3)}
 
-    async with FakeBotApi(username="staff_pulse_demo_bot") as api:
+    async with FakeBotApi(username="staff_pulse_demo_bot", strict=False) as api:
         settings = SurveySettings(
             _env_file=None,
             data_dir=data_dir,
@@ -388,21 +388,22 @@ def _local_nine(day: date) -> datetime:
 
 def _write_reports(db: Database, units: dict[str, int], out: Path) -> list[Path]:
     files = []
+    heats: dict[str, bytes | None] = {}
     for name in ("Socialförvaltningen", "Barn och familj", "Barnutredning Norr", "Familjehem"):
         built = build_report(db, units[name])
         slug = name.lower().replace(" ", "-").replace("ö", "o").replace("ä", "a").replace("å", "a")
         trend = trend_chart(built, "sv")
+        heats[name] = units_heatmap(db, built, "sv")
         html_path = out / f"report-{slug}.html"
-        page = report_html(built, "sv", trend, units_heatmap(db, built, "sv"))
-        html_path.write_text(page, encoding="utf-8")
+        html_path.write_text(report_html(built, "sv", trend, heats[name]), encoding="utf-8")
         png = out / "charts" / f"trend-{slug}.png"
         png.write_bytes(trend)
         files += [html_path, png]
     top = build_report(db, units["Socialförvaltningen"])
     heat = out / "charts" / "units-latest-round.png"
-    heat_png = units_heatmap(db, top, "sv")
-    assert heat_png is not None, "the demo's administration has sub-units"
-    heat.write_bytes(heat_png)
+    top_heat = heats["Socialförvaltningen"]
+    assert top_heat is not None, "the demo's administration has sub-units"
+    heat.write_bytes(top_heat)  # drawn once, for its report and as a file of its own
     rates = out / "charts" / "response-rate.png"
     rates.write_bytes(response_rate_chart(top, "sv"))
     return [*files, heat, rates]
