@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-from aggregation.report import UnitReport, latest_asked, unit_heatmap_data
+from aggregation.findings import change_margin
+from aggregation.report import UnitReport, latest_asked, unit_heatmap_data, unit_heatmap_moves
 from survey.i18n import Texts
 from survey.storage import Database
 
@@ -125,8 +126,10 @@ def heatmap_chart(
     better: dict[str, str],
     language: str,
     k: int,
+    marks: dict[tuple[str, str], str] | None = None,
 ) -> bytes:
-    """Units (rows) x constructs (columns) for one round; hidden cells hatched and labelled.
+    """Units (rows) x constructs (columns) for one round; hidden cells hatched and labelled;
+    ``marks`` adds an arrow to a cell whose change since the previous round exceeds chance.
 
     Cells are coloured by how favourable they are (so 'higher is worse' indices are flipped for
     the colour only; the number shown is the index itself).
@@ -178,6 +181,9 @@ def heatmap_chart(
                 axis.text(column, row, "–", ha="center", va="center", fontsize=8, color="#555555")
             else:
                 text = shown_as.get((row, column), t.number(value))
+                mark = (marks or {}).get((names[row], constructs[column]))
+                if mark:
+                    text += " " + mark
                 axis.text(column, row, text, ha="center", va="center", fontsize=8)
     axis.set_xticks(
         range(len(constructs)),
@@ -194,7 +200,10 @@ def heatmap_chart(
     for tick in axis.get_yticklabels():
         tick.set_horizontalalignment("left")
     axis.set_title(
-        t._("Latest figures by unit (hatched: not shown, too few members or answers)"),
+        t._("Latest figures by unit (hatched: not shown, too few members or answers)")
+        + (
+            "\n" + t._("▲ ▼: a change since the previous round larger than chance") if marks else ""
+        ),
         fontsize=10,
         wrap=True,
     )
@@ -216,7 +225,15 @@ def units_heatmap(db: Database, report: UnitReport, language: str) -> bytes | No
         if latest is not None and ref.round_id != latest.round_id:
             label += "\n(" + t._("asked {week}").format(week=t.week(ref.closed_at)) + ")"
         labels[construct] = label
-    return heatmap_chart(data, labels, report.construct_better, language, latest.k if latest else 5)
+    # A clear change since the area's previous round (beyond chance for both group sizes).
+    marks: dict[tuple[str, str], str] = {}
+    for name, moved in unit_heatmap_moves(db, report).items():
+        for construct, (delta, now, before) in moved.items():
+            if abs(delta) > change_margin(report.change_spread, now, [before]):
+                marks[name, construct] = "▲" if delta > 0 else "▼"
+    return heatmap_chart(
+        data, labels, report.construct_better, language, latest.k if latest else 5, marks
+    )
 
 
 def response_rate_chart(report: UnitReport, language: str) -> bytes:

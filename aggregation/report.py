@@ -413,54 +413,112 @@ def latest_asked(report: UnitReport) -> dict[str, RoundRef]:
     return found
 
 
+@dataclass(frozen=True)
+class _Heat:
+    """What the sub-units heatmap reads: units in tree order with their row names, and the
+    figures of the rounds it shows (each area's latest round that asked it, and the one before
+    that, for the change)."""
+
+    rows: list[tuple[int, str]]
+    by_round: dict[int, dict[int, Mapping[str, Any]]]
+    asked_in: dict[str, RoundRef]
+    before: dict[str, RoundRef]
+
+
+def _heat(db: Database, report: UnitReport) -> _Heat | None:
+    latest = report.latest_round
+    if latest is None:
+        return None
+    asked_in = latest_asked(report)
+    before: dict[str, RoundRef] = {}
+    for construct, ref in asked_in.items():
+        earlier = report.rounds[: report.rounds.index(ref)]
+        asked = [r for r in earlier if bool(report.asked[construct].get(r.round_id, False))]
+        if asked:
+            before[construct] = asked[-1]
+    wanted = {latest.round_id, *(r.round_id for r in (*asked_in.values(), *before.values()))}
+    with db.session() as session:
+        found = session.exec(
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                col(RoundStatistic.round_id).in_(wanted)
+            )
+        ).all()
+        names = dict(session.exec(select(Unit.id, Unit.name)).all())
+    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
+    for round_id, unit, figure in found:
+        by_round.setdefault(round_id, {})[unit] = figure
+    figures = by_round.get(latest.round_id, {})
+    kids = Tree({unit: figure.get("parent") for unit, figure in figures.items()}).children()
+    rows: list[tuple[int, str]] = []
+
+    def walk(unit: int, depth: int) -> None:
+        # Indented as in the tree (no-break spaces survive the chart's label).
+        name = "\u00a0\u00a0\u00a0" * depth + names.get(unit, str(unit))
+        if figures[unit].get("shown"):
+            name += f" (n={figures[unit]['respondents']})"
+        rows.append((unit, name))
+        for child in sorted(kids.get(unit, []), key=lambda u: names.get(u, "")):
+            walk(child, depth + 1)
+
+    if report.unit_id in figures:
+        walk(report.unit_id, 0)
+    return _Heat(rows, by_round, asked_in, before)
+
+
 def unit_heatmap_data(
     db: Database, report: UnitReport
 ) -> dict[str, dict[str, float | tuple[float, float] | None]]:
     """The unit and every unit below it, in tree order, with each construct's index from the
     latest round that asked it; None where hidden (drawn hatched). Row names carry the number
     who answered in the latest round."""
-    latest = report.latest_round
-    if latest is None:
+    heat = _heat(db, report)
+    if heat is None:
         return {}
-    wanted_rounds = {latest.round_id, *(ref.round_id for ref in latest_asked(report).values())}
-    with db.session() as session:
-        rows = session.exec(
-            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                col(RoundStatistic.round_id).in_(wanted_rounds)
-            )
-        ).all()
-        names = dict(session.exec(select(Unit.id, Unit.name)).all())
-    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
-    for round_id, unit, figure in rows:
-        by_round.setdefault(round_id, {})[unit] = figure
-    figures = by_round.get(latest.round_id, {})
-    parents = {unit: figure.get("parent") for unit, figure in figures.items()}
-    tree = Tree(parents)
-    kids = tree.children()
-    ordered: list[tuple[int, int]] = []  # (unit, depth), depth first as the tree is drawn
-
-    def walk(unit: int, depth: int) -> None:
-        ordered.append((unit, depth))
-        for child in sorted(kids.get(unit, []), key=lambda u: names.get(u, "")):
-            walk(child, depth + 1)
-
-    if report.unit_id in parents:
-        walk(report.unit_id, 0)
-    asked_in = latest_asked(report)
     data: dict[str, dict[str, float | tuple[float, float] | None]] = {}
-    for unit, depth in ordered:
-        now = figures[unit]
-        # Indented as in the tree (no-break spaces survive the chart's label).
-        name = "\u00a0\u00a0\u00a0" * depth + names.get(unit, str(unit))
-        if now.get("shown"):
-            name += f" (n={now['respondents']})"
+    for unit, name in heat.rows:
         cells: dict[str, float | tuple[float, float] | None] = {}
-        for construct, ref in asked_in.items():
-            figure = by_round.get(ref.round_id, {}).get(unit, {})
-            shown = figure.get("constructs", {}) if figure.get("shown") else {}
-            cells[construct] = _cell(shown.get(construct))
+        for construct, ref in heat.asked_in.items():
+            cells[construct] = _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
         data[name] = cells
     return data
+
+
+def unit_heatmap_moves(
+    db: Database, report: UnitReport
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Per row and construct of the heatmap: (change since the round before that asked it,
+    respondents now, respondents then), where both rounds show an exact index."""
+    heat = _heat(db, report)
+    if heat is None:
+        return {}
+    moves: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for unit, name in heat.rows:
+        for construct, ref in heat.asked_in.items():
+            earlier = heat.before.get(construct)
+            if earlier is None:
+                continue
+            now = _shown_entry(heat.by_round, ref.round_id, unit, construct)
+            then = _shown_entry(heat.by_round, earlier.round_id, unit, construct)
+            if not now or not then or "range" in now or "range" in then:
+                continue
+            n_now = heat.by_round[ref.round_id][unit]["respondents"]
+            n_then = heat.by_round[earlier.round_id][unit]["respondents"]
+            moves.setdefault(name, {})[construct] = (
+                float(now["index"]) - float(then["index"]),
+                float(n_now),
+                float(n_then),
+            )
+    return moves
+
+
+def _shown_entry(
+    by_round: dict[int, dict[int, Mapping[str, Any]]], round_id: int, unit: int, construct: str
+) -> dict[str, Any] | None:
+    figure = by_round.get(round_id, {}).get(unit, {})
+    if not figure.get("shown"):
+        return None
+    entry = figure.get("constructs", {}).get(construct)
+    return dict(entry) if entry else None
 
 
 def _cell(entry: dict[str, Any] | None) -> float | tuple[float, float] | None:

@@ -23,6 +23,7 @@ from aggregation.report import (
     organisation_trends,
     trend_table,
     unit_heatmap_data,
+    unit_heatmap_moves,
 )
 from survey.enrolment import create_unit, enrol_member
 from survey.lifecycle import create_schedule, tick
@@ -176,6 +177,11 @@ def test_outputs_are_generated(db, keys, settings, org) -> None:
     assert all(row.startswith("\u00a0") for row in rows[1:])
     hidden = next(row for row in rows if row.strip() == "Familjerätt")  # no n: not shown
     assert heat[hidden]["stress"] is None  # hidden: drawn hatched
+    moves = unit_heatmap_moves(db, report)
+    assert hidden not in moves  # nothing moves where nothing is shown
+    delta, now, before = moves[rows[0]]["stress"]  # the whole organisation, stress 4 -> 3
+    assert delta < 0
+    assert (now, before) == (report.respondents.iloc[-1], report.respondents.iloc[-2])
     assert heatmap_chart(heat, {}, report.construct_better, "en", 5)[:4] == b"\x89PNG"
     page = report_html(report, "en")
     assert page.startswith("<!doctype html>")
@@ -285,7 +291,7 @@ def test_exports_open_as_swedish_excel_expects(db, keys, settings, org) -> None:
     assert lines[0].startswith("Enhet;Vecka;Stängd;Svarade;Svarsfrekvens;")
     fields = lines[1].split(";")
     assert fields[0] == "Socialförvaltningen"
-    assert fields[1].startswith("v. ")
+    assert fields[1].startswith("v.\u00a0")
     assert "," in fields[4]  # a decimal comma: "0,875"
     assert "." not in fields[4]
 
