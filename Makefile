@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
 	elif command -v uv >/dev/null 2>&1; then uv pip install --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
 	else $(BIN)/pip install --progress-bar on -e '.[dev]'; fi
+	@# The project's own modules are imported from the checkout (editable install): compile them
+	@# once, so that no `pulse` command compiles them again (PYTHONDONTWRITEBYTECODE is common).
+	@$(BIN)/python -m compileall -q survey aggregation bot cli
 	@touch $@
 
 demo: $(VENV)/.installed

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
 from aggregation.findings import change_margin
-from aggregation.report import UnitReport, latest_asked, unit_heatmap_data, unit_heatmap_moves
+from aggregation.report import UnitReport, latest_asked, unit_heatmap
 from survey.i18n import Texts
 from survey.storage import Database
 
@@ -213,7 +213,7 @@ def heatmap_chart(
 
 def units_heatmap(db: Database, report: UnitReport, language: str) -> bytes | None:
     """The sub-units heatmap of a report's latest round; None when there is only the unit."""
-    data = unit_heatmap_data(db, report)
+    data, moves = unit_heatmap(db, report)
     if len(data) < 2:
         return None
     t = Texts(language)
@@ -227,7 +227,7 @@ def units_heatmap(db: Database, report: UnitReport, language: str) -> bytes | No
         labels[construct] = label
     # A clear change since the area's previous round (beyond chance for both group sizes).
     marks: dict[tuple[str, str], str] = {}
-    for name, moved in unit_heatmap_moves(db, report).items():
+    for name, moved in moves.items():
         for construct, (delta, now, before) in moved.items():
             if abs(delta) > change_margin(report.change_spread, now, [before]):
                 marks[name, construct] = "▲" if delta > 0 else "▼"

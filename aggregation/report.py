@@ -465,33 +465,43 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
     return _Heat(rows, by_round, asked_in, before)
 
 
-def unit_heatmap_data(
-    db: Database, report: UnitReport
-) -> dict[str, dict[str, float | tuple[float, float] | None]]:
+Heat = dict[str, dict[str, float | tuple[float, float] | None]]
+Moves = dict[str, dict[str, tuple[float, float, float]]]
+
+
+def unit_heatmap(db: Database, report: UnitReport) -> tuple[Heat, Moves]:
+    """The sub-units heatmap's figures and its changes, read once (see the two below)."""
+    heat = _heat(db, report)
+    if heat is None:
+        return {}, {}
+    return _heat_cells(heat), _heat_moves(heat)
+
+
+def unit_heatmap_data(db: Database, report: UnitReport) -> Heat:
     """The unit and every unit below it, in tree order, with each construct's index from the
     latest round that asked it; None where hidden (drawn hatched). Row names carry the number
     who answered in the latest round."""
-    heat = _heat(db, report)
-    if heat is None:
-        return {}
-    data: dict[str, dict[str, float | tuple[float, float] | None]] = {}
+    return unit_heatmap(db, report)[0]
+
+
+def unit_heatmap_moves(db: Database, report: UnitReport) -> Moves:
+    """Per row and construct of the heatmap: (change since the round before that asked it,
+    respondents now, respondents then), where both rounds show an exact index."""
+    return unit_heatmap(db, report)[1]
+
+
+def _heat_cells(heat: _Heat) -> Heat:
+    data: Heat = {}
     for unit, name in heat.rows:
-        cells: dict[str, float | tuple[float, float] | None] = {}
-        for construct, ref in heat.asked_in.items():
-            cells[construct] = _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
-        data[name] = cells
+        data[name] = {
+            construct: _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
+            for construct, ref in heat.asked_in.items()
+        }
     return data
 
 
-def unit_heatmap_moves(
-    db: Database, report: UnitReport
-) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """Per row and construct of the heatmap: (change since the round before that asked it,
-    respondents now, respondents then), where both rounds show an exact index."""
-    heat = _heat(db, report)
-    if heat is None:
-        return {}
-    moves: dict[str, dict[str, tuple[float, float, float]]] = {}
+def _heat_moves(heat: _Heat) -> Moves:
+    moves: Moves = {}
     for unit, name in heat.rows:
         for construct, ref in heat.asked_in.items():
             earlier = heat.before.get(construct)

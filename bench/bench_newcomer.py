@@ -82,6 +82,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     figures: dict[str, object] = {}
+    # How fast this machine runs plain Python right now: shared machines vary by half in an hour,
+    # and every other figure here moves with this one.
+    started = time.perf_counter()
+    sum(i * i for i in range(10_000_000))
+    figures["reference: 10 million squares in plain Python (s)"] = round(
+        time.perf_counter() - started, 2
+    )
     help_seconds = median_seconds(["--help"], args.runs)
     sub_help = median_seconds(["schedules", "create", "--help"], args.runs)
     figures["pulse --help (median, s)"] = round(help_seconds, 3)

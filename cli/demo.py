@@ -30,14 +30,20 @@ def demo(
     """Run the whole product locally: a municipality, the real bot, 12 weeks of check-ins."""
     import asyncio
 
+    # Refreshed at each step, not by rich's own thread ten times a second: that thread would
+    # compete with the simulated bot for the interpreter and slow the demo by a quarter.
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
     )
     with progress:
         task = progress.add_task("", total=1.0)
 
         def on_step(text: str, done: float) -> None:
-            progress.update(task, description=text, completed=done)
+            progress.update(task, description=text, completed=done, refresh=True)
             if not console.is_terminal:  # a log or a pipe: one line per step instead of a bar
                 console.print(text, highlight=False, markup=False)
 

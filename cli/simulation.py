@@ -33,7 +33,7 @@ from aggregation.charts import response_rate_chart, trend_chart, units_heatmap
 from aggregation.close import release_with_statistics
 from aggregation.html_report import report_html
 from aggregation.render import report_text
-from aggregation.report import build_report
+from aggregation.report import UnitReport, build_report
 from bot.app import Services, build_application
 from bot.fake_api import FakeBotApi, Sent
 from bot.scheduler import run_tick
@@ -280,8 +280,9 @@ async def run_demo(
             finally:
                 await application.stop()
         on_step("Writing the reports and charts", 1.0)
-        result.files += _write_reports(db, town.units, out)
-        built = build_report(db, town.units["Barnutredning Norr"])
+        files, reports = _write_reports(db, town.units, out)
+        result.files += files
+        built = reports["Barnutredning Norr"]
         result.summary = report_text(built, "sv")
         manager_chat = api.texts(5_000_000_001)
         received = sum("Staff Pulse –" in t for t in manager_chat)
@@ -386,11 +387,15 @@ def _local_nine(day: date) -> datetime:
     return datetime.combine(day, time(9), tzinfo=STOCKHOLM).astimezone(UTC)
 
 
-def _write_reports(db: Database, units: dict[str, int], out: Path) -> list[Path]:
+def _write_reports(
+    db: Database, units: dict[str, int], out: Path
+) -> tuple[list[Path], dict[str, UnitReport]]:
+    """The HTML reports and charts of the story's units; each report is built once."""
     files = []
+    reports: dict[str, UnitReport] = {}
     heats: dict[str, bytes | None] = {}
-    for name in ("Socialförvaltningen", "Barn och familj", "Barnutredning Norr", "Familjehem"):
-        built = build_report(db, units[name])
+    for name in ("Socialförvaltningen", "Barnutredning Norr", "Familjehem"):
+        built = reports[name] = build_report(db, units[name])
         slug = name.lower().replace(" ", "-").replace("ö", "o").replace("ä", "a").replace("å", "a")
         trend = trend_chart(built, "sv")
         heats[name] = units_heatmap(db, built, "sv")
@@ -399,11 +404,10 @@ def _write_reports(db: Database, units: dict[str, int], out: Path) -> list[Path]
         png = out / "charts" / f"trend-{slug}.png"
         png.write_bytes(trend)
         files += [html_path, png]
-    top = build_report(db, units["Socialförvaltningen"])
     heat = out / "charts" / "units-latest-round.png"
     top_heat = heats["Socialförvaltningen"]
     assert top_heat is not None, "the demo's administration has sub-units"
     heat.write_bytes(top_heat)  # drawn once, for its report and as a file of its own
     rates = out / "charts" / "response-rate.png"
-    rates.write_bytes(response_rate_chart(top, "sv"))
-    return [*files, heat, rates]
+    rates.write_bytes(response_rate_chart(reports["Socialförvaltningen"], "sv"))
+    return [*files, heat, rates], reports
