@@ -124,22 +124,10 @@ async def _granted_report(
         return None
     member, t, scope = found
     unit_id = await _unit_argument(update, context, member, t, scope)
-    chat = chat_of(update)
     if unit_id is None:
         return None
-    try:
-        services = services_of(context)
-        built = await asyncio.to_thread(
-            functools.partial(
-                build_report, services.db, unit_id, change_spread=services.settings.change_spread
-            )
-        )
-    except ReportError:
-        # The audit's reason names group sizes below k: not for logs (P6).
-        log.warning("report of unit %s withheld by the disclosure audit", unit_id)
-        await chat.send_message(t._("This report cannot be shown right now."))
-        return None
-    return member, t, built
+    built = await _report_of(context, unit_id, t, chat_of(update))
+    return None if built is None else (member, t, built)
 
 
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -222,6 +210,7 @@ async def _report_of(
             )
         )
     except ReportError:
+        # The audit's reason names group sizes below k: not for logs (P6).
         log.warning("report of unit %s withheld by the disclosure audit", unit_id)
         await chat.send_message(t._("This report cannot be shown right now."))
         return None
