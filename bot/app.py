@@ -53,6 +53,7 @@ from survey.invites import (
     redeem_invite,
 )
 from survey.lifecycle import Press, has_answered, member_and_round, open_round_for
+from survey.roles import READERS
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
 from survey.storage.models import Member, MemberStatus, Role, SurveyRound
@@ -222,11 +223,7 @@ def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Inli
 
 def _help_text(t: Texts, role: Role | None) -> str:
     """The commands this person can use, from the same lists as their command menu."""
-    commands = (
-        staff_commands(t.language, role)
-        if role in (Role.MANAGER, Role.ADMIN)
-        else worker_commands(t.language)
-    )
+    commands = staff_commands(t.language, role) if role in READERS else worker_commands(t.language)
     lines = [t._("Staff Pulse asks a few short questions about your work week."), ""]
     lines += [f"/{c.command} – {c.description}" for c in commands if c.command != "help"]
     if role == Role.ADMIN:

@@ -38,6 +38,7 @@ from survey.questions import (
     load_question_set,
 )
 from survey.questions.loader import MAX_FILE_BYTES
+from survey.roles import READERS
 from survey.storage import Database
 from survey.storage.models import (
     Member,
@@ -66,14 +67,14 @@ def add_staff_handlers(application: Application) -> None:
 async def _staff(
     update: Update,
     context: ContextTypes.DEFAULT_TYPE,
-    roles: tuple[Role, ...] = (Role.MANAGER, Role.ADMIN),
+    roles: frozenset[Role] = READERS,
 ) -> tuple[Member, Texts, set[int]] | None:
     services = services_of(context)
     member = await member_of(context, user_of(update).id)
     language = member.language if member else services.settings.language
     t = Texts(language)
     if member is None or member.role not in roles:
-        if roles == (Role.ADMIN,):
+        if roles == {Role.ADMIN}:
             refusal = t._("This is for admins.")
         else:
             refusal = t._("This command is for managers and admins.")
@@ -273,7 +274,7 @@ async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/invite <unit> <worker|manager|admin>: an invite link and its QR code (admins)."""
-    found = await _staff(update, context, roles=(Role.ADMIN,))
+    found = await _staff(update, context, roles=frozenset({Role.ADMIN}))
     if found is None:
         return
     _, t, scope = found
@@ -308,8 +309,8 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = terms.format(unit=unit_id, uses=uses, days=life.days)
     else:
         terms = t._(
-            "Invite for one {role} of unit {unit}, valid {hours} hours. It works once: send it "
-            "only to that person, and make a new one for each:"
+            "Invite for one person as {role} of unit {unit}, valid {hours} hours. It works once: "
+            "send it only to that person, and make a new one for each:"
         )
         role_name = t.role(role.value)
         text = terms.format(role=role_name, unit=unit_id, hours=int(life.total_seconds() // 3600))
@@ -342,7 +343,7 @@ def _qr_into(link: str, buffer: io.BytesIO) -> None:
 
 async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An admin sends a question-set YAML: checked; errors listed, or a preview to activate."""
-    found = await _staff(update, context, roles=(Role.ADMIN,))
+    found = await _staff(update, context, roles=frozenset({Role.ADMIN}))
     if found is None:
         return
     _, t, _ = found
@@ -429,7 +430,7 @@ async def activate_upload(
 
 async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/rounds: schedules, and response rates of closed rounds (admins; never open counts)."""
-    found = await _staff(update, context, roles=(Role.ADMIN,))
+    found = await _staff(update, context, roles=frozenset({Role.ADMIN}))
     if found is None:
         return
     _, t, scope = found

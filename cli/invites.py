@@ -26,9 +26,13 @@ def _duration(value: str) -> timedelta:
 @app.command("create", short_help="Create an invite and print its Telegram link.")
 def create(
     unit: Annotated[int, typer.Option(help="Unit id (see `pulse units list`).")],
-    role: Annotated[Role, typer.Option(help="worker, manager (unit and sub-units) or admin.")] = (
-        Role.WORKER
-    ),
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="worker; manager or safety_rep (skyddsombud): results of the unit and its "
+            "sub-units; admin."
+        ),
+    ] = (Role.WORKER),
     expires: Annotated[
         str | None,
         typer.Option(help="e.g. 14d, 48h (default: 14 days for workers, 48 hours for staff)."),

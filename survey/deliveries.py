@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from survey.crypto import KeyRing
 from survey.enrolment import member_chat_id
 from survey.lifecycle import recipients
+from survey.roles import READERS
 from survey.storage import Database
 from survey.storage.models import (
     Delivery,
@@ -89,7 +90,7 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
         scope = {int(u) for u in survey_round.member_counts}
         staff = session.exec(
             select(Member).where(
-                col(Member.role).in_([Role.MANAGER, Role.ADMIN]),
+                col(Member.role).in_(READERS),
                 Member.status == MemberStatus.ACTIVE,
             )
         ).all()
@@ -128,7 +129,5 @@ def _ancestors(session: Session, unit_id: int) -> set[int]:
 def staff_chats(db: Database, keys: KeyRing) -> list[tuple[int, str, Role]]:
     """(chat id, language, role) of every manager and admin, for their command menus."""
     with db.session() as session:
-        staff = session.exec(
-            select(Member).where(col(Member.role).in_([Role.MANAGER, Role.ADMIN]))
-        ).all()
+        staff = session.exec(select(Member).where(col(Member.role).in_(READERS))).all()
     return [(member_chat_id(keys, m), m.language, m.role) for m in staff]

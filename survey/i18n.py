@@ -102,5 +102,10 @@ class Texts:
         return names.get(cadence, cadence)
 
     def role(self, role: str) -> str:
-        names = {"worker": self._("worker"), "manager": self._("manager"), "admin": self._("admin")}
+        names = {
+            "worker": self._("worker"),
+            "manager": self._("manager"),
+            "safety_rep": self._("safety representative"),
+            "admin": self._("admin"),
+        }
         return names.get(role, role)

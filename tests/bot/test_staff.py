@@ -244,11 +244,12 @@ async def test_an_admin_working_in_swedish_reads_swedish(bot, tree, db, keys, se
     )
     api.send_text(ADMIN, f"/invite {tree['a'].id} chef", language="sv")
     await api.wait_for(lambda: any(m.kind == "photo" for m in api.messages[ADMIN]))
-    assert api.texts(ADMIN)[0].startswith(f"Inbjudan för en chef i enhet {tree['a'].id}")
+    assert api.texts(ADMIN)[0].startswith(f"Inbjudan för en person som chef i enhet {tree['a'].id}")
     before = len(api.texts(ADMIN))
     api.send_text(ADMIN, "/invite", language="sv")
     await api.wait_for(lambda: len(api.texts(ADMIN)) > before)
-    assert api.texts(ADMIN)[-1] == "Använd: /invite <enhets-id> <medarbetare|chef|administratör>"
+    usage = "Använd: /invite <enhets-id> <medarbetare|chef|skyddsombud|administratör>"
+    assert api.texts(ADMIN)[-1] == usage
 
     broken = (SETS / "who5.yaml").read_bytes().replace(b"type: scale", b"type: slider", 1)
     api.send_document(ADMIN, "who5.yaml", broken, language="sv")
@@ -362,3 +363,42 @@ async def test_trend_of_a_unit_never_shown_is_answered_in_words(
     assert "not shown on its own" in answer  # the reason, as the report gives it
     assert f"/trend {tree['root'].id} shows IFO" in answer
     assert not any(m.kind == "photo" for m in api.messages[ADMIN])  # no empty chart
+
+
+async def test_a_safety_representative_follows_the_results_of_their_units_and_changes_nothing(
+    bot, tree, db, keys
+) -> None:
+    """Skyddsombud of Team B: the same reports as its manager would get, by command and after
+    each close; nothing of Team A beside it; no invites, no uploads, no schedules."""
+    api = bot
+    rep = 7_000_000_004
+    enrol_member(
+        db,
+        keys,
+        telegram_user_id=rep,
+        chat_id=rep,
+        unit_id=tree["b"].id,
+        role=Role.SAFETY_REP,
+        language="en",
+    )
+    api.send_text(rep, "/report", language="en")
+    await api.wait_for(lambda: api.texts(rep))
+    assert api.texts(rep)[0].startswith("<b>Staff Pulse – Team B</b>")
+    for refused, answer in (
+        (f"/report {tree['a'].id}", "only the units you were given access to"),
+        ("/invite 1 worker", "This is for admins."),
+        ("/rounds", "This is for admins."),
+    ):
+        before = len(api.texts(rep))
+        api.send_text(rep, refused, language="en")
+        await api.wait_for(lambda before=before: len(api.texts(rep)) > before)
+        assert answer in api.texts(rep)[-1], refused
+    with db.session() as session:
+        still_open = session.exec(select(SurveyRound).where(SurveyRound.state == "open")).one()
+        still_open.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+    before = len(api.texts(rep))
+    await run_tick(api.application)
+    await api.wait_for(lambda: len(api.texts(rep)) > before)
+    delivered = api.texts(rep)[before:]
+    assert any(t.startswith("<b>Staff Pulse – Team B</b>") for t in delivered)
+    assert not any("Team A" in t for t in api.texts(rep))
