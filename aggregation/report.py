@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -337,14 +337,6 @@ def trend_rows(report: UnitReport) -> list[TrendRow]:
 def _frame_value(frame: pd.DataFrame, row: int, column: str) -> float:
     value = frame.at[row, column]
     return float(value)  # type: ignore[arg-type]  # pandas-stubs types a cell as any scalar; index frames hold floats
-
-
-def trend_table(report: UnitReport) -> pd.DataFrame:
-    """The trend rows as a table (exports)."""
-    return pd.DataFrame(
-        [asdict(row) for row in trend_rows(report)],
-        columns=[field.name for field in fields(TrendRow)],
-    )
 
 
 def audit_report(db: Database, report: UnitReport) -> None:

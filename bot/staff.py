@@ -154,11 +154,14 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _staff(update, context)
     if found is None:
         return
-    member, t, _ = found
+    member, t, scope = found
     text = " ".join(context.args or [])
     built: UnitReport | None = None
     area: str | None = None
-    if text and not text.isdigit():  # an area of one's own unit, e.g. /trend stöd
+    db = services_of(context).db
+    if (
+        text and not text.isdigit() and not await asyncio.to_thread(units_named, db, text, scope)
+    ):  # not a unit: an area of one's own unit, e.g. /trend stöd
         own = await _report_of(context, member.unit_id, t, chat_of(update))
         if own is None:
             return

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import OPERATOR_ERROR, clear_errors, console, err
+from cli.common import OPERATOR_ERROR, clear_errors, console, err, require_existing_sqlite
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -39,6 +40,7 @@ def run(
     with clear_errors():
         settings = SurveySettings()
         bot_settings = BotSettings()
+        require_existing_sqlite(settings.resolved_database_url)  # never create one here
         db = Database.from_settings(settings)
         db.ping()
         _require_current_schema(db)
@@ -92,35 +94,38 @@ async def _poll(application: Application) -> None:
     its handler finished (bot/polling.py), so a crash loses no button press."""
     from bot.polling import ConfirmAfterHandling
 
-    stop = _stop_on_signals()
-    if not await _reach_telegram(application, stop):
-        return
-    async with application:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        try:
+    async with _running(application) as stop:
+        if stop is not None:
             await ConfirmAfterHandling(application).run(stop)
-        finally:
-            await application.stop()
-            if application.post_shutdown is not None:
-                await application.post_shutdown(application)
 
 
 async def _serve_webhook(application: Application, server: WebhookServer, url: str) -> None:
     """Like run_webhook, but Telegram gets its answer only after the handler finished."""
-    stop = _stop_on_signals()
-    if not await _reach_telegram(application, stop):
-        return
-    async with application:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
+    async with _running(application) as stop:
+        if stop is None:
+            return
         await server.start(url)
         try:
             await stop.wait()
         finally:
             await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _running(application: Application) -> AsyncIterator[asyncio.Event | None]:
+    """The application started (once Telegram is reached) and stopped cleanly around a serving
+    loop; yields the event that a signal sets, or None when stopped before Telegram answered."""
+    stop = _stop_on_signals()
+    if not await _reach_telegram(application, stop):
+        yield None
+        return
+    async with application:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            yield stop
+        finally:
             await application.stop()
             if application.post_shutdown is not None:
                 await application.post_shutdown(application)

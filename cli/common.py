@@ -140,7 +140,7 @@ def context(create: bool = False) -> Iterator[Context]:
     with clear_errors():
         settings = SurveySettings()
         if not create:
-            _require_existing_sqlite(settings.resolved_database_url)
+            require_existing_sqlite(settings.resolved_database_url)
         db = Database.from_settings(settings)
         try:
             yield Context(settings, db, key_ring(settings))
@@ -148,7 +148,7 @@ def context(create: bool = False) -> Iterator[Context]:
             db.dispose()
 
 
-def _require_existing_sqlite(url: str) -> None:
+def require_existing_sqlite(url: str) -> None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)

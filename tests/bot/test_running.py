@@ -226,3 +226,14 @@ async def test_pulse_run_on_an_older_schema_says_to_migrate(tmp_path: Path) -> N
     assert exit_code == 2, output
     assert "run `pulse migrate` first" in output
     assert "Traceback" not in output
+
+
+async def test_pulse_run_where_there_is_no_database_says_so_and_creates_none(
+    tmp_path: Path,
+) -> None:
+    async with FakeBotApi() as api:
+        process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url)
+        exit_code, output = await _stop(process, signal_it=False)
+    assert exit_code == 2, output
+    assert "run `pulse init` first" in output
+    assert not (tmp_path / "data").exists()
