@@ -19,6 +19,7 @@ from aggregation.pinning import pinning_audit
 from aggregation.statistics import (
     DisclosureAuditError,
     ItemInfo,
+    followup_infos,
     item_infos,
     item_scales,
     round_figures,
@@ -128,6 +129,7 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         sets.append((question_set, row.lineage))
     asked = [item.key for item in locked]
     infos = item_infos(sets, asked) if sets else _plain_infos(locked)
+    infos += followup_infos(locked)
     if publication is not None:
         # Released by groups: the tree and who-answered figures were decided at close, and each
         # answer already carries its group (survey.grouping).
@@ -183,7 +185,7 @@ def _plain_infos(locked: Sequence[LockedItem]) -> list[ItemInfo]:
     return [
         ItemInfo(item.key, item.key, "", "choice", tuple(item.options), None, None, frozenset())
         for item in locked
-        if not item.text
+        if not item.text and item.followup is None
     ]
 
 

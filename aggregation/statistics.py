@@ -21,6 +21,7 @@ import pandas as pd
 from aggregation.disclosure import Tree, audit, blocks, rolled_up, suppress
 from aggregation.pinning import ItemScale
 from survey.grouping import kept_answers, release_plan
+from survey.questions.locked import LockedItem
 from survey.questions.model import Item, QuestionSet
 
 
@@ -81,6 +82,31 @@ def _info(question_set: QuestionSet, lineage: Mapping[str, str], item: Item) -> 
     )
 
 
+def followup_infos(locked: Sequence[LockedItem]) -> list[ItemInfo]:
+    """The follow-up questions of a round (survey.actions): a five-point scale each, its mean
+    published like an item's and its "little or no difference" share like an unfavourable
+    share; they belong to no construct, so no index is made of them."""
+    infos = []
+    for item in locked:
+        if item.followup is None:
+            continue
+        values = tuple(item.options)
+        scores = {v: i / (len(values) - 1) * 100 for i, v in enumerate(values)}
+        infos.append(
+            ItemInfo(
+                key=item.key,
+                lineage=item.key,
+                construct="",
+                type="scale",
+                values=values,
+                index_scores=scores,
+                scores=scores,
+                unfavourable=frozenset(values[:2]),
+            )
+        )
+    return infos
+
+
 def item_scales(infos: Sequence[ItemInfo]) -> list[ItemScale]:
     """The items as the pinning audit sees them: index scores and unfavourable answers."""
     return [
@@ -138,7 +164,7 @@ def round_figures(
         [{"_unit": unit, **{i.key: a.get(i.key) for i in items}} for unit, _, a in in_scope],
         columns=["_unit", *[i.key for i in items]],
     )
-    asked = sorted({i.construct for i in items if i.index_scores is not None})
+    asked = sorted({i.construct for i in items if i.index_scores is not None and i.construct})
     for figure in figures.values():
         figure["asked"] = asked
 

@@ -1,65 +1,49 @@
-"""The Telegram adapter: handlers that turn updates into survey/ calls and results into text.
+"""The Telegram application: which handler gets which update, and what every update shares.
 
-No rule lives here: enrolment, eligibility, validation and privacy are survey/'s; this module
-only reads what the person did, calls one survey function (in a worker thread, so the event
-loop keeps serving others), and says the outcome in the person's language.
+The handlers live by audience - ``bot.workers``, ``bot.managers`` (managers and safety
+representatives), ``bot.admins`` - and no rule lives in any of them: they turn an update into
+survey/ and aggregation/ calls and the outcome into text in the person's language. This module
+builds the application, refuses group chats (P8), verifies every button press once, and keeps
+errors out of the logs' personal data (P4).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
+from collections.abc import Awaitable, Callable
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram import CallbackQuery, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
-    CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
-from bot.checkin import CheckinState, Screen, answers_of, step
-from bot.commands import set_staff_commands, staff_commands, worker_commands
-from bot.context import (
-    Services,
-    chat_of,
-    language_of,
-    member_of,
-    services_of,
-    signed,
-    user_of,
-    views_for,
-)
-from bot.privacy import DETAILS, details_keyboard, details_text, privacy_text
+from bot import admins, managers, workers
+from bot.checkin import CheckinState
+from bot.context import Pressed, Services, language_of, member_of, services_of
 from bot.settings import BotSettings
-from bot.staff import activate_upload, add_staff_handlers
-from survey.enrolment import AlreadyEnrolledError, leave, set_status
 from survey.i18n import Texts
-from survey.invites import (
-    ExpiredInviteError,
-    InviteError,
-    RevokedInviteError,
-    TooManyAttemptsError,
-    UnknownInviteError,
-    UsedUpInviteError,
-    redeem_invite,
-)
-from survey.lifecycle import Press, has_answered, member_and_round, open_round_for
-from survey.roles import READERS
-from survey.settings import SUPPORTED_LANGUAGES
-from survey.storage import Database, DatabaseUnavailableError
-from survey.storage.models import Member, MemberStatus, Role, SurveyRound
-from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
+from survey.lifecycle import member_and_round
+from survey.storage import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
+
+ButtonHandler = Callable[[CallbackQuery, ContextTypes.DEFAULT_TYPE, Pressed], Awaitable[bool]]
+#: Each audience's buttons, asked in turn; the first that knows the press handles it.
+BUTTON_HANDLERS: tuple[ButtonHandler, ...] = (
+    workers.on_button,
+    managers.on_button,
+    admins.on_button,
+)
 
 
 def build_application(
@@ -88,18 +72,12 @@ def build_application(
     application.bot_data["services"] = services
     private = filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(~private, refuse_group), group=-1)
-    application.add_handler(CommandHandler("start", start, filters=private))
-    application.add_handler(CommandHandler("checkin", checkin, filters=private))
-    application.add_handler(CommandHandler("privacy", privacy, filters=private))
-    application.add_handler(CommandHandler("help", help_command, filters=private))
-    application.add_handler(CommandHandler("language", language, filters=private))
-    application.add_handler(CommandHandler("pause", pause, filters=private))
-    application.add_handler(CommandHandler("resume", resume, filters=private))
-    application.add_handler(CommandHandler("leave", leave_command, filters=private))
-    add_staff_handlers(application)
+    workers.add_worker_handlers(application)
+    managers.add_reader_handlers(application)
+    admins.add_admin_handlers(application)
     # Last: any other message in a private chat (plain text, an unknown command) gets help.
     application.add_handler(
-        MessageHandler(private & (filters.TEXT | filters.COMMAND), plain_message)
+        MessageHandler(private & (filters.TEXT | filters.COMMAND), workers.plain_message)
     )
     application.add_handler(CallbackQueryHandler(button))
     application.add_error_handler(on_error)
@@ -111,9 +89,6 @@ async def _release_leadership(application: Application) -> None:
     leader = application.bot_data.get("leader")
     if leader is not None:
         await asyncio.to_thread(leader.release)
-
-
-# --- group chats ---------------------------------------------------------------------------------
 
 
 async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -141,234 +116,6 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         log.warning("could not leave a group chat (%s); will try again", type(exc).__name__)
 
 
-# --- joining -------------------------------------------------------------------------------------
-
-
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None
-    assert chat is not None
-    member = await member_of(context, user.id)
-    lang = language_of(update, member, services.settings.language)
-    t = Texts(lang)
-    if not context.args:
-        if member is not None:
-            await chat.send_message(_help_text(t, member.role))
-        else:
-            await chat.send_message(
-                t._("To join, open the invite link from your unit; your manager or admin has it.")
-            )
-        return
-    try:
-        member = await asyncio.to_thread(
-            redeem_invite,
-            services.db,
-            services.keys,
-            services.settings,
-            token=context.args[0],
-            telegram_user_id=user.id,
-            chat_id=chat.id,
-            language=lang,
-        )
-    except AlreadyEnrolledError:
-        await chat.send_message(
-            t._("You are already enrolled. Send /checkin to answer the open check-in.")
-        )
-        return
-    except InviteError as exc:
-        await chat.send_message(_invite_problem(t, exc))
-        return
-    await chat.send_message(
-        html.escape(t._("Welcome to Staff Pulse! You have joined your unit's weekly check-in."))
-        + "\n\n"
-        + privacy_text(t, services.settings.min_group_size),
-        parse_mode=ParseMode.HTML,
-        reply_markup=details_keyboard(t, signed(context, DETAILS, user.id)),
-    )
-    await chat.send_message(
-        t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
-    )
-    if member.role != Role.WORKER:
-        try:
-            await set_staff_commands(context.application, chat.id, member.language, member.role)
-        except TelegramError:
-            log.info("no staff command menu: the server lacks setMyCommands")
-
-
-def _invite_problem(t: Texts, exc: InviteError) -> str:
-    if isinstance(exc, TooManyAttemptsError):
-        return t._("Too many wrong invite codes. Please wait a while and try again.")
-    if isinstance(exc, ExpiredInviteError):
-        return t._("This invite has expired. Ask for a new one.")
-    if isinstance(exc, UsedUpInviteError):
-        return t._("This invite has been used up. Ask for a new one.")
-    if isinstance(exc, RevokedInviteError):
-        return t._("This invite has been withdrawn. Ask for a new one.")
-    if isinstance(exc, UnknownInviteError):
-        return t._("This invite code is not valid. Check the link or ask for a new one.")
-    return t._("This invite cannot be used. Ask for a new one.")
-
-
-def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("Svenska", callback_data=signed(context, "l|sv", user_id)),
-                InlineKeyboardButton("English", callback_data=signed(context, "l|en", user_id)),
-            ]
-        ]
-    )
-
-
-def _help_text(t: Texts, role: Role | None) -> str:
-    """The commands this person can use, from the same lists as their command menu."""
-    commands = staff_commands(t.language, role) if role in READERS else worker_commands(t.language)
-    lines = [t._("Staff Pulse asks a few short questions about your work week."), ""]
-    lines += [f"/{c.command} – {c.description}" for c in commands if c.command != "help"]
-    if role == Role.ADMIN:
-        lines.append(t._("Send a question-set YAML file to check and activate it."))
-    if role is None:
-        lines += ["", t._("To join, open the invite link your unit gave you.")]
-    return "\n".join(lines)
-
-
-# --- simple commands ----------------------------------------------------------------------
-
-
-async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    member = await member_of(context, user_of(update).id)
-    t = Texts(language_of(update, member, services.settings.language))
-    await chat_of(update).send_message(
-        privacy_text(t, services.settings.min_group_size),
-        parse_mode=ParseMode.HTML,
-        reply_markup=details_keyboard(t, signed(context, DETAILS, user_of(update).id)),
-    )
-
-
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    member = await member_of(context, user_of(update).id)
-    t = Texts(language_of(update, member, services.settings.language))
-    await chat_of(update).send_message(_help_text(t, member.role if member else None))
-
-
-async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Anything that is not a command or a file: a short answer with what one can do here,
-    rather than silence (the bot reads no free text)."""
-    services = services_of(context)
-    member = await member_of(context, user_of(update).id)
-    t = Texts(language_of(update, member, services.settings.language))
-    await chat_of(update).send_message(
-        t._("I only understand the commands below and the buttons in my messages.")
-        + "\n\n"
-        + _help_text(t, member.role if member else None)
-    )
-
-
-async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    user = update.effective_user
-    assert user is not None
-    member = await member_of(context, user.id)
-    t = Texts(language_of(update, member, services_of(context).settings.language))
-    await chat_of(update).send_message(
-        t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
-    )
-
-
-async def _set_status(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, status: MemberStatus
-) -> None:
-    services = services_of(context)
-    member = await member_of(context, user_of(update).id)
-    t = Texts(language_of(update, member, services.settings.language))
-    if member is None:
-        await chat_of(update).send_message(_not_enrolled(t))
-        return
-    await asyncio.to_thread(set_status, services.db, member.id, status)
-    if status == MemberStatus.PAUSED:
-        text = t._("Paused: you get no check-ins until you send /resume.")
-    else:
-        text = t._("Welcome back: you will get the next check-in.")
-    await chat_of(update).send_message(text)
-
-
-async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _set_status(update, context, MemberStatus.PAUSED)
-
-
-async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _set_status(update, context, MemberStatus.ACTIVE)
-
-
-async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None
-    assert chat is not None
-    member = await member_of(context, user.id)
-    t = Texts(language_of(update, member, services_of(context).settings.language))
-    if member is None:
-        await chat.send_message(_not_enrolled(t))
-        return
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t._("Leave"), callback_data=signed(context, "q|leave", user.id)
-                ),
-                InlineKeyboardButton(t._("Stay"), callback_data=signed(context, "q|stay", user.id)),
-            ]
-        ]
-    )
-    await chat.send_message(
-        t._(
-            "Leaving deletes your membership: your pseudonym, encrypted chat id and unit. Answers "
-            "you already sent stay, anonymous and tied to no one. Do you want to leave?"
-        ),
-        reply_markup=keyboard,
-    )
-
-
-def _not_enrolled(t: Texts) -> str:
-    return t._("You are not enrolled. Open the invite link from your unit to join.")
-
-
-# --- the check-in -------------------------------------------------------------------------
-
-
-async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None
-    assert chat is not None
-    member = await member_of(context, user.id)
-    t = Texts(language_of(update, member, services.settings.language))
-    if member is None:
-        await chat.send_message(_not_enrolled(t))
-        return
-    survey_round = await asyncio.to_thread(open_round_for, services.db, member, services.clock())
-    if survey_round is None:
-        await chat.send_message(
-            t._("No check-in is open right now. You will get a message when the next one opens.")
-        )
-        return
-    if await asyncio.to_thread(has_answered, services.db, survey_round.id, member):
-        await chat.send_message(t._("You have already answered this check-in. Thank you!"))
-        return
-    screen = await _screen(context, survey_round, member, user.id)
-    text, keyboard = screen.render(CheckinState(survey_round.id, ()))
-    await chat.send_message(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
-
-
-async def _screen(
-    context: ContextTypes.DEFAULT_TYPE, survey_round: SurveyRound, member: Member, user_id: int
-) -> Screen:
-    views = await views_for(context.application.bot_data, survey_round, member.language)
-    services = services_of(context)
-    return Screen(views, Texts(member.language), services.keys.button_signer(), user_id)
-
-
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every press is answered (no spinning clock), also when it is forged or out of date."""
     query = update.callback_query
@@ -391,203 +138,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query.from_user.id,
         decoded[0].round_id if decoded else None,
     )
-    member = press.member
-    t = Texts(language_of(update, member, services.settings.language))
-    if kind == "l" and rest in SUPPORTED_LANGUAGES:
-        await _choose_language(query, context, member, rest)
-    elif kind == "x" and rest == "keep":
-        await query.answer()
-        with contextlib.suppress(TelegramError):
-            await _edit(query, html.escape(_thanks(t)), None)
-    elif kind == "x":
-        await query.answer()
-        try:
-            await query.message.delete()  # type: ignore[union-attr]  # a button press always comes with its message
-        except TelegramError:
-            log.info("could not delete a check-in message (older than 48 h or not allowed)")
-    elif payload == DETAILS:
-        await query.answer()
-        await context.bot.send_message(
-            query.from_user.id, details_text(t), parse_mode=ParseMode.HTML
-        )
-    elif kind == "q":
-        await _leave_answer(query, context, member, t, rest)
-    elif kind == "qa":
-        await activate_upload(query, context, member, t, rest)
-    elif decoded is not None and member is not None:
-        await _checkin_press(query, context, member, t, decoded, press)
-    else:
-        await query.answer(t._("This button is out of date."))
-
-
-async def _choose_language(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, member: Member | None, chosen: str
-) -> None:
-    services = services_of(context)
-    t = Texts(chosen)
-    if member is not None:
-        await asyncio.to_thread(_set_language, services.db, member.id, chosen)
-    await query.answer()
-    await query.edit_message_text(
-        t._("Language: English") if chosen == "en" else t._("Language: Swedish")
-    )
-
-
-def _set_language(db: Database, member_id: int, language: str) -> None:
-    with db.session() as session:
-        member = session.get(Member, member_id)
-        if member is not None:
-            member.language = language
-
-
-async def _leave_answer(
-    query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
-    member: Member | None,
-    t: Texts,
-    choice: str,
-) -> None:
-    await query.answer()
-    if choice != "leave" or member is None:
-        await query.edit_message_text(t._("Good, you stay."))
-        return
-    await asyncio.to_thread(leave, services_of(context).db, member.id)
-    await query.edit_message_text(t._("You have left. Thank you for taking part."))
-
-
-async def _checkin_press(
-    query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
-    member: Member,
-    t: Texts,
-    decoded: tuple[CheckinState, str],
-    press: Press,
-) -> None:
-    services = services_of(context)
-    state, action = decoded
-    # An old invitation or reminder says so at the first press, not after the last question.
-    if press.round is None or not press.round_is_open(services.clock()):
-        await _stale_checkin(query, context, member, t, t._("This check-in has closed."))
-        return
-    if press.answered:
-        already = t._("You have already answered this check-in. Thank you!")
-        if action == "s":  # a double tap on "send": the thanks are (about to be) shown
-            await query.answer(already)
+    t = Texts(language_of(update, press.member, services.settings.language))
+    pressed = Pressed(payload, kind, rest, press, t, decoded)
+    for handler in BUTTON_HANDLERS:
+        if await handler(query, context, pressed):
             return
-        await _stale_checkin(query, context, member, t, already)
-        return
-    survey_round = press.round
-    screen = await _screen(context, survey_round, member, query.from_user.id)
-    after = step(screen.views, state, action)
-    if after is None:
-        await query.answer(t._("This button is out of date."))
-        return
-    if action != "s":
-        await query.answer()
-        text, keyboard = screen.render(after)
-        await _edit(query, text, keyboard)
-        return
-    try:
-        await services.intake.submit(
-            member_id=member.id,
-            round_id=state.round_id,
-            answers=answers_of(screen.views, after),
-            now=services.clock(),
-        )
-    except AlreadyAnsweredError:
-        await query.answer(t._("You have already answered this check-in. Thank you!"))
-        return
-    except RoundNotOpenError:
-        await query.answer(t._("This check-in has closed."))
-        return
-    except SubmissionError:
-        await query.answer(
-            t._("These answers could not be saved. Please start again with /checkin."),
-            show_alert=True,
-        )
-        return
-    except DatabaseUnavailableError:
-        await query.answer(
-            t._(
-                "Something went wrong on our side and nothing was saved. Please "
-                "try again in a moment."
-            ),
-            show_alert=True,
-        )
-        return
-    await _acknowledge_saved(query, context, t)
-
-
-async def _stale_checkin(
-    query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
-    member: Member,
-    t: Texts,
-    reason: str,
-) -> None:
-    """Close an out-of-date check-in message: say why, take its buttons away, and point to the
-    check-in that is open now, if there is one."""
-    await query.answer(reason)
-    services = services_of(context)
-    current = await asyncio.to_thread(open_round_for, services.db, member, services.clock())
-    text = html.escape(reason)
-    if current is not None and not await asyncio.to_thread(
-        has_answered, services.db, current.id, member
-    ):
-        text += "\n\n" + html.escape(t._("Another check-in is open now: /checkin"))
-    with contextlib.suppress(TelegramError):
-        await _edit(query, text, None)
-
-
-async def _acknowledge_saved(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, t: Texts
-) -> None:
-    """The answers are committed: from here the member must learn that, whatever Telegram
-    answers. A failed edit is tried once more, then the thanks come as a new message; no error
-    from here may reach the handler that says "nothing was saved"."""
-    with contextlib.suppress(TelegramError):
-        await query.answer(t._("Saved."))
-    thanks = _thanks(t)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t._("Delete the message"),
-                    callback_data=signed(context, "x|", query.from_user.id),
-                ),
-                InlineKeyboardButton(
-                    t._("Keep it"), callback_data=signed(context, "x|keep", query.from_user.id)
-                ),
-            ]
-        ]
-    )
-    offer = t._(
-        "Your answers are no longer shown here. This message still shows that you took part "
-        "in this check-in (not what you answered) to anyone who sees your phone. Delete it?"
-    )
-    for attempt in range(2):
-        try:
-            await _edit(query, html.escape(thanks + "\n\n" + offer), keyboard)
-            return
-        except TelegramError as exc:
-            log.warning("thanks could not be shown (%s), attempt %d", type(exc).__name__, attempt)
-            await asyncio.sleep(0.5)
-    try:
-        await context.bot.send_message(query.from_user.id, thanks)  # a private chat: same id
-    except TelegramError as exc:
-        log.warning("thanks not sent either (%s); the answers are saved", type(exc).__name__)
-
-
-def _thanks(t: Texts) -> str:
-    return t._("Thank you! Your answers are sealed and saved, with no link to you.")
-
-
-async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
-    try:
-        await query.edit_message_text(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
-    except BadRequest as exc:  # "message is not modified" after a double tap: nothing to do
-        if "not modified" not in str(exc).lower():
-            raise
+    await query.answer(t._("This button is out of date."))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from telegram import Chat, Update, User
 from telegram.ext import ContextTypes
 
-from bot.checkin import ItemView
+from bot.checkin import CheckinState, ItemView
 from survey.crypto import KeyRing
 from survey.enrolment import find_member
+from survey.i18n import Texts
 from survey.intake import SubmissionIntake
+from survey.lifecycle import Press
 from survey.questions import parse_items
 from survey.questions.store import round_questions
 from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
@@ -34,6 +36,20 @@ class Services:
     #: What time it is for the survey rules. Real time, except in `pulse demo`, which lets
     #: twelve weeks pass in a minute through the very same code.
     clock: Callable[[], datetime] = field(default=_now)
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A verified button press, read once and handed to the audience's module: its signed
+    payload split as ``kind|rest``, the member (and round) behind it, and their language."""
+
+    payload: str
+    kind: str
+    rest: str
+    press: Press
+    t: Texts
+    #: The check-in state and action, for a check-in button ("c1|...").
+    checkin: tuple[CheckinState, str] | None = None
 
 
 def chat_of(update: Update) -> Chat:
@@ -69,9 +85,12 @@ def signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> st
     return services_of(context).keys.button_signer().sign(payload, user_id)
 
 
-async def views_for(bot_data: dict, survey_round: SurveyRound, language: str) -> list[ItemView]:
-    """A round's questions and labels in ``language``, cached: a round's items are locked when
-    it opens (P7), so they never change, and every button press needs them."""
+async def views_for(
+    bot_data: dict, survey_round: SurveyRound, language: str, unit_id: int
+) -> list[ItemView]:
+    """A round's questions for a member of ``unit_id``, in ``language``, cached: a round's
+    items are locked when it opens (P7), so they never change, and every button press needs
+    them. A follow-up question is shown only to the units of its action."""
     cache = bot_data.setdefault("round_views", {})
     key = (survey_round.id, language)
     if key not in cache:
@@ -86,4 +105,4 @@ async def views_for(bot_data: dict, survey_round: SurveyRound, language: str) ->
             )
             if not item.text  # free text is answered by typing, not buttons: not in this flow
         ]
-    return cache[key]
+    return [view for view in cache[key] if view.item.asks(unit_id)]

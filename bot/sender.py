@@ -60,8 +60,12 @@ async def deliver(
     services = application.bot_data["services"]
     targets = await asyncio.to_thread(pending, services.db, services.keys, survey_round.id, kind)
     report = SendReport()
-    languages = {target.language for target in targets}
-    views = {lang: await views_for(application.bot_data, survey_round, lang) for lang in languages}
+    views = {
+        (target.language, target.unit_id): await views_for(
+            application.bot_data, survey_round, target.language, target.unit_id
+        )
+        for target in targets
+    }
     records = _recorder(application)
     queue: asyncio.Queue[Recipient] = asyncio.Queue()
     for target in targets:
@@ -71,7 +75,12 @@ async def deliver(
         while not queue.empty():
             target = queue.get_nowait()
             outcome = await _send(
-                application, survey_round, target, kind, views[target.language], backoff
+                application,
+                survey_round,
+                target,
+                kind,
+                views[target.language, target.unit_id],
+                backoff,
             )
             if outcome == "sent":
                 await records.put((survey_round.id, target.member_id, kind))

@@ -57,7 +57,9 @@ def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Reci
             ).all()
         )
     return [
-        Recipient(m.id, member_chat_id(keys, m), m.language) for m in members if m.id not in done
+        Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id)
+        for m in members
+        if m.id not in done
     ]
 
 

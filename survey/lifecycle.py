@@ -17,16 +17,18 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from survey.actions import followup_items
 from survey.crypto import KeyFileError, KeyRing
 from survey.enrolment import EnrolmentError, subtree_ids
 from survey.questions import load_version
-from survey.questions.locked import lock_items
+from survey.questions.locked import LockedItem, lock_items
 from survey.questions.model import QuestionSet
 from survey.rounds import open_round
 from survey.schedules import Due, OpenDue, RoundState, ScheduleSpec, ScheduleState, due_at
 from survey.settings import SurveySettings
 from survey.storage import Database
 from survey.storage.models import (
+    Action,
     Member,
     MemberStatus,
     Participation,
@@ -256,13 +258,19 @@ def open_scheduled_round(
         ).one()
         set_ids, unit_id = list(schedule.question_sets), schedule.unit_id
     sets = _active_sets(db, set_ids)
+    items = lock_items(sets, sequence)
+    with db.session() as session:
+        # Done actions of the covered units are followed up, within the check-in's item limit.
+        room = settings.max_items_per_checkin - len(items)
+        followups = followup_items(session, unit_id, room)
+    items += [LockedItem.model_validate(item) for _, item in followups]
     try:
         survey_round = open_round(
             db,
             keys,
             settings,
             unit_id=unit_id,
-            items=lock_items(sets, sequence),
+            items=items,
             opens_at=item.opens_at,
             closes_at=item.closes_at,
             remind_at=item.remind_at,
@@ -272,6 +280,12 @@ def open_scheduled_round(
         )
     except IntegrityError:
         return None
+    if followups:
+        with db.session() as session:
+            for action, _ in followups:
+                stored = session.get(Action, action.id)
+                if stored is not None:
+                    stored.followup_round_id = survey_round.id
     return survey_round.id
 
 

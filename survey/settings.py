@@ -74,6 +74,26 @@ class SurveySettings(BaseSettings):
         description="Most questions one check-in may ask, all of a schedule's sets together; "
         "a schedule whose rotation would ask more is refused.",
     )
+    results_delay_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 7,
+        description="Hours after a round closed before workers get their group's results: time "
+        "for the manager to read the report, add a note (/note) and record actions.",
+    )
+    talk_delivery_hour: int = Field(
+        default=8,
+        ge=0,
+        le=23,
+        description="Local hour (PULSE_TIMEZONE) at which the day's /talk requests go out, "
+        "together, so a request's time says nothing about when its sender last answered.",
+    )
+    talk_cooldown_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="Days a worker waits between two /talk requests (rate limit).",
+    )
     language: str = Field(default="sv", description="Default language (sv or en).")
     sqlite_synchronous: str = Field(
         default="FULL",

@@ -256,6 +256,9 @@ def _accept(
         clean = validate_answers(context.items[request.round_id], request.answers)
     except InvalidAnswersError as exc:
         raise SubmissionError(f"answers not accepted: {exc}") from exc
+    for item in context.items[request.round_id]:
+        if item.key in clean and not item.asks(member.unit_id):
+            raise SubmissionError(f"answers not accepted: item {item.key!r} is not asked of you")
     sealed = seal(
         keys.report_public_key(survey_round.report_key_id),
         encode_answers(clean),
@@ -311,13 +314,16 @@ def release_round(
             tree, members, Counter(unit for _, unit, _ in pool), survey_round.min_group_size
         )
         groups = kept_answers(plan, [(unit, str(pid)) for pid, unit, _ in pool])
+        # Questions asked of part of the scope only (a follow-up about one unit's action): an
+        # answer stored under a wider group loses them, or they would tell its unit (P1).
+        narrow = [item for item in parse_items(survey_round.items) if item.units is not None]
         order = list(pool)
         secrets.SystemRandom().shuffle(order)
         rows = []
         for position, (pool_id, unit_id, sealed) in enumerate(order):
             try:
                 plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
-                decode_answers(plaintext)
+                answers = decode_answers(plaintext)
             except (SealingError, ValueError) as exc:
                 raise ReleaseError(
                     f"round {round_id}: a pooled answer does not open ({exc}); nothing was "
@@ -326,6 +332,11 @@ def release_round(
             group = groups.get(str(pool_id))
             if group is None:
                 continue  # no group may publish it: it is destroyed with the pool
+            dropped = [i.key for i in narrow if i.key in answers and group not in (i.units or ())]
+            if dropped:
+                for key in dropped:
+                    del answers[key]
+                plaintext = encode_answers(answers)
             rows.append(
                 {
                     "id": uuid.uuid4(),

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _PSEUDONYM_DOMAIN = b"staff-pulse/telegram-user/v1:"
 _CHAT_DOMAIN = b"staff-pulse/chat-id/v1:"
+_NAME_DOMAIN = b"staff-pulse/display-name/v1:"
 _NONCE_BYTES = 12
 
 
@@ -55,3 +56,16 @@ class ChatIdCipher:
         except InvalidTag as exc:
             raise IdentityKeyError("stored chat id does not decrypt for this member") from exc
         return int(plaintext)
+
+    def encrypt_name(self, name: str, pseudonym: str) -> bytes:
+        """A Telegram display name a worker chose to give (a /talk request), bound to them."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, name.encode(), _NAME_DOMAIN + pseudonym.encode())
+
+    def decrypt_name(self, sealed: bytes, pseudonym: str) -> str:
+        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        try:
+            plaintext = self._aead.decrypt(nonce, ciphertext, _NAME_DOMAIN + pseudonym.encode())
+        except InvalidTag as exc:
+            raise IdentityKeyError("stored name does not decrypt for this member") from exc
+        return plaintext.decode()

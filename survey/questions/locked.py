@@ -40,8 +40,16 @@ class LockedItem(BaseModel):
     #: A free-text item: any non-empty text up to ``max_length`` characters instead of options.
     text: bool = False
     max_length: int = Field(default=500, ge=1, le=1500)
-    #: The question_set_version row the item comes from (None for ad-hoc rounds).
+    #: The question_set_version row the item comes from (None for ad-hoc and follow-up items).
     version_id: int | None = None
+    #: A follow-up question: the title of the action it asks about (survey.actions).
+    followup: str | None = Field(default=None, max_length=200)
+    #: Only members of these units are asked (a follow-up: the action's unit and sub-units).
+    units: tuple[int, ...] | None = None
+
+    def asks(self, unit_id: int) -> bool:
+        """Whether a member of ``unit_id`` is asked this item."""
+        return self.units is None or unit_id in self.units
 
     @model_validator(mode="after")
     def _options_or_text(self) -> LockedItem:

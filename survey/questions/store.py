@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from survey.i18n import Texts
 from survey.questions.locked import parse_items
 from survey.questions.model import Item, QuestionSet
 from survey.storage import Database
@@ -215,6 +216,9 @@ def round_questions(
             if item.version_id not in sets:
                 _, sets[item.version_id] = load_version_by_id(db, item.version_id)
             question_set = sets[item.version_id]
+        if item.followup is not None:
+            shown.append((item.key, *followup_question(item.followup, language)))
+            continue
         if question_set is None:
             shown.append((item.key, item.key, tuple(str(o) for o in item.options)))
             continue
@@ -222,3 +226,17 @@ def round_questions(
         lang = language if language in question_set.languages else question_set.languages[0]
         shown.append((item.key, source.text[lang], tuple(question_set.answer_labels(source, lang))))
     return shown
+
+
+def followup_question(action: str, language: str) -> tuple[str, tuple[str, ...]]:
+    """The follow-up question about an action, and its five answers, in ``language``."""
+    t = Texts(language)
+    question = t._("Has “{action}” made a difference to your work situation?").format(action=action)
+    labels = (
+        t._("No difference"),
+        t._("A little"),
+        t._("Some"),
+        t._("Clearly"),
+        t._("A great difference"),
+    )
+    return question, labels

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -38,6 +39,17 @@ class MemberStatus(StrEnum):
     PAUSED = "paused"
     #: Telegram said the user blocked the bot (403); no more sends until they come back.
     UNREACHABLE = "unreachable"
+
+
+class ActionStatus(StrEnum):
+    PLANNED = "planned"
+    ONGOING = "ongoing"
+    DONE = "done"
+
+
+class TalkRecipient(StrEnum):
+    MANAGER = "manager"
+    SAFETY_REP = "safety_rep"
 
 
 class RoundState(StrEnum):
@@ -71,6 +83,10 @@ class Member(SQLModel, table=True):
     language: str = Field(default="sv", max_length=8)
     status: MemberStatus = Field(
         default=MemberStatus.ACTIVE, sa_column=Column(String(16), nullable=False)
+    )
+    #: Whether the worker gets their group's results after each round (they can turn it off).
+    wants_results: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
     )
 
 
@@ -313,3 +329,102 @@ class Delivery(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     )
     kind: str = Field(sa_column=Column(String(16), primary_key=True))
+
+
+class Action(SQLModel, table=True):
+    """What a unit's manager will do about a finding (AFS 2023:1: act, then follow up).
+
+    Written by staff, about a unit: it holds no answer and no worker, so nothing here is
+    anonymous or needs to be. ``followup_round_id`` is the round whose check-in asked whether
+    it made a difference, once it is done.
+    """
+
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
+    unit_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True
+        )
+    )
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    #: The construct (or the item, for an alert) the action answers; None: something else.
+    construct_key: str | None = Field(default=None, sa_column=Column(String(60)))
+    item: str | None = Field(default=None, sa_column=Column(String(60)))
+    owner: str = Field(sa_column=Column(String(120), nullable=False))
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    status: ActionStatus = Field(
+        default=ActionStatus.PLANNED, sa_column=Column(String(16), nullable=False)
+    )
+    created_on: date = Field(sa_column=Column(Date, nullable=False))
+    done_on: date | None = Field(default=None, sa_column=Column(Date))
+    created_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL")),
+    )
+    #: The one reminder to the manager once it is overdue has gone out.
+    overdue_reminded: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    followup_round_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("survey_round.id", ondelete="SET NULL")),
+    )
+
+
+class ActionComment(SQLModel, table=True):
+    """A safety representative's (or manager's) comment on an action."""
+
+    __tablename__ = "action_comment"
+
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
+    action_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("action.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    author_role: Role = Field(sa_column=Column(String(16), nullable=False))
+    text: str = Field(sa_column=Column(String(1000), nullable=False))
+    written_on: date = Field(sa_column=Column(Date, nullable=False))
+
+
+class RoundNote(SQLModel, table=True):
+    """A manager's note to their unit's workers about a closed round, sent with its results."""
+
+    __tablename__ = "round_note"
+
+    round_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey_round.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    unit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True)
+    )
+    text: str = Field(sa_column=Column(String(1000), nullable=False))
+
+
+class TalkRequest(SQLModel, table=True):
+    """A worker asked to talk about their work situation: deliberately *not* anonymous.
+
+    It stores who asked (the worker chose to be known to the recipient), their Telegram name
+    encrypted, and the day - no answer, no round and no time finer than a day, so it cannot be
+    matched with a check-in (docs/privacy.md). Deleted when the worker leaves, and purged
+    after the retention period.
+    """
+
+    __tablename__ = "talk_request"
+
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
+    member_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    recipient: TalkRecipient = Field(sa_column=Column(String(16), nullable=False))
+    name_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    requested_on: date = Field(sa_column=Column(Date, nullable=False))
+    #: The day it went out in the daily batch (None: not yet), and to whom (None once they left).
+    delivered_on: date | None = Field(default=None, sa_column=Column(Date))
+    delivered_to: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL")),
+    )

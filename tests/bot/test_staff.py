@@ -112,7 +112,7 @@ async def test_manager_reports_stay_within_the_grant(bot, tree) -> None:
     assert "None of your units is called “Team B”" in api.texts(MANAGER)[4]
     api.send_text(WORKER, "/report", language="en")
     await api.wait_for(lambda: api.texts(WORKER))
-    assert "for managers and admins" in api.texts(WORKER)[0]
+    assert "for managers, safety representatives and admins" in api.texts(WORKER)[0]
 
 
 async def test_units_and_trend_for_managers(bot, tree) -> None:

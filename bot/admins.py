@@ -1,14 +1,12 @@
-"""Managers and admins in chat: reports within their grant, invites, question-set uploads.
+"""Admins in chat: invite links, question-set uploads and the schedules' response rates.
 
-Scope is survey/'s rule (``scope_of``: the granted unit and its sub-units); disclosure control
-and the audit are aggregation/'s. Nothing here can show an open round: reports read only the
-published statistics of closed rounds.
+What is valid is survey/'s to decide (the question-set loader, invite terms); this module
+reads the admin's request and says the outcome in their language.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import html
 import io
@@ -17,17 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
-from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from aggregation.charts import area_chart, units_heatmap
-from aggregation.findings import ranked_findings
-from aggregation.render import report_text, split_messages
-from aggregation.report import ReportError, UnitReport, build_report
-from bot.context import chat_of, member_of, services_of, signed, user_of
-from survey.enrolment import scope_of, unit_tree, units_named
+from aggregation.render import split_messages
+from bot.access import ADMINS, outside_grant, staff_member
+from bot.context import Pressed, chat_of, services_of, signed, user_of
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 from survey.lifecycle import list_schedules
@@ -38,7 +33,6 @@ from survey.questions import (
     load_question_set,
 )
 from survey.questions.loader import MAX_FILE_BYTES
-from survey.roles import READERS
 from survey.storage import Database
 from survey.storage.models import (
     Member,
@@ -54,233 +48,19 @@ log = logging.getLogger(__name__)
 UPLOAD_CHECK_SECONDS = 10
 
 
-def add_staff_handlers(application: Application) -> None:
+def add_admin_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
-    application.add_handler(CommandHandler("report", report, filters=private))
-    application.add_handler(CommandHandler("trend", trend, filters=private))
-    application.add_handler(CommandHandler("units", units, filters=private))
     application.add_handler(CommandHandler("invite", invite, filters=private))
     application.add_handler(CommandHandler("rounds", rounds, filters=private))
     application.add_handler(MessageHandler(private & filters.Document.ALL, upload))
 
 
-async def _staff(
-    update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
-    roles: frozenset[Role] = READERS,
-) -> tuple[Member, Texts, set[int]] | None:
-    services = services_of(context)
-    member = await member_of(context, user_of(update).id)
-    language = member.language if member else services.settings.language
-    t = Texts(language)
-    if member is None or member.role not in roles:
-        if roles == {Role.ADMIN}:
-            refusal = t._("This is for admins.")
-        else:
-            refusal = t._("This command is for managers and admins.")
-        await chat_of(update).send_message(refusal)
-        return None
-    scope = await asyncio.to_thread(scope_of, services.db, member)
-    return member, t, scope
-
-
-async def _unit_argument(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, member: Member, t: Texts, scope: set[int]
-) -> int | None:
-    """The unit a command names: none (one's own unit), an id, or a name within the grant.
-    Says what is wrong and returns None when that is not one unit of the grant."""
-    chat = chat_of(update)
-    outside = t._("You can see only the units you were given access to. /units lists them.")
-    if not context.args:
-        return member.unit_id
-    text = " ".join(context.args)
-    if text.isdigit():
-        if int(text) not in scope:
-            await chat.send_message(outside)
-            return None
-        return int(text)
-    found = await asyncio.to_thread(units_named, services_of(context).db, text, scope)
-    if len(found) == 1:
-        return found[0].id
-    if not found:
-        await chat.send_message(
-            t._("None of your units is called “{name}”. /units lists them.").format(name=text)
-        )
-        return None
-    choices = ", ".join(f"{unit.id} · {unit.name}" for unit in found[:10])
-    await chat.send_message(
-        t._("Several of your units match: {choices}. Use the number, e.g. /report {id}.").format(
-            choices=choices, id=found[0].id
-        )
-    )
-    return None
-
-
-async def _granted_report(
-    update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> tuple[Member, Texts, UnitReport] | None:
-    """The report of the unit asked for (default: one's own), if it is within the grant."""
-    found = await _staff(update, context)
-    if found is None:
-        return None
-    member, t, scope = found
-    unit_id = await _unit_argument(update, context, member, t, scope)
-    if unit_id is None:
-        return None
-    built = await _report_of(context, unit_id, t, chat_of(update))
-    return None if built is None else (member, t, built)
-
-
-async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/report [unit]: the latest closed rounds of a unit within the grant, and its sub-units
-    at a glance (a chart) where it has any."""
-    granted = await _granted_report(update, context)
-    if granted is None:
-        return
-    member, t, built = granted
-    chat = chat_of(update)
-    for message in report_text(built, member.language):
-        await chat.send_message(message, parse_mode=ParseMode.HTML)
-    if not built.latest.get("shown"):
-        return
-    heat = await asyncio.to_thread(units_heatmap, services_of(context).db, built, member.language)
-    if heat is not None:
-        await _photo(chat, heat, t._("Sub-units, latest figures"), t)
-
-
-async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/trend [area or unit]: one area over time, drawn for a phone. Without an area: the area
-    that needs attention first; the caption names the others."""
-    found = await _staff(update, context)
-    if found is None:
-        return
-    member, t, scope = found
-    text = " ".join(context.args or [])
-    built: UnitReport | None = None
-    area: str | None = None
-    db = services_of(context).db
-    if (
-        text and not text.isdigit() and not await asyncio.to_thread(units_named, db, text, scope)
-    ):  # not a unit: an area of one's own unit, e.g. /trend stöd
-        own = await _report_of(context, member.unit_id, t, chat_of(update))
-        if own is None:
-            return
-        area = _area_named(own, text, member.language)
-        built = own if area is not None else None
-    if built is None:
-        granted = await _granted_report(update, context)
-        if granted is None:
-            return
-        member, t, built = granted
-    chat = chat_of(update)
-    if not built.rounds:
-        await chat.send_message(t._("No closed round yet: results appear when a round closes."))
-        return
-    if built.indices.isna().all().all():
-        # Nothing of this unit was ever shown on its own: a chart would be empty. Say why.
-        where = built.parent_name or built.org_name
-        explanation = report_text(built, member.language)[0]
-        hint = t._("No round has shown figures for this unit on its own, so there is no chart.")
-        if built.parent_id is not None:
-            hint += " " + t._("/trend {id} shows {parent}, where its answers are included.").format(
-                id=built.parent_id, parent=where
-            )
-        await chat.send_message(explanation + "\n\n" + html.escape(hint), parse_mode=ParseMode.HTML)
-        return
-    shown = [c for c in built.indices.columns if built.indices[c].notna().any()]
-    if area is None:
-        first = ranked_findings(built)
-        area = first[0].construct if first and first[0].construct in shown else shown[0]
-    png = await asyncio.to_thread(area_chart, built, area, member.language)
-    others = ", ".join(
-        f"/trend {built.construct_labels[c].get(member.language, c).lower()}"
-        for c in shown
-        if c != area
-    )
-    caption = built.unit_name
-    if others:
-        caption += "\n" + t._("Other areas: {areas}").format(areas=others)
-    await _photo(chat, png, caption, t)
-
-
-async def _report_of(
-    context: ContextTypes.DEFAULT_TYPE, unit_id: int, t: Texts, chat: Chat
-) -> UnitReport | None:
-    services = services_of(context)
-    try:
-        return await asyncio.to_thread(
-            functools.partial(
-                build_report, services.db, unit_id, change_spread=services.settings.change_spread
-            )
-        )
-    except ReportError:
-        # The audit's reason names group sizes below k: not for logs (P6).
-        log.warning("report of unit %s withheld by the disclosure audit", unit_id)
-        await chat.send_message(t._("This report cannot be shown right now."))
-        return None
-
-
-def _area_named(report: UnitReport, text: str, language: str) -> str | None:
-    """The area a manager names: its label in their language (or its start), or its key."""
-    wanted = " ".join(text.split()).casefold()
-    for construct, labels in report.construct_labels.items():
-        label = labels.get(language, construct).casefold()
-        if wanted in (construct.casefold(), label) or (
-            len(wanted) >= 3 and label.startswith(wanted)
-        ):
-            return str(construct)
-    return None
-
-
-async def _photo(chat: Chat, png: bytes, caption: str, t: Texts) -> None:
-    try:
-        await chat.send_photo(io.BytesIO(png), caption=caption)
-    except TelegramError as exc:  # a Bot API server without photos: say so, keep running
-        log.warning("sendPhoto failed (%s)", type(exc).__name__)
-        await chat.send_message(t._("Charts cannot be sent here; use /report for the figures."))
-
-
-async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/units: the units in the grant, with workers only where at least k."""
-    found = await _staff(update, context)
-    if found is None:
-        return
-    _, t, scope = found
-    services = services_of(context)
-    nodes = await asyncio.to_thread(unit_tree, services.db, services.settings.min_group_size)
-    k = services.settings.min_group_size
-    lines = [
-        html.escape(
-            t._(
-                "Workers per unit, sub-units included; a count is shown only where no count "
-                "below {k} can be worked out from it."
-            ).format(k=k)
-        ),
-        "",
-    ]
-    for node in nodes:
-        if node.unit.id not in scope:
-            continue
-        if node.members is not None:
-            count = t._("{n} workers").format(n=node.members)
-        elif node.too_few:
-            count = t._("fewer than {k}").format(k=k)
-        else:
-            count = t._("not shown (it would reveal a smaller group)")
-        lines.append(f"{'  ' * node.depth}{node.unit.id} · {html.escape(node.unit.name)} – {count}")
-    if len(lines) == 2:
-        await chat_of(update).send_message(t._("No units."))
-        return
-    for message in split_messages(lines):  # a large organisation takes several messages
-        await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
-
-
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/invite <unit> <worker|manager|admin>: an invite link and its QR code (admins)."""
-    found = await _staff(update, context, roles=frozenset({Role.ADMIN}))
-    if found is None:
+    staff = await staff_member(update, context, roles=ADMINS)
+    if staff is None:
         return
-    _, t, scope = found
+    t, scope = staff.t, staff.scope
     chat = update.effective_chat
     assert chat is not None
     args = context.args or []
@@ -294,9 +74,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     if unit_id not in scope:
-        await chat.send_message(
-            t._("You can see only the units you were given access to. /units lists them.")
-        )
+        await chat.send_message(outside_grant(t))
         return
     services = services_of(context)
     life, uses = default_terms(services.settings, role)
@@ -346,10 +124,10 @@ def _qr_into(link: str, buffer: io.BytesIO) -> None:
 
 async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An admin sends a question-set YAML: checked; errors listed, or a preview to activate."""
-    found = await _staff(update, context, roles=frozenset({Role.ADMIN}))
-    if found is None:
+    staff = await staff_member(update, context, roles=ADMINS)
+    if staff is None:
         return
-    _, t, _ = found
+    t = staff.t
     message, chat = update.effective_message, update.effective_chat
     assert message is not None
     assert message.document is not None
@@ -399,7 +177,17 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await chat.send_message("\n".join(preview), reply_markup=keyboard)
 
 
-async def activate_upload(
+async def on_button(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> bool:
+    """An admin's button (activating an uploaded question set); False if not one of theirs."""
+    if pressed.kind == "qa":
+        await _activate_upload(query, context, pressed.press.member, pressed.t, pressed.rest)
+        return True
+    return False
+
+
+async def _activate_upload(
     query: CallbackQuery,
     context: ContextTypes.DEFAULT_TYPE,
     member: Member | None,
@@ -433,10 +221,10 @@ async def activate_upload(
 
 async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/rounds: schedules, and response rates of closed rounds (admins; never open counts)."""
-    found = await _staff(update, context, roles=frozenset({Role.ADMIN}))
-    if found is None:
+    staff = await staff_member(update, context, roles=ADMINS)
+    if staff is None:
         return
-    _, t, scope = found
+    t, scope = staff.t, staff.scope
     services = services_of(context)
     schedules, closed = await asyncio.to_thread(_rounds_overview, services.db, scope)
     lines = ["<b>" + html.escape(t._("Schedules")) + "</b>"]
