@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 import math
 import re
+from datetime import date
 from typing import Any
 
 from aggregation.findings import Change, Finding, changes, ranked_findings
-from aggregation.report import Alert, UnitReport, trend_rows
+from aggregation.report import ActionRow, Alert, FollowUp, UnitReport, trend_rows
+from aggregation.worker_summary import WorkerSummary
 from survey.i18n import Texts
 
 TELEGRAM_LIMIT = 4096
@@ -96,6 +98,13 @@ def report_text(report: UnitReport, language: str) -> list[str]:
             lines.append("• " + esc(alert_sentence(t, report, alert, language)))
             lines.append("  → " + esc(alert.advice.get(language) or alert.advice.get("en", "")))
 
+    if report.actions:
+        today = latest.closed_at.date()
+        lines += ["", "<b>" + esc(t._("Actions")) + "</b>"]
+        for action in report.actions[:8]:
+            lines += ["• " + "\n  ".join(action_lines(t, action, today, report))]
+        if len(report.actions) > 8:
+            lines.append(esc(t._("All of them: /actions")))
     lines += [
         "",
         "<i>"
@@ -301,3 +310,131 @@ def split_messages(lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     if current:
         messages.append(current)
     return messages
+
+
+def action_status(t: Texts, status: str) -> str:
+    return {
+        "planned": t._("planned"),
+        "ongoing": t._("ongoing"),
+        "done": t._("done"),
+    }.get(status, status)
+
+
+def followup_text(t: Texts, followup: FollowUp) -> str:
+    """The follow-up answer as published, or why there is none (yet)."""
+    if followup.closed_at is None:
+        return t._("Follow-up question: asked in the check-in that is open now.")
+    mean = followup.mean_range
+    when = t.week(followup.closed_at)
+    if mean is None or followup.figure is None:
+        return t._("Follow-up question ({week}): not shown, fewer than {k} answered.").format(
+            week=when, k=followup.k
+        )
+    low, high = mean
+    value = t.number(low, 1) if high - low < 0.05 else f"{t.number(low, 1)}–{t.number(high, 1)}"
+    answers = t.ngettext("{n} answer", "{n} answers", followup.figure["n"]).format(
+        n=followup.figure["n"]
+    )
+    return t._("Follow-up question ({week}): made a difference? {value} of 5 ({answers}).").format(
+        week=when, value=value, answers=answers
+    )
+
+
+def action_lines(
+    t: Texts, action: ActionRow, today: date, report: UnitReport | None = None
+) -> list[str]:
+    """An action as HTML lines: what, where, who, when, status; comments; its follow-up."""
+    esc = html.escape
+    status = action_status(t, action.status)
+    if action.status != "done" and action.due_on < today:
+        status += " – " + t._("overdue")
+    head = f"<b>{esc(action.title)}</b> ({esc(action.unit_name)})"
+    if report is not None and action.construct:
+        head += " · " + esc(construct_label(report, action.construct, t.language))
+    detail = t._("Owner: {owner} · due {date} · {status}").format(
+        owner=action.owner, date=t.date(action.due_on), status=status
+    )
+    lines = [head, esc(detail)]
+    for role, text, written_on in action.comments:
+        author = t.role(role)
+        author = author[:1].upper() + author[1:]
+        lines.append(f"💬 <i>{esc(author)}, {esc(t.date(written_on))}:</i> {esc(text)}")
+    if action.followup is not None:
+        lines.append(esc(followup_text(t, action.followup)))
+    return lines
+
+
+def worker_summary_text(summary: WorkerSummary, language: str) -> str:
+    """A worker's results after a round, as one short Telegram message (HTML)."""
+    t = Texts(language)
+    esc = html.escape
+    week = t.week(summary.closed_at)
+    lines = ["<b>" + esc(t._("Results of {week}").format(week=week)) + "</b>"]
+    report = summary.report
+    if report is None:
+        lines.append(
+            esc(
+                t._(
+                    "Too few answered in your unit and the units around it for any results to "
+                    "be shown this time. Nobody sees figures for fewer than {k} people."
+                ).format(k=summary.k)
+            )
+        )
+    else:
+        if summary.own_unit:
+            where = t._("{unit}:").format(unit=summary.group_name)
+        else:
+            where = t._("{unit} (your unit is too small to be shown on its own this time):").format(
+                unit=summary.group_name
+            )
+        lines.append(esc(where))
+        if summary.band is not None:
+            low, high = summary.band
+            lines.append("• " + esc(t._("{low}–{high} % answered").format(low=low, high=high)))
+        for area in summary.areas:
+            label = construct_label(report, area.construct, language)
+            direction = t._("higher is better") if area.better_high else t._("higher is worse")
+            latest = report.latest_round
+            assert latest is not None
+            value = index_text(t, report, latest.round_id, report.unit_id, area.construct)
+            text = f"{label}: {value} ({direction})"
+            if area.change is not None and area.change.clear:
+                text += ", " + change_text(t, area.change)
+            lines.append("• " + esc(text))
+    for unit_name, note in summary.notes:
+        lines += [
+            "",
+            "<b>" + esc(t._("From your manager ({unit})").format(unit=unit_name)) + "</b>",
+        ]
+        lines.append(esc(note))
+    if summary.new_actions:
+        lines += ["", "<b>" + esc(t._("New actions")) + "</b>"]
+        for action in summary.new_actions:
+            lines.append("• " + esc(_action_for_workers(t, action)))
+    if summary.done_actions:
+        lines += ["", "<b>" + esc(t._("Actions done")) + "</b>"]
+        for action in summary.done_actions:
+            lines.append("• " + esc(_action_for_workers(t, action)))
+    lines += [
+        "",
+        "<i>"
+        + esc(
+            t._(
+                "Only figures for groups of at least {k} people are ever shown. Turn these "
+                "summaries off or on with /settings."
+            ).format(k=summary.k)
+        )
+        + "</i>",
+    ]
+    return "\n".join(lines)
+
+
+def _action_for_workers(t: Texts, action: ActionRow) -> str:
+    text = t._("{title} ({unit}), owner {owner}, due {date}").format(
+        title=action.title, unit=action.unit_name, owner=action.owner, date=t.date(action.due_on)
+    )
+    if action.status == "done" and action.done_on is not None:
+        text = t._("{title} ({unit}), done {date}").format(
+            title=action.title, unit=action.unit_name, date=t.date(action.done_on)
+        )
+    return text

@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,10 @@ from sqlmodel import col, select
 
 from aggregation.disclosure import Tree, audit
 from aggregation.pinning import pinning_audit
-from aggregation.statistics import item_infos, item_scales
-from survey.questions import load_version_by_id
+from aggregation.statistics import followup_infos, item_infos, item_scales
+from survey.actions import followup_key, list_actions
+from survey.enrolment import subtree_ids
+from survey.questions import load_version_by_id, parse_items
 from survey.questions.model import QuestionSet
 from survey.storage import Database
 from survey.storage.models import RoundState, RoundStatistic, SurveyRound, Unit
@@ -54,6 +56,43 @@ class Alert:
     advice: dict[str, str]
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """The answer to an action's follow-up question, as published for the action's unit."""
+
+    round_id: int
+    #: None while its round is open or when it closed without figures for the unit.
+    closed_at: datetime | None
+    figure: dict[str, Any] | None
+    k: int
+
+    @property
+    def mean_range(self) -> tuple[float, float] | None:
+        """The published mean on the answers' own 1–5 scale (a range where extreme)."""
+        if self.figure is None or "mean" not in self.figure:
+            return None
+        low, high = self.figure["mean"]
+        return 1 + low / 25, 1 + high / 25
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """An action of the unit or a sub-unit, with its comments and follow-up answer."""
+
+    id: int
+    unit_id: int
+    unit_name: str
+    title: str
+    construct: str | None
+    owner: str
+    due_on: date
+    status: str
+    created_on: date
+    done_on: date | None
+    comments: tuple[tuple[str, str, date], ...]
+    followup: FollowUp | None
+
+
 @dataclass
 class UnitReport:
     unit_id: int
@@ -81,6 +120,8 @@ class UnitReport:
     change_spread: float = DEFAULT_CHANGE_SPREAD
     #: (round, unit) -> figures: everything this report shows, for the audit.
     published: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    #: Actions of the unit and its sub-units, open ones first.
+    actions: list[ActionRow] = field(default_factory=list)
 
     @property
     def latest_round(self) -> RoundRef | None:
@@ -212,8 +253,72 @@ def build_report(
         key: value for key, value in figures.items() if key[1] in shown_units and value.get("shown")
     }
     report.alerts = evaluate_alerts(report, [figures.get((r.round_id, unit_id), {}) for r in refs])
+    report.actions = _actions(db, unit_id, {r.round_id for r in refs}, report.published)
     audit_report(db, report)
     return report
+
+
+def _actions(
+    db: Database,
+    unit_id: int,
+    reported: set[int],
+    published: dict[tuple[int, int], dict[str, Any]],
+) -> list[ActionRow]:
+    """The unit's and its sub-units' actions; a follow-up answer is shown from its round's
+    stored figures for the action's unit, and only when that round is one the report covers,
+    so that the report's audit judges it with the rest (it is added to ``published``)."""
+    with db.session() as session:
+        scope = subtree_ids(session, unit_id)
+    views = list_actions(db, scope)
+    round_ids = {v.action.followup_round_id for v in views if v.action.followup_round_id}
+    with db.session() as session:
+        rounds = {
+            r.id: r
+            for r in session.exec(select(SurveyRound).where(col(SurveyRound.id).in_(round_ids)))
+        }
+        stored = {
+            (row.round_id, row.unit_id): row.figures
+            for row in session.exec(
+                select(RoundStatistic).where(col(RoundStatistic.round_id).in_(round_ids))
+            )
+        }
+    rows = []
+    for view in views:
+        action = view.action
+        followup = None
+        survey_round = rounds.get(action.followup_round_id or 0)
+        if survey_round is not None:
+            unit_figure = stored.get((survey_round.id, action.unit_id))
+            figure = None
+            if unit_figure is not None and unit_figure.get("shown") and survey_round.id in reported:
+                figure = unit_figure.get("items", {}).get(followup_key(action.id))
+                if figure is not None:
+                    published[(survey_round.id, action.unit_id)] = unit_figure
+            closed = survey_round.closed_at or survey_round.closes_at
+            followup = FollowUp(
+                survey_round.id,
+                closed if survey_round.state == RoundState.CLOSED else None,
+                figure,
+                survey_round.min_group_size,
+            )
+        rows.append(
+            ActionRow(
+                id=action.id,
+                unit_id=action.unit_id,
+                unit_name=view.unit_name,
+                title=action.title,
+                construct=action.construct_key,
+                owner=action.owner,
+                due_on=action.due_on,
+                status=str(action.status),
+                created_on=action.created_on,
+                done_on=action.done_on,
+                comments=tuple((str(c.author_role), c.text, c.written_on) for c in view.comments),
+                followup=followup,
+            )
+        )
+    rows.sort(key=lambda row: (row.status == "done", row.due_on, row.id))
+    return rows
 
 
 def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
@@ -238,7 +343,8 @@ def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
         round_sets: list[tuple[QuestionSet, Mapping[str, str]]] = [
             (sets[v], {}) for v in survey_round.question_set_versions if v in sets
         ]
-        scales = item_scales(item_infos(round_sets, asked)) if round_sets else []
+        infos = item_infos(round_sets, asked) if round_sets else []
+        scales = item_scales(infos + followup_infos(parse_items(survey_round.items)))
         pins = pinning_audit(
             {unit: figure.get("parent") for unit, figure in figures.items()},
             {int(unit): n for unit, n in survey_round.member_counts.items()},

@@ -30,6 +30,7 @@ from telegram.ext import (
 from bot import admins, managers, workers
 from bot.checkin import CheckinState
 from bot.context import Pressed, Services, language_of, member_of, services_of
+from bot.prompts import answer_prompt
 from bot.settings import BotSettings
 from survey.i18n import Texts
 from survey.lifecycle import member_and_round
@@ -77,7 +78,7 @@ def build_application(
     admins.add_admin_handlers(application)
     # Last: any other message in a private chat (plain text, an unknown command) gets help.
     application.add_handler(
-        MessageHandler(private & (filters.TEXT | filters.COMMAND), workers.plain_message)
+        MessageHandler(private & (filters.TEXT | filters.COMMAND), text_message)
     )
     application.add_handler(CallbackQueryHandler(button))
     application.add_error_handler(on_error)
@@ -114,6 +115,16 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except TelegramError as exc:
         # Telegram refused (already gone, or a hiccup): the next message from it tries again.
         log.warning("could not leave a group chat (%s); will try again", type(exc).__name__)
+
+
+async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A typed message: the answer to what the bot asked (a description, a comment, a
+    reply), or else help."""
+    message = update.effective_message
+    is_command = message is not None and (message.text or "").startswith("/")
+    if not is_command and await answer_prompt(update, context):
+        return
+    await workers.plain_message(update, context)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -21,6 +21,8 @@ def worker_commands(language: str) -> list[BotCommand]:
     t = Texts(language)
     return [
         BotCommand("checkin", t._("answer the open check-in")),
+        BotCommand("talk", t._("ask to talk about your work situation")),
+        BotCommand("settings", t._("results summaries on or off")),
         BotCommand("privacy", t._("what is stored and who sees what")),
         BotCommand("language", t._("Swedish or English")),
         BotCommand("pause", t._("no check-ins for now")),
@@ -36,7 +38,10 @@ def staff_commands(language: str, role: Role) -> list[BotCommand]:
         BotCommand("report", t._("results of your units")),
         BotCommand("trend", t._("indices over time, as a chart")),
         BotCommand("units", t._("your units")),
+        BotCommand("actions", t._("actions and their follow-up")),
     ]
+    if role in (Role.MANAGER, Role.ADMIN):
+        commands.append(BotCommand("note", t._("a note to your workers with their results")))
     if role == Role.ADMIN:
         commands += [
             BotCommand("invite", t._("invite link: /invite <unit> <role>")),

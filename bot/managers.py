@@ -11,21 +11,51 @@ import functools
 import html
 import io
 import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, Chat, Update
+from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from aggregation.charts import area_chart, units_heatmap
 from aggregation.findings import ranked_findings
-from aggregation.render import report_text, split_messages
+from aggregation.render import (
+    action_lines,
+    action_status,
+    construct_label,
+    report_text,
+    split_messages,
+)
 from aggregation.report import ReportError, UnitReport, build_report
-from bot.access import staff_member, unit_argument
-from bot.context import Pressed, chat_of, services_of
-from survey.enrolment import unit_tree, units_named
+from bot.access import (
+    ACTORS,
+    edit,
+    outside_grant,
+    refusal,
+    staff_member,
+    unit_argument,
+)
+from bot.context import Pressed, chat_of, member_of, services_of, signed, user_of
+from bot.prompts import Prompt, await_answer, cancel, on_answer
+from bot.sender import send_text
+from survey.actions import (
+    OWNER_MAX,
+    TITLE_MAX,
+    ActionError,
+    add_comment,
+    record_action,
+    set_action_status,
+    set_note,
+)
+from survey.deliveries import results_sent
+from survey.enrolment import scope_of, unit_tree, units_named
 from survey.i18n import Texts
-from survey.storage.models import Member
+from survey.roles import READERS
+from survey.storage.models import ActionStatus, Member, Role
+from survey.talk import TalkError, reply_target
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +65,19 @@ def add_reader_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("report", report, filters=private))
     application.add_handler(CommandHandler("trend", trend, filters=private))
     application.add_handler(CommandHandler("units", units, filters=private))
+    application.add_handler(CommandHandler("actions", actions, filters=private))
+    application.add_handler(CommandHandler("note", note, filters=private))
+
+
+def member_user(update: Update) -> int:
+    return user_of(update).id
+
+
+def record_keyboard(t: Texts, unit_id: int, sign: Callable[[str], str]) -> InlineKeyboardMarkup:
+    """The button under a report: record what will be done about it."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t._("Record an action"), callback_data=sign(f"an|{unit_id}"))]]
+    )
 
 
 async def _granted_report(
@@ -59,8 +102,14 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     member, t, built = granted
     chat = chat_of(update)
-    for message in report_text(built, member.language):
-        await chat.send_message(message, parse_mode=ParseMode.HTML)
+    messages = report_text(built, member.language)
+    for number, message in enumerate(messages, 1):
+        keyboard = None
+        if number == len(messages) and member.role in ACTORS and built.rounds:
+            keyboard = record_keyboard(
+                t, built.unit_id, lambda p: signed(context, p, member_user(update))
+            )
+        await chat.send_message(message, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     if not built.latest.get("shown"):
         return
     heat = await asyncio.to_thread(units_heatmap, services_of(context).db, built, member.language)
@@ -195,8 +244,506 @@ async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await chat_of(update).send_message(message, parse_mode=ParseMode.HTML)
 
 
+# --- actions -------------------------------------------------------------------------------------
+
+OVERDUE_WORDS = {"overdue", "försenade", "forsenade"}
+#: Due dates offered as buttons, in days from today.
+DUE_CHOICES = (14, 30, 90)
+MAX_LISTED = 10
+
+
+def _today(context: ContextTypes.DEFAULT_TYPE) -> date:
+    services = services_of(context)
+    return services.clock().astimezone(ZoneInfo(services.settings.timezone)).date()
+
+
+async def actions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/actions [unit] [overdue]: the actions of a unit in the grant and its sub-units, each
+    with its buttons (status for managers and admins, a comment for everyone here)."""
+    staff = await staff_member(update, context)
+    if staff is None:
+        return
+    words = list(context.args or [])
+    overdue = bool(words) and words[-1].casefold() in OVERDUE_WORDS
+    if overdue:
+        words = words[:-1]
+    unit_id = await unit_argument(update, context, staff, words)
+    if unit_id is None:
+        return
+    t, chat = staff.t, chat_of(update)
+    built = await report_of(context, unit_id, t, chat)
+    if built is None:
+        return
+    today = _today(context)
+    listed = [a for a in built.actions if not overdue or (a.status != "done" and a.due_on < today)]
+    user_id = user_of(update).id
+    may_act = staff.member.role in ACTORS
+    if not listed:
+        text = t._("No overdue actions.") if overdue else t._("No actions recorded yet.")
+        keyboard = (
+            record_keyboard(t, unit_id, lambda p: signed(context, p, user_id)) if may_act else None
+        )
+        await chat.send_message(text, reply_markup=keyboard)
+        return
+    for row in listed[:MAX_LISTED]:
+        await chat.send_message(
+            "\n".join(action_lines(t, row, today, built)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=_action_keyboard(context, t, row.id, row.status, may_act, user_id),
+        )
+    more = len(listed) - MAX_LISTED
+    footer = (
+        t._("{n} more: name a sub-unit, e.g. /actions {id}.").format(n=more, id=unit_id)
+        if more > 0
+        else t._("Actions of {unit} and its sub-units.").format(unit=built.unit_name)
+    )
+    await chat.send_message(
+        footer,
+        reply_markup=record_keyboard(t, unit_id, lambda p: signed(context, p, user_id))
+        if may_act
+        else None,
+    )
+
+
+def _action_keyboard(
+    context: ContextTypes.DEFAULT_TYPE,
+    t: Texts,
+    action_id: int,
+    status: str,
+    may_act: bool,
+    user_id: int,
+) -> InlineKeyboardMarkup:
+    row = []
+    if may_act and status == "planned":
+        row.append(
+            InlineKeyboardButton(
+                t._("Started"), callback_data=signed(context, f"as|{action_id}|o", user_id)
+            )
+        )
+    if may_act and status != "done":
+        row.append(
+            InlineKeyboardButton(
+                t._("Done"), callback_data=signed(context, f"as|{action_id}|d", user_id)
+            )
+        )
+    row.append(
+        InlineKeyboardButton(
+            t._("Comment"), callback_data=signed(context, f"am|{action_id}", user_id)
+        )
+    )
+    return InlineKeyboardMarkup([row])
+
+
+async def _press_staff(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    pressed: Pressed,
+    roles: frozenset[Role],
+) -> tuple[Member, set[int]] | None:
+    member = pressed.press.member
+    if member is None or member.role not in roles:
+        await query.answer(refusal(pressed.t, roles), show_alert=True)
+        return None
+    scope = await asyncio.to_thread(scope_of, services_of(context).db, member)
+    return member, scope
+
+
+async def _start_recording(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> None:
+    """First step: what the action answers - the report's findings and areas, or else."""
+    found = await _press_staff(query, context, pressed, ACTORS)
+    if found is None:
+        return
+    member, scope = found
+    t = pressed.t
+    unit_id = int(pressed.rest) if pressed.rest.isdigit() else -1
+    if unit_id not in scope:
+        await query.answer(outside_grant(t), show_alert=True)
+        return
+    await query.answer()
+    chat = query.message.chat  # type: ignore[union-attr]  # a button press comes with its message
+    built = await report_of(context, unit_id, t, chat)
+    if built is None:
+        return
+    first = [f.construct for f in ranked_findings(built)]
+    choices = list(dict.fromkeys([*first, *built.construct_labels]))[:6]
+    assert context.user_data is not None
+    context.user_data["action_choices"] = (unit_id, choices)
+    rows = [
+        [
+            InlineKeyboardButton(
+                construct_label(built, construct, member.language),
+                callback_data=signed(context, f"ac|{index}", query.from_user.id),
+            )
+        ]
+        for index, construct in enumerate(choices)
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t._("Something else"), callback_data=signed(context, "ac|-", query.from_user.id)
+            )
+        ]
+    )
+    await chat.send_message(
+        t._("New action for {unit}. Which area does it answer?").format(unit=built.unit_name),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def _chose_area(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> None:
+    found = await _press_staff(query, context, pressed, ACTORS)
+    if found is None:
+        return
+    t = pressed.t
+    unit_id, choices = (context.user_data or {}).get("action_choices", (None, []))
+    index = int(pressed.rest) if pressed.rest.isdigit() else None
+    if unit_id is None or (index is not None and index >= len(choices)):
+        await query.answer(t._("This button is out of date."))
+        return
+    await query.answer()
+    construct = choices[index] if index is not None else None
+    await_answer(context, "action_title", unit=unit_id, construct=construct)
+    await edit(
+        query,
+        html.escape(
+            t._(
+                "What will be done? Write it in one message, as the team should read it "
+                "(e.g. “A mentor for every new social worker during the first six months”)."
+            )
+        ),
+        None,
+    )
+
+
+@on_answer("action_title")
+async def _action_title(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+) -> None:
+    t = await _texts(update, context)
+    if not text.strip() or len(" ".join(text.split())) > TITLE_MAX:
+        await chat_of(update).send_message(
+            t._("Please write it in at most {n} characters.").format(n=TITLE_MAX)
+        )
+        return
+    await_answer(context, "action_owner", **prompt.data, title=text)
+    await chat_of(update).send_message(t._("Who owns it? A name or a role."))
+
+
+@on_answer("action_owner")
+async def _action_owner(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+) -> None:
+    t = await _texts(update, context)
+    if not text.strip() or len(" ".join(text.split())) > OWNER_MAX:
+        await chat_of(update).send_message(
+            t._("Please write it in at most {n} characters.").format(n=OWNER_MAX)
+        )
+        return
+    await_answer(context, "action_due", **prompt.data, owner=text)
+    user_id = user_of(update).id
+    today = _today(context)
+    buttons = [
+        InlineKeyboardButton(
+            t.date(today + timedelta(days=days)),
+            callback_data=signed(context, f"ad|{days}", user_id),
+        )
+        for days in DUE_CHOICES
+    ]
+    await chat_of(update).send_message(
+        t._("By when? Choose a date, or write one (YYYY-MM-DD)."),
+        reply_markup=InlineKeyboardMarkup([buttons]),
+    )
+
+
+@on_answer("action_due")
+async def _action_due_typed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+) -> None:
+    t = await _texts(update, context)
+    try:
+        due = date.fromisoformat(text.strip())
+    except ValueError:
+        await chat_of(update).send_message(
+            t._("That is not a date I can read; write it as 2026-12-31.")
+        )
+        return
+    await _record(context, chat_of(update), user_of(update).id, t, prompt, due)
+
+
+async def _due_pressed(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> None:
+    prompt = (context.user_data or {}).get("prompt")
+    if not isinstance(prompt, Prompt) or prompt.kind != "action_due" or not pressed.rest.isdigit():
+        await query.answer(pressed.t._("This button is out of date."))
+        return
+    await query.answer()
+    due = _today(context) + timedelta(days=int(pressed.rest))
+    chat = query.message.chat  # type: ignore[union-attr]  # a button press comes with its message
+    await _record(context, chat, query.from_user.id, pressed.t, prompt, due)
+
+
+async def _record(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat: Chat,
+    user_id: int,
+    t: Texts,
+    prompt: Prompt,
+    due: date,
+) -> None:
+    services = services_of(context)
+    member = await member_of(context, user_id)
+    if member is None or member.role not in ACTORS:
+        cancel(context)
+        await chat.send_message(refusal(t, ACTORS))
+        return
+    scope = await asyncio.to_thread(scope_of, services.db, member)
+    if prompt.data["unit"] not in scope:
+        cancel(context)
+        await chat.send_message(outside_grant(t))
+        return
+    try:
+        action = await asyncio.to_thread(
+            functools.partial(
+                record_action,
+                services.db,
+                unit_id=prompt.data["unit"],
+                title=prompt.data["title"],
+                owner=prompt.data["owner"],
+                due_on=due,
+                today=_today(context),
+                construct=prompt.data["construct"],
+                created_by=member.id,
+            )
+        )
+    except ActionError as exc:
+        await chat.send_message(exc.problem.in_language(t))
+        return
+    cancel(context)
+    await chat.send_message(
+        html.escape(
+            t._("Recorded: “{title}”, owner {owner}, due {date}.").format(
+                title=action.title, owner=action.owner, date=t.date(action.due_on)
+            )
+        )
+        + "\n\n"
+        + html.escape(
+            t._(
+                "The workers see it with their next results. When it is done, mark it in "
+                "/actions: the unit's next check-in then asks whether it made a difference."
+            )
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def _set_status(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> None:
+    found = await _press_staff(query, context, pressed, ACTORS)
+    if found is None:
+        return
+    _, scope = found
+    t = pressed.t
+    number, _, code = pressed.rest.partition("|")
+    status = {"o": ActionStatus.ONGOING, "d": ActionStatus.DONE}.get(code)
+    if not number.isdigit() or status is None:
+        await query.answer(t._("This button is out of date."))
+        return
+    try:
+        action = await asyncio.to_thread(
+            functools.partial(
+                set_action_status,
+                services_of(context).db,
+                int(number),
+                status,
+                scope=scope,
+                today=_today(context),
+            )
+        )
+    except ActionError as exc:
+        await query.answer(exc.problem.in_language(t), show_alert=True)
+        return
+    await query.answer(t._("Saved."))
+    text = (
+        "<b>"
+        + html.escape(action.title)
+        + "</b>\n"
+        + html.escape(t._("Status: {status}").format(status=action_status(t, action.status)))
+    )
+    if action.status == ActionStatus.DONE:
+        text += "\n" + html.escape(
+            t._("The unit's next check-in asks whether it made a difference.")
+        )
+    await edit(query, text, None)
+
+
+async def _start_comment(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> None:
+    found = await _press_staff(query, context, pressed, READERS)
+    if found is None:
+        return
+    if not pressed.rest.isdigit():
+        await query.answer(pressed.t._("This button is out of date."))
+        return
+    await query.answer()
+    await_answer(context, "action_comment", action=int(pressed.rest))
+    await context.bot.send_message(
+        query.from_user.id, pressed.t._("Write your comment in one message.")
+    )
+
+
+@on_answer("action_comment")
+async def _comment_written(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+) -> None:
+    staff = await staff_member(update, context)
+    if staff is None:
+        cancel(context)
+        return
+    try:
+        await asyncio.to_thread(
+            functools.partial(
+                add_comment,
+                services_of(context).db,
+                prompt.data["action"],
+                role=staff.member.role,
+                text=text,
+                scope=staff.scope,
+                today=_today(context),
+            )
+        )
+    except ActionError as exc:
+        await chat_of(update).send_message(exc.problem.in_language(staff.t))
+        return
+    cancel(context)
+    await chat_of(update).send_message(staff.t._("Comment saved. /actions shows it."))
+
+
+async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/note <text>: a note to the unit's workers, sent with the latest round's results."""
+    staff = await staff_member(update, context, roles=ACTORS)
+    if staff is None:
+        return
+    t, chat = staff.t, chat_of(update)
+    text = " ".join(context.args or [])
+    if not text:
+        await chat.send_message(
+            t._(
+                "Write the note after the command, e.g. /note Thank you for answering – we "
+                "take up the workload at Tuesday's meeting."
+            )
+        )
+        return
+    services = services_of(context)
+    built = await report_of(context, staff.member.unit_id, t, chat)
+    if built is None:
+        return
+    latest = built.latest_round
+    if latest is None:
+        await chat.send_message(t._("No closed round yet: results appear when a round closes."))
+        return
+    if await asyncio.to_thread(results_sent, services.db, latest.round_id):
+        await chat.send_message(
+            t._(
+                "The results of {week} have already gone out. Write your note when the next "
+                "round has closed; you get its report then."
+            ).format(week=t.week(latest.closed_at))
+        )
+        return
+    try:
+        await asyncio.to_thread(set_note, services.db, latest.round_id, staff.member.unit_id, text)
+    except ActionError as exc:
+        await chat.send_message(exc.problem.in_language(t))
+        return
+    await chat.send_message(
+        t._("Your note goes to the workers of {unit} with the results of {week}.").format(
+            unit=built.unit_name, week=t.week(latest.closed_at)
+        )
+    )
+
+
+async def _texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
+    member = await member_of(context, user_of(update).id)
+    return Texts(member.language if member else services_of(context).settings.language)
+
+
+# --- talk requests: the reply ---------------------------------------------------------------------
+
+
+async def _start_reply(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+) -> None:
+    found = await _press_staff(query, context, pressed, READERS)
+    if found is None or not pressed.rest.isdigit():
+        if found is not None:
+            await query.answer(pressed.t._("This button is out of date."))
+        return
+    await query.answer()
+    await_answer(context, "talk_reply", request=int(pressed.rest))
+    await context.bot.send_message(
+        query.from_user.id,
+        pressed.t._(
+            "Write your reply in one message; it goes to them through the bot, with your name."
+        ),
+    )
+
+
+@on_answer("talk_reply")
+async def _reply_written(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+) -> None:
+    staff = await staff_member(update, context)
+    if staff is None:
+        cancel(context)
+        return
+    services = services_of(context)
+    t = staff.t
+    try:
+        target = await asyncio.to_thread(
+            reply_target, services.db, services.keys, prompt.data["request"], staff.member.id
+        )
+    except TalkError as exc:
+        cancel(context)
+        await chat_of(update).send_message(exc.problem.in_language(t))
+        return
+    cancel(context)
+    reader = Texts(target.language)
+    heading = reader._("Reply from {name} ({role}) to your request to talk:").format(
+        name=user_of(update).full_name, role=reader.role(str(staff.member.role))
+    )
+    outcome = await send_text(
+        context.application,
+        target,
+        "<b>" + html.escape(heading) + "</b>\n" + html.escape(text[:3500]),
+    )
+    if outcome == "sent":
+        await chat_of(update).send_message(t._("Your reply was sent."))
+    else:
+        await chat_of(update).send_message(
+            t._("Your reply could not be delivered; they may have left or blocked the bot.")
+        )
+
+
 async def on_button(
     query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
 ) -> bool:
     """A manager's or safety representative's button; False if the press is not one of theirs."""
-    return False
+    handlers = {
+        "an": _start_recording,
+        "ac": _chose_area,
+        "ad": _due_pressed,
+        "as": _set_status,
+        "am": _start_comment,
+        "tr": _start_reply,
+    }
+    handler = handlers.get(pressed.kind)
+    if handler is None:
+        return False
+    await handler(query, context, pressed)
+    return True

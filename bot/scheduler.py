@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, ContextTypes
 
 from aggregation.close import release_with_statistics
-from bot.sender import deliver, deliver_reports
-from survey.deliveries import Kind
+from bot.sender import deliver, deliver_reports, deliver_results, send_text
+from survey.actions import mark_overdue_reminded, overdue_reminders
+from survey.deliveries import Kind, recipients_of
+from survey.i18n import Texts
 from survey.lifecycle import mark_reminded, tick
 from survey.storage import Database
 from survey.storage.leader import LeaderLock
 from survey.storage.models import RoundState, RoundStatistic, SurveyRound
+from survey.talk import due_talks, mark_delivered, purge_talks
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,12 @@ async def run_tick(application: Application) -> None:
     # restart between close and delivery loses no report (records keep it to one each).
     for round_id in await asyncio.to_thread(_recently_closed, services.db, now):
         await deliver_reports(application, round_id)
+    # Workers get their results a while after the managers (PULSE_RESULTS_DELAY_HOURS), so a
+    # manager's note and actions can go with them.
+    delay = timedelta(hours=services.settings.results_delay_hours)
+    for round_id in await asyncio.to_thread(_recently_closed, services.db, now, delay):
+        await deliver_results(application, round_id)
+    await follow_up_actions(application, now)
     for survey_round in await asyncio.to_thread(_open_rounds, services.db):
         await deliver(application, survey_round, Kind.INVITATION)
     for round_id in report.to_remind:
@@ -61,6 +73,69 @@ async def run_tick(application: Application) -> None:
             await asyncio.to_thread(mark_reminded, services.db, round_id, now)
 
 
+async def follow_up_actions(application: Application, now: datetime) -> None:
+    """The day's duties that are not rounds: one reminder per overdue action, and yesterday's
+    requests to talk, in one batch at the day's delivery hour."""
+    services = application.bot_data["services"]
+    local = now.astimezone(ZoneInfo(services.settings.timezone))
+    today = local.date()
+    for reminder in await asyncio.to_thread(overdue_reminders, services.db, today):
+        targets = await asyncio.to_thread(
+            recipients_of, services.db, services.keys, list(reminder.manager_ids)
+        )
+        sent = False
+        for target in targets:
+            t = Texts(target.language)
+            text = (
+                "<b>"
+                + html.escape(t._("An action is overdue"))
+                + "</b>\n"
+                + html.escape(
+                    t._("“{title}” ({unit}) was due {date}. Mark its progress in /actions.").format(
+                        title=reminder.action.title,
+                        unit=reminder.unit_name,
+                        date=t.date(reminder.action.due_on),
+                    )
+                )
+            )
+            sent = await send_text(application, target, text) == "sent" or sent
+        if sent or not targets:
+            await asyncio.to_thread(mark_overdue_reminded, services.db, reminder.action.id)
+    if local.hour < services.settings.talk_delivery_hour:
+        return
+    for due in await asyncio.to_thread(due_talks, services.db, services.keys, today):
+        t = Texts(due.to.language)
+        text = (
+            "<b>"
+            + html.escape(t._("A request to talk"))
+            + "</b>\n"
+            + html.escape(
+                t._(
+                    "{name} would like to talk about their work situation (asked {date}). They "
+                    "chose to tell you who they are; their check-in answers stay anonymous and "
+                    "this request says nothing about them."
+                ).format(name=due.name, date=t.date(due.requested_on))
+            )
+        )
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t._("Reply"),
+                        callback_data=services.keys.button_signer().sign(
+                            f"tr|{due.request_id}", due.to.chat_id
+                        ),
+                    )
+                ]
+            ]
+        )
+        if await send_text(application, due.to, text, keyboard) == "sent":
+            await asyncio.to_thread(
+                mark_delivered, services.db, due.request_id, due.to.member_id, today
+            )
+    await asyncio.to_thread(purge_talks, services.db, today)
+
+
 def _open_rounds(db: Database) -> list[SurveyRound]:
     with db.session() as session:
         return list(
@@ -68,15 +143,20 @@ def _open_rounds(db: Database) -> list[SurveyRound]:
         )
 
 
-def _recently_closed(db: Database, now: datetime, days: int = 7) -> list[int]:
-    """Rounds closed in the last week whose statistics exist: a report goes out only then."""
-    since = now - timedelta(days=days)
+def _recently_closed(
+    db: Database, now: datetime, delay: timedelta = timedelta(0), days: int = 7
+) -> list[int]:
+    """Rounds closed at least ``delay`` and at most a week before that, whose statistics exist:
+    a report goes out only then."""
+    until = now - delay
+    since = until - timedelta(days=days)
     with db.session() as session:
         return list(
             session.exec(
                 select(SurveyRound.id).where(
                     SurveyRound.state == RoundState.CLOSED,
                     func.coalesce(col(SurveyRound.closed_at), col(SurveyRound.closes_at)) >= since,
+                    func.coalesce(col(SurveyRound.closed_at), col(SurveyRound.closes_at)) <= until,
                     col(SurveyRound.id).in_(select(RoundStatistic.round_id).distinct()),
                 )
             ).all()

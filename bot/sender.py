@@ -16,15 +16,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
-from aggregation.render import report_text
+from aggregation.render import report_text, worker_summary_text
 from aggregation.report import ReportError, build_report
+from aggregation.worker_summary import WorkerSummary, worker_summary
 from bot.checkin import CheckinState, ItemView, Screen
 from bot.context import views_for
-from survey.deliveries import Kind, Recipient, pending, record, record_many, report_recipients
+from survey.deliveries import (
+    Kind,
+    Recipient,
+    pending,
+    record,
+    record_many,
+    report_recipients,
+    results_recipients,
+)
 from survey.enrolment import set_status
 from survey.group_commit import GroupCommit
 from survey.i18n import Texts
@@ -221,3 +231,91 @@ def _invitation_heading(t: Texts, items: list[LockedItem]) -> str:
         "A new check-in is open: {questions}, about {n} minutes.",
         minutes,
     ).format(questions=questions, n=minutes)
+
+
+async def deliver_results(application: Application, round_id: int) -> SendReport:
+    """After a round closed (and the manager had time to add a note): each active worker gets
+    their group's results, once. Summaries are built once per unit and language."""
+    services = application.bot_data["services"]
+    report = SendReport()
+    targets = await asyncio.to_thread(results_recipients, services.db, services.keys, round_id)
+    summaries: dict[int, WorkerSummary | None] = {}
+    texts: dict[tuple[int, str], str] = {}
+    for target in targets:
+        if target.unit_id not in summaries:
+            summaries[target.unit_id] = await asyncio.to_thread(
+                functools.partial(
+                    worker_summary,
+                    services.db,
+                    round_id,
+                    target.unit_id,
+                    change_spread=services.settings.change_spread,
+                )
+            )
+        summary = summaries[target.unit_id]
+        if summary is None:
+            continue
+        key = (target.unit_id, target.language)
+        if key not in texts:
+            texts[key] = worker_summary_text(summary, target.language)
+        t = Texts(target.language)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t._("No more summaries"),
+                        callback_data=services.keys.button_signer().sign("rs|off", target.chat_id),
+                    )
+                ]
+            ]
+        )
+        outcome = await send_text(application, target, texts[key], keyboard)
+        if outcome == "sent":
+            await asyncio.to_thread(record, services.db, round_id, target.member_id, Kind.RESULTS)
+            report.sent += 1
+        elif outcome == "unreachable":
+            report.unreachable += 1
+        elif outcome == "not leading":
+            break
+        else:
+            report.failed += 1
+    return report
+
+
+async def send_text(
+    application: Application,
+    target: Recipient,
+    text: str,
+    keyboard: InlineKeyboardMarkup | None = None,
+    backoff: float = 1.0,
+) -> str:
+    """One HTML message to one member: "sent", "unreachable" (403: marked so), "not leading"
+    (another process leads and sends instead) or "failed" (the next tick tries again)."""
+    services = application.bot_data["services"]
+    leader = application.bot_data.get("leader")
+    if leader is not None and leader.fenced and not await asyncio.to_thread(leader.holds):
+        return "not leading"
+    for attempt in range(NETWORK_RETRIES + 1):
+        try:
+            await application.bot.send_message(
+                target.chat_id, text, reply_markup=keyboard, parse_mode=ParseMode.HTML
+            )
+            return "sent"
+        except Forbidden:
+            await asyncio.to_thread(
+                set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
+            )
+            return "unreachable"
+        except RetryAfter as exc:
+            await asyncio.sleep(seconds_of(exc.retry_after))
+        except NetworkError as exc:
+            if may_have_arrived(exc):
+                log.warning("no reply to a send; counted as sent, not repeated")
+                return "sent"
+            if attempt == NETWORK_RETRIES:
+                break
+            await asyncio.sleep(backoff * 2**attempt)
+        except TelegramError as exc:
+            log.warning("could not send a message: %s", type(exc).__name__)
+            return "failed"
+    return "failed"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import logging
+from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -31,6 +33,7 @@ from bot.context import (
     views_for,
 )
 from bot.privacy import DETAILS, details_keyboard, details_text, privacy_text
+from survey.deliveries import set_wants_results
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
 from survey.i18n import Texts
 from survey.invites import (
@@ -46,8 +49,9 @@ from survey.lifecycle import Press, has_answered, open_round_for
 from survey.roles import READERS
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
-from survey.storage.models import Member, MemberStatus, Role, SurveyRound
+from survey.storage.models import Member, MemberStatus, Role, SurveyRound, TalkRecipient
 from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
+from survey.talk import TalkError, available_recipients, request_talk
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ def add_worker_handlers(application: Application) -> None:
         ("pause", pause),
         ("resume", resume),
         ("leave", leave_command),
+        ("talk", talk),
+        ("settings", settings_command),
     ):
         application.add_handler(CommandHandler(name, handler, filters=private))
 
@@ -435,7 +441,14 @@ async def _acknowledge_saved(
                 InlineKeyboardButton(
                     t._("Keep it"), callback_data=signed(context, "x|keep", query.from_user.id)
                 ),
-            ]
+            ],
+            # The same offer after every check-in, whatever was answered (it is /talk).
+            [
+                InlineKeyboardButton(
+                    t._("I would like to talk about my work situation"),
+                    callback_data=signed(context, "tk|", query.from_user.id),
+                )
+            ],
         ]
     )
     offer = t._(
@@ -487,8 +500,169 @@ async def on_button(
         )
     elif kind == "q":
         await _leave_answer(query, context, member, t, rest)
+    elif kind == "rs":
+        await _results_choice(query, context, member, t, rest == "on")
+    elif kind == "tk":
+        await _talk_press(query, context, member, t, rest)
     elif pressed.checkin is not None and member is not None:
         await _checkin_press(query, context, member, t, pressed.checkin, pressed.press)
     else:
         return False
     return True
+
+
+# --- results summaries on or off -----------------------------------------------------------------
+
+
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    member = await member_of(context, user_of(update).id)
+    t = Texts(language_of(update, member, services_of(context).settings.language))
+    if member is None:
+        await chat_of(update).send_message(_not_enrolled(t))
+        return
+    text, keyboard = _results_setting(context, t, member.wants_results, user_of(update).id)
+    await chat_of(update).send_message(text, reply_markup=keyboard)
+
+
+def _results_setting(
+    context: ContextTypes.DEFAULT_TYPE, t: Texts, wanted: bool, user_id: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    if wanted:
+        text = t._(
+            "After each round you get your group's results: a few figures, your manager's "
+            "note and the actions taken. Language: /language."
+        )
+        button = InlineKeyboardButton(
+            t._("No more summaries"), callback_data=signed(context, "rs|off", user_id)
+        )
+    else:
+        text = t._("Results summaries are off. Language: /language.")
+        button = InlineKeyboardButton(
+            t._("Send me the results"), callback_data=signed(context, "rs|on", user_id)
+        )
+    return text, InlineKeyboardMarkup([[button]])
+
+
+async def _results_choice(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    member: Member | None,
+    t: Texts,
+    wanted: bool,
+) -> None:
+    if member is None:
+        await query.answer(_not_enrolled(t), show_alert=True)
+        return
+    await asyncio.to_thread(set_wants_results, services_of(context).db, member.id, wanted)
+    await query.answer(t._("Saved."))
+    text = (
+        t._("You will get the results after each round. /settings turns them off.")
+        if wanted
+        else t._("No more results summaries. /settings turns them on again.")
+    )
+    with contextlib.suppress(TelegramError):
+        await query.message.reply_text(text)  # type: ignore[union-attr]  # a press comes with its message
+
+
+# --- asking to talk -------------------------------------------------------------------------------
+
+
+def _talk_text(t: Texts) -> str:
+    return t._(
+        "Would you like to talk to someone about your work situation? Choose whom to ask.\n\n"
+        "This request is NOT anonymous: the person you choose sees your Telegram name and "
+        "can reply here. Your check-in answers stay anonymous and are never linked to it; "
+        "the request holds no answer and no time finer than the day. Requests go out once a "
+        "day, the morning after you ask."
+    )
+
+
+async def talk(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/talk: the offer to talk, the same for everyone."""
+    member = await member_of(context, user_of(update).id)
+    t = Texts(language_of(update, member, services_of(context).settings.language))
+    if member is None or member.role != Role.WORKER:
+        await chat_of(update).send_message(
+            _not_enrolled(t) if member is None else t._("This is for workers of a unit.")
+        )
+        return
+    text, keyboard = await _talk_offer(context, member, t, user_of(update).id)
+    await chat_of(update).send_message(text, reply_markup=keyboard)
+
+
+async def _talk_offer(
+    context: ContextTypes.DEFAULT_TYPE, member: Member, t: Texts, user_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    available = await asyncio.to_thread(
+        available_recipients, services_of(context).db, member.unit_id
+    )
+    if not available:
+        return t._(
+            "There is no manager or safety representative in the bot for your unit yet."
+        ), None
+    names = {
+        TalkRecipient.MANAGER: t._("My manager"),
+        TalkRecipient.SAFETY_REP: t._("The safety representative"),
+    }
+    row = [
+        InlineKeyboardButton(names[r], callback_data=signed(context, f"tk|{r.value}", user_id))
+        for r in available
+    ]
+    return _talk_text(t), InlineKeyboardMarkup([row])
+
+
+async def _talk_press(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    member: Member | None,
+    t: Texts,
+    choice: str,
+) -> None:
+    if member is None or member.role != Role.WORKER:
+        await query.answer(t._("This is for workers of a unit."), show_alert=True)
+        return
+    if not choice:  # the button after a check-in: the same offer as /talk
+        await query.answer()
+        text, keyboard = await _talk_offer(context, member, t, query.from_user.id)
+        await context.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+        return
+    try:
+        recipient = TalkRecipient(choice)
+    except ValueError:
+        await query.answer(t._("This button is out of date."))
+        return
+    services = services_of(context)
+    today = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date()
+    try:
+        await asyncio.to_thread(
+            functools.partial(
+                request_talk,
+                services.db,
+                services.keys,
+                member_id=member.id,
+                recipient=recipient,
+                name=query.from_user.full_name,
+                today=today,
+                cooldown_days=services.settings.talk_cooldown_days,
+            )
+        )
+    except TalkError as exc:
+        await query.answer(exc.problem.in_language(t), show_alert=True)
+        return
+    await query.answer(t._("Saved."))
+    whom = (
+        t._("your manager")
+        if recipient == TalkRecipient.MANAGER
+        else t._("the safety representative")
+    )
+    with contextlib.suppress(TelegramError):
+        await edit(
+            query,
+            html.escape(
+                t._(
+                    "Your request goes to {whom} tomorrow morning, with your Telegram name. "
+                    "They can reply to you here."
+                ).format(whom=whom)
+            ),
+            None,
+        )

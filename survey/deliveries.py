@@ -35,6 +35,8 @@ class Kind(StrEnum):
     REMINDER = "reminder"
     #: The report that goes to managers after a round closed.
     REPORT = "report"
+    #: The results that go to every active worker of the round's units after it closed.
+    RESULTS = "results"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,65 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
                 Recipient(m.id, member_chat_id(keys, m), m.language, survey_round.unit_id)
             )
     return recipients
+
+
+def results_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipient]:
+    """Active workers of a closed round's units who want results and have not had them.
+
+    Everyone of those units, whether they answered or not (nobody can tell any more who did),
+    including people who joined after the round opened.
+    """
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, round_id)
+        if survey_round is None or survey_round.state != RoundState.CLOSED:
+            return []
+        units = [int(u) for u in survey_round.member_counts]
+        done = select(Delivery.member_id).where(
+            Delivery.round_id == round_id, Delivery.kind == Kind.RESULTS
+        )
+        workers = session.exec(
+            select(Member)
+            .where(
+                col(Member.unit_id).in_(units),
+                Member.role == Role.WORKER,
+                Member.status == MemberStatus.ACTIVE,
+                col(Member.wants_results),
+                col(Member.id).not_in(done),
+            )
+            .order_by(col(Member.id))
+        ).all()
+    return [Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id) for m in workers]
+
+
+def recipients_of(db: Database, keys: KeyRing, member_ids: list[int]) -> list[Recipient]:
+    """Active members by id, as recipients."""
+    with db.session() as session:
+        members = session.exec(
+            select(Member).where(
+                col(Member.id).in_(member_ids), Member.status == MemberStatus.ACTIVE
+            )
+        ).all()
+    return [Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id) for m in members]
+
+
+def results_sent(db: Database, round_id: int) -> bool:
+    """Whether a round's results have started going out to workers."""
+    with db.session() as session:
+        return (
+            session.exec(
+                select(Delivery.member_id).where(
+                    Delivery.round_id == round_id, Delivery.kind == Kind.RESULTS
+                )
+            ).first()
+            is not None
+        )
+
+
+def set_wants_results(db: Database, member_id: int, wanted: bool) -> None:
+    with db.session() as session:
+        member = session.get(Member, member_id)
+        if member is not None:
+            member.wants_results = wanted
 
 
 def _ancestors(session: Session, unit_id: int) -> set[int]:

@@ -146,7 +146,27 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:
         if any(fk["referred_table"] == "member" for fk in inspector.get_foreign_keys(table))
         or "pseudonym" in {c["name"] for c in inspector.get_columns(table)}
     }
-    assert member_tables == {"member", "participation", "invite_failure", "delivery"}
+    assert member_tables == {
+        "member",
+        "participation",
+        "invite_failure",
+        "delivery",
+        # Who recorded an action: a manager, never a worker.
+        "action",
+        # A worker's request to talk, made by choice and not anonymous: it must name no round
+        # and hold no time finer than a day, so it cannot be matched with a check-in.
+        "talk_request",
+    }
+    talk = {c["name"]: c for c in inspector.get_columns("talk_request")}
+    assert not any(
+        fk["referred_table"] == "survey_round" for fk in inspector.get_foreign_keys("talk_request")
+    )
+    assert not any("round" in name for name in talk)
+    assert {name for name, c in talk.items() if "DATE" in str(c["type"]).upper()} == {
+        "requested_on",
+        "delivered_on",
+    }
+    assert not any("TIME" in str(c["type"]).upper() for c in talk.values())
 
 
 def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:

@@ -84,7 +84,12 @@ async def test_a_full_check_in_is_one_message_edited_in_place(bot, org, db) -> N
     assert (_count(db, Participation), _count(db, PoolSubmission)) == (1, 1)
     await api.wait_for(lambda: all(p in api.answered_callbacks for p in pressed))
     assert "not what you answered" in (message.text or "")  # what is left, said truly
-    assert [label for label, _ in message.buttons()] == ["Delete the message", "Keep it"]
+    assert [label for label, _ in message.buttons()] == [
+        "Delete the message",
+        "Keep it",
+        # The offer to talk, the same after every check-in whatever was answered (/talk).
+        "I would like to talk about my work situation",
+    ]
     remove = message.buttons()[0][1]
     api.press(USER, message, remove)
     await api.wait_for(lambda: message.deleted)  # P9: the check-in leaves the chat too

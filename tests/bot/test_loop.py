@@ -1,0 +1,353 @@
+"""Closing the loop through the real bot: actions, comments, results back to workers, the
+follow-up question, and asking to talk - each with the attack that matters for it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+from sqlmodel import select
+
+from aggregation.close import close_round
+from bot.scheduler import follow_up_actions, run_tick
+from survey.actions import followup_items, list_actions, record_action
+from survey.enrolment import create_unit, enrol_member
+from survey.questions import import_question_set, load_question_set_file, load_version
+from survey.questions.locked import LockedItem, lock_items
+from survey.rounds import open_round
+from survey.storage.models import (
+    Action,
+    ActionStatus,
+    Role,
+    RoundStatistic,
+    SurveyRound,
+    TalkRequest,
+)
+from survey.submissions import submit
+
+SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
+MANAGER_A, SAFETY_A, MANAGER_B, WORKER_B = (
+    7_100_000_001,
+    7_100_000_002,
+    7_100_000_003,
+    7_100_000_004,
+)
+WORKER_A = 800  # the first of Team A's six workers
+
+
+@pytest.fixture
+def tree(db, keys, settings):
+    """IFO with Team A (six workers, all answered) and Team B (six, five answered); a manager
+    and a safety representative of A, a manager of B; one closed round, one open."""
+    import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
+    row, question_set = load_version(db, "social-work-weekly")
+    root = create_unit(db, "IFO")
+    team_a = create_unit(db, "Team A", parent_id=root.id)
+    team_b = create_unit(db, "Team B", parent_id=root.id)
+    for user, unit, role in (
+        (MANAGER_A, team_a, Role.MANAGER),
+        (SAFETY_A, team_a, Role.SAFETY_REP),
+        (MANAGER_B, team_b, Role.MANAGER),
+        (WORKER_B, team_b, Role.WORKER),
+    ):
+        enrol_member(
+            db, keys, telegram_user_id=user, chat_id=user, unit_id=unit.id, role=role, language="en"
+        )
+    workers = [
+        enrol_member(
+            db, keys, telegram_user_id=800 + i, chat_id=800 + i, unit_id=team_a.id, language="en"
+        )
+        for i in range(6)
+    ] + [
+        enrol_member(db, keys, telegram_user_id=900 + i, chat_id=900 + i, unit_id=team_b.id)
+        for i in range(5)
+    ]
+    now = datetime.now(UTC)
+    items = lock_items([(row.id, question_set)], 0)
+    closed = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=root.id,
+        items=items,
+        opens_at=now - timedelta(days=4),
+        closes_at=now + timedelta(hours=1),
+        question_set_versions=[row.id],
+    )
+    for n, member in enumerate(workers):
+        submit(
+            db,
+            keys,
+            member_id=member.id,
+            round_id=closed.id,
+            answers={i.key: i.options[-1 - n % 2] for i in items},
+        )
+    close_round(db, keys, closed.id, now=now - timedelta(days=2))
+    return {
+        "root": root,
+        "a": team_a,
+        "b": team_b,
+        "round": closed,
+        "row": row,
+        "set": question_set,
+    }
+
+
+def _button(message, label: str) -> str:
+    return next(data for text, data in message.buttons() if text == label)
+
+
+async def _record_through_the_bot(api, title: str = "A mentor for every new social worker"):
+    api.send_text(MANAGER_A, "/report", language="en")
+    await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
+    report = next(m for m in api.messages[MANAGER_A] if m.buttons())
+    api.press(MANAGER_A, report, _button(report, "Record an action"), language="en")
+    await api.wait_for(lambda: "Which area does it answer?" in (api.last(MANAGER_A).text or ""))
+    choose = api.last(MANAGER_A)
+    api.press(MANAGER_A, choose, _button(choose, "Support"), language="en")
+    await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
+    api.send_text(MANAGER_A, title, language="en")
+    await api.wait_for(lambda: "Who owns it?" in (api.last(MANAGER_A).text or ""))
+    api.send_text(MANAGER_A, "Unit manager <Anna>", language="en")
+    await api.wait_for(lambda: "By when?" in (api.last(MANAGER_A).text or ""))
+    due = api.last(MANAGER_A)
+    api.press(MANAGER_A, due, due.buttons()[1][1], language="en")
+    await api.wait_for(lambda: "Recorded:" in (api.last(MANAGER_A).text or ""))
+    return api.last(MANAGER_A).text
+
+
+async def test_a_manager_records_an_action_and_a_safety_rep_comments(bot, tree, db) -> None:
+    api = bot
+    confirmation = await _record_through_the_bot(api)
+    assert "owner Unit manager &lt;Anna&gt;" in confirmation  # the manager's words, escaped
+    [view] = list_actions(db)
+    assert view.action.construct_key == "support"
+    assert view.action.unit_id == tree["a"].id
+
+    api.send_text(SAFETY_A, "/actions", language="en")
+    await api.wait_for(lambda: any("A mentor" in t for t in api.texts(SAFETY_A)))
+    listed = next(m for m in api.messages[SAFETY_A] if "A mentor" in (m.text or ""))
+    assert [label for label, _ in listed.buttons()] == ["Comment"]  # no status buttons
+    api.press(SAFETY_A, listed, _button(listed, "Comment"), language="en")
+    await api.wait_for(lambda: "Write your comment" in (api.last(SAFETY_A).text or ""))
+    api.send_text(SAFETY_A, "Good. Take it up at the workplace meeting.", language="en")
+    await api.wait_for(lambda: "Comment saved" in (api.last(SAFETY_A).text or ""))
+
+    api.send_text(MANAGER_A, "/actions", language="en")
+    await api.wait_for(lambda: any("workplace meeting" in t for t in api.texts(MANAGER_A)))
+    mine = next(m for m in api.messages[MANAGER_A] if "workplace meeting" in (m.text or ""))
+    assert "Safety representative" in (mine.text or "")
+    api.press(MANAGER_A, mine, _button(mine, "Done"), language="en")
+    await api.wait_for(lambda: "Status: done" in (mine.text or ""))
+    assert list_actions(db)[0].action.status == ActionStatus.DONE
+
+
+async def test_staff_of_another_unit_see_and_change_no_action(bot, tree, db, keys) -> None:
+    api = bot
+    await _record_through_the_bot(api)
+    [view] = list_actions(db)
+    api.send_text(MANAGER_B, "/actions", language="en")
+    await api.wait_for(lambda: api.texts(MANAGER_B))
+    assert api.texts(MANAGER_B) == ["No actions recorded yet."]
+    api.send_text(MANAGER_B, f"/actions {tree['a'].id}", language="en")
+    await api.wait_for(lambda: len(api.texts(MANAGER_B)) == 2)
+    assert "only the units you were given access to" in api.texts(MANAGER_B)[1]
+    # A press built for an action of Team A (signed for B's manager, as a leaked button
+    # would be after re-signing with the bot's key): refused, nothing changes.
+    message = api.messages[MANAGER_B][0]
+    forged = keys.button_signer().sign(f"as|{view.action.id}|d", MANAGER_B)
+    query = api.press(MANAGER_B, message, forged, language="en")
+    await api.wait_for(lambda: query in api.answered_callbacks)
+    assert "no such action" in api.answered_callbacks[query]["text"]
+    assert list_actions(db)[0].action.status == ActionStatus.PLANNED
+    # A safety representative cannot change the status either.
+    query = api.press(
+        SAFETY_A, message, keys.button_signer().sign(f"as|{view.action.id}|d", SAFETY_A)
+    )
+    await api.wait_for(lambda: query in api.answered_callbacks)
+    assert list_actions(db)[0].action.status == ActionStatus.PLANNED
+
+
+def _results(api, chat: int) -> list[str]:
+    return [t for t in api.texts(chat) if t.startswith("<b>Results of")]
+
+
+async def test_workers_get_their_groups_results_once_after_the_delay(
+    bot, tree, db, settings
+) -> None:
+    api = bot
+    await _record_through_the_bot(api, title="Case load review every month")
+    api.send_text(MANAGER_A, "/note Thank you all – we take this up on Tuesday.", language="en")
+    await api.wait_for(lambda: "Your note goes to the workers" in (api.last(MANAGER_A).text or ""))
+    with db.session() as session:  # the round closed longer ago than the delay
+        survey_round = session.get(SurveyRound, tree["round"].id)
+        survey_round.closed_at = datetime.now(UTC) - timedelta(
+            hours=settings.results_delay_hours + 1
+        )
+    await run_tick(api.application)
+    [summary] = _results(api, WORKER_A)
+    assert "Team A" in summary
+    assert "Thank you all – we take this up on Tuesday." in summary
+    assert "Case load review every month (Team A)" in summary  # the new action
+    # The audit of the worker summary: every figure in it is one the manager's report of the
+    # same group shows (the response band is coarser than the report's count).
+    report = next(t for t in api.texts(MANAGER_A) if t.startswith("<b>Staff Pulse – Team A"))
+    figures = re.findall(r": ([\d–]+) \(higher", summary)
+    assert figures
+    for figure in figures:
+        assert f"<b>{figure}</b>" in report
+    await run_tick(api.application)
+    assert len(_results(api, WORKER_A)) == 1  # once
+    assert not _results(api, MANAGER_A)  # staff get reports, not worker summaries
+    # Team B's workers get Team B's (or a wider group's) results, never a hidden group's.
+    [other] = _results(api, WORKER_B)
+    group = "Team B" if "Team B:" in other else "IFO"
+    with db.session() as session:
+        shown = {
+            row.unit_id
+            for row in session.exec(
+                select(RoundStatistic).where(RoundStatistic.round_id == tree["round"].id)
+            )
+            if row.figures.get("shown")
+        }
+    assert (tree["b"] if group == "Team B" else tree["root"]).id in shown
+    assert "Case load review" not in other  # Team A's action is Team A's
+
+
+async def test_a_worker_turns_results_off(bot, tree, db, settings) -> None:
+    api = bot
+    api.send_text(WORKER_A, "/settings", language="en")
+    await api.wait_for(lambda: api.texts(WORKER_A))
+    setting = api.last(WORKER_A)
+    api.press(WORKER_A, setting, _button(setting, "No more summaries"), language="en")
+    await api.wait_for(lambda: "No more results summaries" in (api.last(WORKER_A).text or ""))
+    with db.session() as session:
+        survey_round = session.get(SurveyRound, tree["round"].id)
+        survey_round.closed_at = datetime.now(UTC) - timedelta(
+            hours=settings.results_delay_hours + 1
+        )
+    await run_tick(api.application)
+    assert _results(api, 801)  # the others still get them
+    assert not _results(api, WORKER_A)
+
+
+async def test_the_follow_up_question_is_asked_of_the_actions_unit_only(
+    bot, tree, db, keys, settings
+) -> None:
+    api = bot
+    today = datetime.now(UTC).date()
+    action = record_action(
+        db,
+        unit_id=tree["a"].id,
+        title="Mentoring",
+        owner="Anna",
+        due_on=today,
+        today=today,
+    )
+    with db.session() as session:
+        stored = session.get(Action, action.id)
+        stored.status, stored.done_on = ActionStatus.DONE, today
+        followups = followup_items(session, tree["root"].id, 8)
+    items = lock_items([(tree["row"].id, tree["set"])], 1)
+    items += [LockedItem.model_validate(item) for _, item in followups]
+    now = datetime.now(UTC)
+    open_round(
+        db,
+        keys,
+        settings,
+        unit_id=tree["root"].id,
+        items=items,
+        opens_at=now - timedelta(minutes=1),
+        closes_at=now + timedelta(days=3),
+        question_set_versions=[tree["row"].id],
+    )
+    api.send_text(WORKER_A, "/checkin", language="en")
+    api.send_text(WORKER_B, "/checkin", language="en")
+    await api.wait_for(lambda: api.texts(WORKER_A) and api.texts(WORKER_B))
+    total_a = re.search(r"of (\d+)", api.texts(WORKER_A)[0])
+    total_b = re.search(r"of (\d+)", api.texts(WORKER_B)[0])
+    assert total_a
+    assert total_b
+    assert int(total_a.group(1)) == int(total_b.group(1)) + 1
+    message = api.last(WORKER_A)
+    seen = []
+    for _ in range(12):
+        seen.append(message.text or "")
+        if "made a difference" in (message.text or "") or not message.buttons():
+            break
+        before = message.text
+        api.press(WORKER_A, message, message.buttons()[1][1], language="en")
+        await api.wait_for_change(message, before)
+    assert "Has “Mentoring” made a difference to your work situation?" in (message.text or "")
+    assert [label for label, _ in message.buttons()][:5] == [
+        "No difference",
+        "A little",
+        "Some",
+        "Clearly",
+        "A great difference",
+    ]
+
+
+async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_answered(
+    bot, tree, db, settings
+) -> None:
+    api = bot
+    api.send_text(WORKER_B, "/talk", language="en")
+    await api.wait_for(lambda: api.texts(WORKER_B))
+    offer = api.last(WORKER_B)
+    assert "NOT anonymous" in (offer.text or "")
+    api.press(WORKER_B, offer, _button(offer, "My manager"), language="en")
+    await api.wait_for(lambda: "tomorrow morning" in (offer.text or ""))
+    # Rate-limited: a second request within the cool-down is refused, and says until when.
+    api.send_text(WORKER_B, "/talk", language="en")
+    await api.wait_for(lambda: len(api.texts(WORKER_B)) == 2)
+    again = api.last(WORKER_B)
+    query = api.press(WORKER_B, again, _button(again, "My manager"), language="en")
+    await api.wait_for(lambda: query in api.answered_callbacks)
+    assert "you can ask again from" in api.answered_callbacks[query]["text"]
+
+    # What is stored: who and the day; no round, no answer, no time of day.
+    with db.session() as session:
+        [request] = session.exec(select(TalkRequest)).all()
+    columns = {c["name"] for c in inspect(db.engine).get_columns("talk_request")}
+    assert columns == {
+        "id",
+        "member_id",
+        "recipient",
+        "name_sealed",
+        "requested_on",
+        "delivered_on",
+        "delivered_to",
+    }
+    assert b"Test" not in request.name_sealed  # the name is encrypted
+
+    await follow_up_actions(api.application, datetime.now(UTC))  # the same day: not yet
+    assert not any("A request to talk" in t for t in api.texts(MANAGER_B))
+    morning = datetime.now(UTC) + timedelta(days=1)
+    morning = morning.replace(hour=settings.talk_delivery_hour + 1)  # local hour is later
+    await follow_up_actions(api.application, morning)
+    [delivered] = [m for m in api.messages[MANAGER_B] if "A request to talk" in (m.text or "")]
+    assert "Test would like to talk" in (delivered.text or "")
+    assert not any("A request to talk" in t for t in api.texts(MANAGER_A))  # B's manager only
+    api.press(MANAGER_B, delivered, _button(delivered, "Reply"), language="en")
+    await api.wait_for(lambda: "Write your reply" in (api.last(MANAGER_B).text or ""))
+    api.send_text(MANAGER_B, "Of course – Thursday at 10?", language="en")
+    await api.wait_for(lambda: "Your reply was sent." in (api.last(MANAGER_B).text or ""))
+    assert "Of course – Thursday at 10?" in (api.last(WORKER_B).text or "")
+    await follow_up_actions(api.application, morning)
+    assert len([t for t in api.texts(MANAGER_B) if "A request to talk" in t]) == 1  # once
+
+
+async def test_an_overdue_action_is_reminded_once(bot, tree, db) -> None:
+    api = bot
+    await _record_through_the_bot(api)
+    [view] = list_actions(db)
+    later = datetime.combine(view.action.due_on, datetime.min.time(), UTC) + timedelta(days=2)
+    await follow_up_actions(api.application, later)
+    await follow_up_actions(api.application, later + timedelta(days=1))
+    reminders = [t for t in api.texts(MANAGER_A) if "An action is overdue" in t]
+    assert len(reminders) == 1
+    assert "A mentor for every new social worker" in reminders[0]
