@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from cli import actions, invites, questions, reports, schedules, units
 from cli import bot as bot_cli
 from cli import demo as demo_cli
-from cli import invites, questions, reports, schedules, units
 from cli.common import OPERATOR_ERROR, clear_errors, command_group, console, context, err
 
 app = command_group("Staff Pulse: anonymous pulse check-ins for social-work units.")
@@ -173,6 +173,7 @@ app.add_typer(schedules.schedules_app, name="schedules")
 app.add_typer(schedules.rounds_app, name="rounds")
 app.command("run", short_help="Run the Telegram bot until stopped.")(bot_cli.run)
 app.command("report", short_help="A unit's results from closed rounds.")(reports.report)
+app.add_typer(actions.app, name="actions")
 app.command("close-round", short_help="Close a round now, or recompute its statistics.")(
     reports.close_round_command
 )

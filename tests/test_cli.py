@@ -291,3 +291,49 @@ def test_counts_read_as_english() -> None:
     assert counted(1, "item") == "1 item"
     assert counted(0, "answer") == "0 answers"
     assert counted(7, "item") == "7 items"
+
+
+def test_actions_list_for_admins(env: Path) -> None:
+    from datetime import date, timedelta
+
+    from survey.actions import record_action, set_action_status
+    from survey.settings import SurveySettings
+    from survey.storage import Database, make_engine
+    from survey.storage.models import ActionStatus
+
+    assert _run("init")[0] == 0
+    assert _run("units", "create", "IFO")[0] == 0
+    assert _run("units", "create", "Familjehem", "--parent", "1", "--kind", "team")[0] == 0
+    assert _run("units", "create", "Barn och unga", "--parent", "1", "--kind", "team")[0] == 0
+    db = Database(make_engine(SurveySettings(_env_file=None).resolved_database_url))
+    today = date.today()
+    late = record_action(
+        db,
+        unit_id=2,
+        title="Mentor [bold]for[/bold] all",
+        owner="Anna",
+        due_on=today,
+        today=today - timedelta(days=3),
+    )
+    done = record_action(db, unit_id=3, title="Case review", owner="Bo", due_on=today, today=today)
+    set_action_status(db, done.id, ActionStatus.DONE, scope={3}, today=today)
+    with db.session() as session:  # made a while ago, due yesterday
+        from survey.storage.models import Action
+
+        session.get(Action, late.id).due_on = today - timedelta(days=1)
+    db.dispose()
+    code, out = _run("actions", "list")
+    assert code == 0, out
+    assert "Mentor [bold]for[/bold] all (Familjehem) - owner Anna" in out  # escaped, not styled
+    assert "overdue" in out
+    assert "Case review (Barn och unga)" in out
+    assert "done" in out
+    code, out = _run("actions", "list", "--overdue")
+    assert "Mentor" in out
+    assert "Case review" not in out
+    code, out = _run("actions", "list", "--unit", "3")
+    assert "Case review" in out
+    assert "Mentor" not in out
+    code, out = _run("actions", "list", "--unit", "99")
+    assert code == 2
+    assert out == "Error: there is no unit 99 (`pulse units list` shows them)"
