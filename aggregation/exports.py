@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from aggregation.findings import changes
-from aggregation.render import construct_label, index_text
+from aggregation.render import action_status, construct_label, index_text
 from aggregation.report import UnitReport, trend_rows
 from survey.i18n import Texts
 
@@ -120,10 +120,59 @@ def units_table(
     return headers, rows
 
 
+def actions_table(report: UnitReport, t: Texts) -> tuple[list[str], list[list[Cell]]]:
+    """The actions of the unit and its sub-units: what, where, who, when, status, follow-up."""
+    headers = [
+        t._("Action"),
+        t._("Unit"),
+        t._("Area"),
+        t._("Owner"),
+        t._("Recorded"),
+        t._("Due"),
+        t._("Status"),
+        t._("Done"),
+        t._("Follow-up (1–5)"),
+        t._("Comments"),
+    ]
+    rows: list[list[Cell]] = []
+    for action in report.actions:
+        mean = action.followup.mean_range if action.followup is not None else None
+        followup: Cell = None
+        if mean is not None:
+            low, high = mean
+            followup = (
+                round(low, 1) if high - low < 0.05 else f"{t.number(low, 1)}–{t.number(high, 1)}"
+            )
+        rows.append(
+            [
+                action.title,
+                action.unit_name,
+                construct_label(report, action.construct, t.language) if action.construct else "",
+                action.owner,
+                action.created_on,
+                action.due_on,
+                action_status(t, action.status),
+                action.done_on,
+                followup,
+                " | ".join(f"{t.role(r)} {d.isoformat()}: {x}" for r, x, d in action.comments),
+            ]
+        )
+    return headers, rows
+
+
 def report_csv(report: UnitReport, language: str) -> bytes:
     """The rounds table; Swedish: ";" between fields and a decimal comma (Swedish Excel)."""
-    t = Texts(language)
-    headers, rows = rounds_table(report, t)
+    return _csv(rounds_table(report, Texts(language)), Texts(language))
+
+
+def actions_csv(report: UnitReport, language: str) -> bytes:
+    """The actions table, as ``report_csv`` writes the rounds."""
+    return _csv(actions_table(report, Texts(language)), Texts(language))
+
+
+def _csv(table: tuple[list[str], list[list[Cell]]], t: Texts) -> bytes:
+    headers, rows = table
+    language = t.language
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if language == "sv" else ",", lineterminator="\r\n")
     writer.writerow(headers)
@@ -147,6 +196,8 @@ def report_xlsx(
     ]
     if units:
         sheets.append((t._("Sub-units"), units_table(units, report, t)))
+    if report.actions:
+        sheets.append((t._("Actions"), actions_table(report, t)))
     first = True
     for title, (headers, rows) in sheets:
         sheet = book.active if first else book.create_sheet()
@@ -166,7 +217,7 @@ def _fill(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(list(row))
+        sheet.append([defused(cell) for cell in row])
     for index, header in enumerate(headers, 1):
         letter = get_column_letter(index)
         width = max([len(str(header))] + [len(str(r[index - 1] or "")) for r in rows])
@@ -196,7 +247,20 @@ def _index_cell(
     return text
 
 
+#: A text starting with one of these is a formula to a spreadsheet ("CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(cell: Cell) -> Cell:
+    """People's own words (an action, a unit's name) as text, never as a formula: a leading
+    quote makes Excel and LibreOffice show it as written."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def _csv_cell(t: Texts, cell: Cell) -> str:
+    cell = defused(cell)
     if cell is None:
         return ""
     if isinstance(cell, date):

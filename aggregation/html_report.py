@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
+from datetime import date
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,12 +19,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from aggregation.charts import response_rate_chart, trend_chart
 from aggregation.findings import Change, changes, ranked_findings
 from aggregation.render import (
+    action_status,
     alert_sentence,
     answered_text,
     change_text,
     construct_label,
     finding_advice,
     finding_sentence,
+    followup_text,
     hidden_reason,
     index_text,
     unfavourable_answers,
@@ -91,7 +94,35 @@ def report_html(
         ]
     if heatmap_png is not None:
         context["heatmap"] = _inline(heatmap_png)
+    context["actions"] = _actions(report, t, language)
     return _environment().get_template("report.html.j2").render(context)
+
+
+def _actions(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]]:
+    """The actions of the unit and its sub-units, with comments and the follow-up answer."""
+    today = date.today()
+    rows = []
+    for action in report.actions:
+        status = action_status(t, action.status)
+        if action.status != "done" and action.due_on < today:
+            status += " – " + t._("overdue")
+        rows.append(
+            {
+                "title": action.title,
+                "unit": action.unit_name,
+                "area": construct_label(report, action.construct, language)
+                if action.construct
+                else "",
+                "owner": action.owner,
+                "due": t.date(action.due_on),
+                "status": status,
+                "comments": [
+                    f"{t.role(role)}, {t.date(day)}: {text}" for role, text, day in action.comments
+                ],
+                "followup": followup_text(t, action.followup) if action.followup else "",
+            }
+        )
+    return rows
 
 
 def _sections(report: UnitReport, t: Texts, language: str) -> dict[str, Any]:

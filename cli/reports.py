@@ -29,7 +29,7 @@ def report(
     """A unit's results from closed rounds, with disclosure control (figures for fewer than k
     answers are never shown) and an audit before anything is written."""
     from aggregation.charts import trend_chart, units_heatmap
-    from aggregation.exports import report_csv, report_xlsx
+    from aggregation.exports import actions_csv, report_csv, report_xlsx
     from aggregation.html_report import report_html
     from aggregation.render import report_text
     from aggregation.report import build_report, unit_heatmap_data
@@ -45,6 +45,9 @@ def report(
             ).encode()
         elif format == Format.CSV:
             content = report_csv(built, lang)
+            if out is not None and built.actions:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.with_name(out.stem + "-actions.csv").write_bytes(actions_csv(built, lang))
         elif format == Format.XLSX:
             content = report_xlsx(built, lang, unit_heatmap_data(ctx.db, built))
         else:

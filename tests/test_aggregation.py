@@ -309,3 +309,75 @@ def test_exports_open_as_swedish_excel_expects(db, keys, settings, org) -> None:
     units = book["Underenheter"]
     rows = {row[0].value.strip(): row for row in units.iter_rows(min_row=2)}
     assert all(cell.value == "–" for cell in rows["Familjerätt"][1:])  # hidden: no figures
+
+
+def test_actions_and_their_follow_up_in_the_reports_and_exports(db, keys, settings, org) -> None:
+    """An action of Barn och unga, done after week 0: week 1 asks its units whether it made a
+    difference; the report, the HTML and the exports show the action, its comment and the
+    published answer - and a hostile title stays text everywhere (no markup, no formula)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from aggregation.exports import actions_csv
+    from survey.actions import add_comment, followup_key, record_action, set_action_status
+    from survey.storage.models import ActionStatus, Role
+
+    root, big, _, _, people = org
+    _run_week(db, keys, settings, org, 0, stress=4)
+    day = (MONDAY + timedelta(days=3)).date()
+    title = '=HYPERLINK("http://x","<b>Mentor</b>")'
+    action = record_action(
+        db, unit_id=big.id, title=title, owner="Anna", due_on=day, today=day, construct="support"
+    )
+    add_comment(db, action.id, role=Role.SAFETY_REP, text="Bra", scope={big.id}, today=day)
+    set_action_status(db, action.id, ActionStatus.DONE, scope={big.id}, today=day)
+    opens = MONDAY + timedelta(weeks=1)
+    (round_id,) = tick(db, keys, settings, opens).opened
+    with db.session() as session:
+        items = parse_items(session.get(SurveyRound, round_id).items)
+    key = followup_key(action.id)
+    assert key in {i.key for i in items}
+    for unit_id, unit_people in people.items():
+        for n, member in enumerate(unit_people):
+            answers = {i.key: i.options[n % 2] for i in items if i.asks(unit_id)}
+            if key in answers:
+                answers[key] = 4 if n % 2 else 5
+            submit(
+                db,
+                keys,
+                member_id=member.id,
+                round_id=round_id,
+                answers=answers,
+                now=opens + timedelta(hours=1),
+            )
+    tick(db, keys, settings, opens + timedelta(hours=72), close=release_with_statistics)
+
+    report = build_report(db, root.id)
+    [row] = report.actions
+    assert row.unit_name == "Barn och unga"
+    assert row.followup is not None
+    assert row.followup.figure is not None
+    assert row.followup.figure["n"] == 7  # all eight answered: one is left out (P6)
+    mean = row.followup.mean_range
+    assert mean is not None
+    low, high = mean
+    assert low == high
+    assert 4.4 <= low <= 4.6  # fours and fives, half each
+    text = "\n".join(report_text(report, "en"))
+    assert "&lt;b&gt;Mentor&lt;/b&gt;" in text  # escaped in Telegram's HTML
+    assert "Follow-up question (week" in text
+    page = report_html(report, "sv")
+    assert 'id="actions"' in page
+    assert "&lt;b&gt;Mentor&lt;/b&gt;" in page
+    assert "Uppföljningsfråga" in page
+    book = load_workbook(io.BytesIO(report_xlsx(report, "sv")))
+    assert "Åtgärder" in book.sheetnames
+    cell = book["Åtgärder"]["A2"]
+    assert cell.data_type == "s"
+    assert cell.value == "'" + title  # shown as written, never run as a formula
+    csv_text = actions_csv(report, "sv").decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text
+    # The team's own report shows the same follow-up (it is the team's published figure).
+    own = build_report(db, big.id)
+    assert own.actions[0].followup == row.followup

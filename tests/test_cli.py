@@ -320,7 +320,9 @@ def test_actions_list_for_admins(env: Path) -> None:
     with db.session() as session:  # made a while ago, due yesterday
         from survey.storage.models import Action
 
-        session.get(Action, late.id).due_on = today - timedelta(days=1)
+        stored = session.get(Action, late.id)
+        assert stored is not None
+        stored.due_on = today - timedelta(days=1)
     db.dispose()
     code, out = _run("actions", "list")
     assert code == 0, out
