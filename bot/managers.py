@@ -367,7 +367,7 @@ async def _start_recording(
     if built is None:
         return
     first = [f.construct for f in ranked_findings(built)]
-    choices = list(dict.fromkeys([*first, *built.construct_labels]))[:6]
+    choices = list(dict.fromkeys([*first, *built.construct_labels]))[:8]
     assert context.user_data is not None
     context.user_data["action_choices"] = (unit_id, choices)
     rows = [

@@ -12,6 +12,12 @@ and the bot.
 The story a manager should recognise: in "Barnutredning Norr" the workload climbs while support
 falls and stress alerts fire; "Familjehem" improves after it gets mentors halfway; the
 three-person team "Familjerätt" never reaches k and is rolled up into its avdelning.
+
+The loop is closed in Telegram: after the week before halfway, Familjehem's manager records the
+mentoring as an action from their report, the safety representative comments on it, and every
+worker gets their group's results with it the next day; two weeks later the manager marks it
+done, the next check-in asks Familjehem whether it made a difference, and that answer stands
+next to the action in the later reports.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from telegram import Update
 from aggregation.charts import response_rate_chart, trend_chart, units_heatmap
 from aggregation.close import release_with_statistics
 from aggregation.html_report import report_html
-from aggregation.render import report_text
+from aggregation.render import action_status, followup_text, report_text
 from aggregation.report import UnitReport, build_report
 from bot.app import Services, build_application
 from bot.fake_api import FakeBotApi, Sent
@@ -40,6 +46,7 @@ from bot.scheduler import run_tick
 from bot.settings import BotSettings
 from survey.crypto import KeyRing
 from survey.enrolment import create_unit, find_member
+from survey.i18n import Texts
 from survey.installation import initialise, key_ring
 from survey.intake import SubmissionIntake
 from survey.invites import create_invite
@@ -77,7 +84,12 @@ MANAGERS = [
     ("Barn och familj", Role.MANAGER),
     ("Vuxen", Role.MANAGER),
     ("Socialförvaltningen", Role.ADMIN),
+    ("Familjehem", Role.MANAGER),
+    ("Barn och familj", Role.SAFETY_REP),
 ]
+FAMILJEHEM_MANAGER = 5_000_000_004
+SAFETY_REP = 5_000_000_005
+MENTORING = "En mentor för varje nyanställd socialsekreterare under första halvåret"
 
 
 @dataclass
@@ -160,15 +172,27 @@ async def answer(
 
 
 def seeded_answers(
-    items: tuple[LockedItem, ...], question_set: QuestionSet, bad: float, rng: random.Random
+    items: tuple[LockedItem, ...],
+    question_set: QuestionSet,
+    bad: float,
+    rng: random.Random,
+    unit_id: int,
 ) -> dict[str, int | str]:
     """The same choices as a person pressing the buttons, as the check-in the bot would submit
-    (optional free text left out, as most people leave it)."""
-    return {
-        item.key: item.options[choose(item.key, question_set, len(item.options), bad, rng)]
-        for item in items
-        if not item.text
-    }
+    (optional free text left out, as most people leave it; a follow-up question only where it
+    is asked: the better the weeks, the more difference the action made)."""
+    answers: dict[str, int | str] = {}
+    for item in items:
+        if item.text or not item.asks(unit_id):
+            continue
+        if item.followup is not None:
+            position = (1 - bad) * (len(item.options) - 1) + rng.gauss(0, 0.6)
+            answers[item.key] = item.options[min(len(item.options) - 1, max(0, round(position)))]
+            continue
+        answers[item.key] = item.options[
+            choose(item.key, question_set, len(item.options), bad, rng)
+        ]
+    return answers
 
 
 @dataclass
@@ -239,6 +263,32 @@ async def run_demo(
                     result.answered += await asyncio.to_thread(
                         _seed_week, town, keys, people, members, week, weeks, opens, rng
                     )
+                    closed = opens + timedelta(hours=72)
+                    if week == weeks // 2 - 1:
+                        on_step(
+                            "Familjehem's manager records the mentoring as an action; the "
+                            "safety representative comments; workers get their results",
+                            (week + 0.5) / weeks,
+                        )
+                        clock["now"] = closed + timedelta(hours=1)
+                        await _record_mentoring(api)
+                        clock["now"] = closed + timedelta(hours=settings.results_delay_hours + 1)
+                        await run_tick(application)
+                    elif week == weeks // 2 + 1:
+                        on_step(
+                            "The mentoring is done: the next check-in asks Familjehem whether "
+                            "it made a difference",
+                            (week + 0.5) / weeks,
+                        )
+                        clock["now"] = closed + timedelta(hours=1)
+                        await _mark_done(api)
+                    elif week == weeks // 2 + 2:
+                        on_step(
+                            "Workers get their results, with the follow-up answer",
+                            (week + 0.5) / weeks,
+                        )
+                        clock["now"] = closed + timedelta(hours=settings.results_delay_hours + 1)
+                        await run_tick(application)
                 on_step(f"Week {weeks}: the check-in opens in Telegram", (weeks - 1) / weeks)
                 opens = _local_nine(start_day + timedelta(weeks=weeks - 1))
                 clock["now"] = opens
@@ -287,8 +337,74 @@ async def run_demo(
         manager_chat = api.texts(5_000_000_001)
         received = sum("Staff Pulse –" in t for t in manager_chat)
         result.summary.append(f"(Chefen för Barn och familj fick {received} rapporter i Telegram.)")
+        familjehem = reports["Familjehem"]
+        for action in familjehem.actions:
+            result.summary.append(
+                f"Åtgärd i Familjehem: {action.title} – {action_status(Texts('sv'), action.status)}"
+                + (
+                    f". {followup_text(Texts('sv'), action.followup)}"
+                    if action.followup is not None
+                    else ""
+                )
+            )
+        worker = next(p.user_id for p in people if p.unit == "Familjehem")
+        summaries = [t for t in api.texts(worker) if t.startswith("<b>Resultat för")]
+        result.summary.append(
+            f"(En medarbetare i Familjehem fick {len(summaries)} resultatsammanfattningar i "
+            "Telegram, med åtgärden.)"
+        )
         db.dispose()
     return result
+
+
+def _button(message: Sent, label: str) -> str:
+    return next(data for text, data in message.buttons() if label in text)
+
+
+async def _record_mentoring(api: FakeBotApi) -> None:
+    """Familjehem's manager, in Telegram: the report, "Registrera en åtgärd", the area, what
+    will be done, who owns it, by when; then the safety representative comments in /actions."""
+    manager = FAMILJEHEM_MANAGER
+    seen = len(api.messages[manager])
+    api.send_text(manager, "/report", language="sv")
+    await api.wait_for(lambda: any(m.buttons() for m in api.messages[manager][seen:]), 30)
+    report = next(m for m in api.messages[manager][seen:] if m.buttons())
+    api.press(manager, report, _button(report, "Registrera en åtgärd"))
+    await api.wait_for(lambda: "Vilket område" in (api.last(manager).text or ""), 30)
+    areas = api.last(manager)
+    api.press(manager, areas, _button(areas, "Stöd"))
+    await api.wait_for(lambda: "Vad ska göras?" in (areas.text or ""), 30)
+    api.send_text(manager, MENTORING, language="sv")
+    await api.wait_for(lambda: "Vem är ansvarig?" in (api.last(manager).text or ""), 30)
+    api.send_text(manager, "Enhetschefen för Familjehem", language="sv")
+    await api.wait_for(lambda: "Klart när?" in (api.last(manager).text or ""), 30)
+    due = api.last(manager)
+    api.press(manager, due, due.buttons()[1][1])
+    await api.wait_for(lambda: "Registrerad" in (api.last(manager).text or ""), 30)
+    rep = SAFETY_REP
+    seen = len(api.messages[rep])
+    api.send_text(rep, "/actions Familjehem", language="sv")
+    await api.wait_for(
+        lambda: any("mentor" in (m.text or "") for m in api.messages[rep][seen:]), 30
+    )
+    listed = next(m for m in api.messages[rep][seen:] if "mentor" in (m.text or ""))
+    api.press(rep, listed, _button(listed, "Kommentera"))
+    await api.wait_for(lambda: "Skriv din kommentar" in (api.last(rep).text or ""), 30)
+    api.send_text(rep, "Bra. Följ upp på APT om sex veckor.", language="sv")
+    await api.wait_for(lambda: "Kommentaren är sparad" in (api.last(rep).text or ""), 30)
+
+
+async def _mark_done(api: FakeBotApi) -> None:
+    """Familjehem's manager marks the mentoring done in /actions."""
+    manager = FAMILJEHEM_MANAGER
+    seen = len(api.messages[manager])
+    api.send_text(manager, "/actions", language="sv")
+    await api.wait_for(
+        lambda: any("Klar" in str(m.buttons()) for m in api.messages[manager][seen:]), 30
+    )
+    listed = next(m for m in api.messages[manager][seen:] if "Klar" in str(m.buttons()))
+    api.press(manager, listed, _button(listed, "Klar"))
+    await api.wait_for(lambda: "Status: klar" in (listed.text or ""), 30)
 
 
 def _build_town(settings: SurveySettings, start_day: date) -> Town:
@@ -372,7 +488,7 @@ def _seed_week(
         if member is None or rng.random() >= person.diligence:
             continue
         bad = badness(person.story, week, weeks, rng)
-        answers = seeded_answers(items, town.question_set, bad, rng)
+        answers = seeded_answers(items, town.question_set, bad, rng, member.unit_id)
         requests.append(SubmissionRequest(member.id, survey_round.id, answers))
     outcomes = submit_many(town.db, keys, requests, now=opens + timedelta(hours=6))
     refused = [outcome for outcome in outcomes if outcome is not None]

@@ -10,7 +10,7 @@ from cli.simulation import run_demo
 async def test_a_short_demo_produces_reports_from_real_button_presses(tmp_path: Path) -> None:
     steps: list[str] = []
     result = await run_demo(
-        tmp_path / "demo", weeks=3, workers=30, seed=3, on_step=lambda text, _: steps.append(text)
+        tmp_path / "demo", weeks=6, workers=30, seed=3, on_step=lambda text, _: steps.append(text)
     )
     assert result.answered > 40
     assert result.answered_in_telegram > 15
@@ -25,4 +25,8 @@ async def test_a_short_demo_produces_reports_from_real_button_presses(tmp_path: 
     summary = "\n".join(result.summary)
     assert "Barnutredning Norr" in summary
     assert "rapporter i Telegram" in summary
+    # The loop, closed in Telegram: the action, its follow-up answer, the workers' results.
+    assert "Åtgärd i Familjehem: En mentor" in summary
+    assert "Uppföljningsfråga (v." in summary
+    assert "resultatsammanfattningar i Telegram, med åtgärden" in summary
     assert any("reminder" in step for step in steps)
