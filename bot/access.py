@@ -7,9 +7,10 @@ asks it and says a refusal in the person's language.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -99,3 +100,10 @@ async def edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup |
     except BadRequest as exc:  # "message is not modified" after a double tap: nothing to do
         if "not modified" not in str(exc).lower():
             raise
+
+
+def record_keyboard(t: Texts, unit_id: int, sign: Callable[[str], str]) -> InlineKeyboardMarkup:
+    """The button under a report: record what will be done about it."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t._("Record an action"), callback_data=sign(f"an|{unit_id}"))]]
+    )

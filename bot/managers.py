@@ -11,7 +11,6 @@ import functools
 import html
 import io
 import logging
-from collections.abc import Callable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,6 +33,7 @@ from bot.access import (
     ACTORS,
     edit,
     outside_grant,
+    record_keyboard,
     refusal,
     staff_member,
     unit_argument,
@@ -71,13 +71,6 @@ def add_reader_handlers(application: Application) -> None:
 
 def member_user(update: Update) -> int:
     return user_of(update).id
-
-
-def record_keyboard(t: Texts, unit_id: int, sign: Callable[[str], str]) -> InlineKeyboardMarkup:
-    """The button under a report: record what will be done about it."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t._("Record an action"), callback_data=sign(f"an|{unit_id}"))]]
-    )
 
 
 async def _granted_report(

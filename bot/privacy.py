@@ -19,8 +19,11 @@ def privacy_text(t: Texts, k: int) -> str:
         (
             t._("What is stored about you"),
             t._(
-                "Your unit, your role and your language. Not your name or your phone number. "
-                "To send you check-ins, the bot keeps your chat number, locked with a key."
+                "Your unit, your role, your language and whether you want the results after "
+                "each round. Not your name or your phone number. To send you check-ins, the "
+                "bot keeps your chat number, locked with a key. Only if you ask to talk to "
+                "someone (/talk) is your name kept, with the day, for the person you chose: "
+                "that request is not anonymous."
             ),
         ),
         (

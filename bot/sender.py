@@ -24,6 +24,7 @@ from telegram.ext import Application
 from aggregation.render import report_text, worker_summary_text
 from aggregation.report import ReportError, build_report
 from aggregation.worker_summary import WorkerSummary, worker_summary
+from bot.access import ACTORS, record_keyboard
 from bot.checkin import CheckinState, ItemView, Screen
 from bot.context import views_for
 from survey.deliveries import (
@@ -199,9 +200,20 @@ async def deliver_reports(application: Application, round_id: int) -> SendReport
                     change_spread=services.settings.change_spread,
                 )
             )
-            for message in report_text(built, target.language):
+            messages = report_text(built, target.language)
+            for number, message in enumerate(messages, 1):
+                # Under the report's last part: record what will be done about it.
+                keyboard = None
+                if number == len(messages) and target.role in ACTORS and built.rounds:
+                    keyboard = record_keyboard(
+                        Texts(target.language),
+                        target.unit_id,
+                        functools.partial(
+                            services.keys.button_signer().sign, user_id=target.chat_id
+                        ),
+                    )
                 await application.bot.send_message(
-                    target.chat_id, message, parse_mode=ParseMode.HTML
+                    target.chat_id, message, parse_mode=ParseMode.HTML, reply_markup=keyboard
                 )
         except Forbidden:
             await asyncio.to_thread(

@@ -255,8 +255,9 @@ async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
     await chat.send_message(
         t._(
-            "Leaving deletes your membership: your pseudonym, encrypted chat id and unit. Answers "
-            "you already sent stay, anonymous and tied to no one. Do you want to leave?"
+            "Leaving deletes your membership: your pseudonym, encrypted chat id, unit and any "
+            "request to talk. Answers you already sent stay, anonymous and tied to no one. Do "
+            "you want to leave?"
         ),
         reply_markup=keyboard,
     )

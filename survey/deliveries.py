@@ -45,6 +45,7 @@ class Recipient:
     chat_id: int
     language: str
     unit_id: int = 0
+    role: Role = Role.WORKER
 
 
 def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Recipient]:
@@ -111,12 +112,16 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
         if m.id in done:
             continue
         if m.unit_id in scope:  # the round covered their unit: their unit's report
-            recipients.append(Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id))
+            recipients.append(
+                Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id, Role(m.role))
+            )
         elif m.unit_id in above:
             # A round of a unit below theirs (a team's own schedule): that unit's report,
             # which their grant covers.
             recipients.append(
-                Recipient(m.id, member_chat_id(keys, m), m.language, survey_round.unit_id)
+                Recipient(
+                    m.id, member_chat_id(keys, m), m.language, survey_round.unit_id, Role(m.role)
+                )
             )
     return recipients
 

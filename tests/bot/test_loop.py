@@ -188,6 +188,11 @@ async def test_workers_get_their_groups_results_once_after_the_delay(
             hours=settings.results_delay_hours + 1
         )
     await run_tick(api.application)
+    # The report after the close brings the same "record an action" button, for managers only.
+    delivered = [m for m in api.messages[MANAGER_A] if "Record an action" in str(m.buttons())]
+    assert len(delivered) == 2  # /report above, and the report after the close
+    assert api.texts(SAFETY_A)
+    assert not any(m.buttons() for m in api.messages[SAFETY_A])
     [summary] = _results(api, WORKER_A)
     assert "Team A" in summary
     assert "Thank you all – we take this up on Tuesday." in summary
