@@ -42,10 +42,9 @@ from bot.context import Pressed, chat_of, member_of, services_of, signed, user_o
 from bot.prompts import Prompt, await_answer, cancel, on_answer
 from bot.sender import send_text
 from survey.actions import (
-    OWNER_MAX,
-    TITLE_MAX,
     ActionError,
     add_comment,
+    checked_text,
     record_action,
     set_action_status,
     set_note,
@@ -416,13 +415,11 @@ async def _chose_area(
 async def _action_title(
     update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
 ) -> None:
-    t = await _texts(update, context)
-    if not text.strip() or len(" ".join(text.split())) > TITLE_MAX:
-        await chat_of(update).send_message(
-            t._("Please write it in at most {n} characters.").format(n=TITLE_MAX)
-        )
+    title = await _checked(update, context, "title", text)
+    if title is None:
         return
-    await_answer(context, "action_owner", **prompt.data, title=text)
+    t = await _texts(update, context)
+    await_answer(context, "action_owner", **prompt.data, title=title)
     await chat_of(update).send_message(t._("Who owns it? A name or a role."))
 
 
@@ -430,13 +427,11 @@ async def _action_title(
 async def _action_owner(
     update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
 ) -> None:
-    t = await _texts(update, context)
-    if not text.strip() or len(" ".join(text.split())) > OWNER_MAX:
-        await chat_of(update).send_message(
-            t._("Please write it in at most {n} characters.").format(n=OWNER_MAX)
-        )
+    owner = await _checked(update, context, "owner", text)
+    if owner is None:
         return
-    await_answer(context, "action_due", **prompt.data, owner=text)
+    t = await _texts(update, context)
+    await_answer(context, "action_due", **prompt.data, owner=owner)
     user_id = user_of(update).id
     today = _today(context)
     buttons = [
@@ -659,6 +654,19 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             unit=built.unit_name, week=t.week(latest.closed_at)
         )
     )
+
+
+async def _checked(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, text: str
+) -> str | None:
+    """The typed words if survey/ accepts them for ``field``; otherwise says why (the prompt
+    stays, so the next message is another try)."""
+    try:
+        return checked_text(field, text)
+    except ActionError as exc:
+        t = await _texts(update, context)
+        await chat_of(update).send_message(exc.problem.in_language(t))
+        return None
 
 
 async def _texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:

@@ -68,6 +68,12 @@ _FIELDS = {
 }
 
 
+def checked_text(field: str, text: str) -> str:
+    """A manager's words for ``field`` ("title", "owner", "comment", "note"), tidied; raises
+    ``ActionError`` saying what is wrong (the bot checks each answer as it is typed)."""
+    return _clean(text, field)
+
+
 def _clean(text: str, field: str) -> str:
     most, empty, too_long = _FIELDS[field]
     cleaned = " ".join(text.split())

@@ -356,3 +356,21 @@ async def test_an_overdue_action_is_reminded_once(bot, tree, db) -> None:
     reminders = [t for t in api.texts(MANAGER_A) if "An action is overdue" in t]
     assert len(reminders) == 1
     assert "A mentor for every new social worker" in reminders[0]
+
+
+async def test_a_too_long_description_is_asked_for_again(bot, tree, db) -> None:
+    api = bot
+    api.send_text(MANAGER_A, "/report", language="en")
+    await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
+    report = next(m for m in api.messages[MANAGER_A] if m.buttons())
+    api.press(MANAGER_A, report, _button(report, "Record an action"), language="en")
+    await api.wait_for(lambda: "Which area" in (api.last(MANAGER_A).text or ""))
+    choose = api.last(MANAGER_A)
+    api.press(MANAGER_A, choose, _button(choose, "Something else"), language="en")
+    await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
+    api.send_text(MANAGER_A, "x" * 201, language="en")
+    await api.wait_for(lambda: "At most 200 characters" in (api.last(MANAGER_A).text or ""))
+    assert api.last(MANAGER_A).text == "The description is too long. At most 200 characters."
+    api.send_text(MANAGER_A, "Shorter case reviews", language="en")  # the prompt stays
+    await api.wait_for(lambda: "Who owns it?" in (api.last(MANAGER_A).text or ""))
+    assert list_actions(db) == []  # nothing is stored before the last step
