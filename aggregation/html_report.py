@@ -23,6 +23,7 @@ from aggregation.render import (
     alert_sentence,
     answered_text,
     change_text,
+    comment_author,
     construct_label,
     finding_advice,
     finding_sentence,
@@ -117,7 +118,8 @@ def _actions(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]
                 "due": t.date(action.due_on),
                 "status": status,
                 "comments": [
-                    f"{t.role(role)}, {t.date(day)}: {text}" for role, text, day in action.comments
+                    f"{comment_author(t, role)}, {t.date(day)}: {text}"
+                    for role, text, day in action.comments
                 ],
                 "followup": followup_text(t, action.followup) if action.followup else "",
             }

@@ -340,6 +340,12 @@ def followup_text(t: Texts, followup: FollowUp) -> str:
     )
 
 
+def comment_author(t: Texts, role: str) -> str:
+    """ "Skyddsombud", "Chef": who wrote a comment, as the start of a line."""
+    name = t.role(role)
+    return name[:1].upper() + name[1:]
+
+
 def action_lines(
     t: Texts, action: ActionRow, today: date, report: UnitReport | None = None
 ) -> list[str]:
@@ -356,8 +362,7 @@ def action_lines(
     )
     lines = [head, esc(detail)]
     for role, text, written_on in action.comments:
-        author = t.role(role)
-        author = author[:1].upper() + author[1:]
+        author = comment_author(t, role)
         lines.append(f"💬 <i>{esc(author)}, {esc(t.date(written_on))}:</i> {esc(text)}")
     if action.followup is not None:
         lines.append(esc(followup_text(t, action.followup)))
