@@ -6,9 +6,11 @@ can show nothing that disclosure control did not already allow. Open rounds do n
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +21,7 @@ from sqlalchemy import Text, cast
 from sqlmodel import col, select
 
 from aggregation.disclosure import Tree, audit
-from aggregation.pinning import pinning_audit
+from aggregation.pinning import ItemScale, pinning_audit
 from aggregation.statistics import followup_infos, item_infos, item_scales
 from survey.actions import followup_key, list_actions
 from survey.enrolment import subtree_ids
@@ -151,7 +153,7 @@ def build_report(
         rows = session.exec(
             select(RoundStatistic).where(col(RoundStatistic.round_id).in_(round_ids))
         ).all()
-    withheld = _pinned_rounds(db, relevant)
+    withheld = _pinned_rounds(db, relevant, rows)
     if withheld:
         # Rounds published under earlier, weaker rules can pin someone: they are left out of
         # every report rather than shown again (P6).
@@ -321,19 +323,16 @@ def _actions(
     return rows
 
 
-def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
+def _pinned_rounds(
+    db: Database, rounds: list[SurveyRound], rows: Sequence[RoundStatistic]
+) -> set[int]:
     """The rounds whose publication the pinning audit (``aggregation.pinning``) refuses, judged
-    on everything each round published; a report leaves them out before anything leaves."""
+    on everything each round published (``rows``: all their stored figures); a report leaves
+    them out before anything leaves."""
     sets = _sets_of(db, rounds)
-    with db.session() as session:
-        rows = session.exec(
-            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                col(RoundStatistic.round_id).in_([r.id for r in rounds])
-            )
-        ).all()
     by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
-    for round_id, unit, figure in rows:
-        by_round.setdefault(round_id, {})[unit] = figure
+    for row in rows:
+        by_round.setdefault(row.round_id, {})[row.unit_id] = row.figures
     pinned = set()
     for survey_round in rounds:
         figures = by_round.get(survey_round.id or 0, {})
@@ -345,16 +344,53 @@ def _pinned_rounds(db: Database, rounds: list[SurveyRound]) -> set[int]:
         ]
         infos = item_infos(round_sets, asked) if round_sets else []
         scales = item_scales(infos + followup_infos(parse_items(survey_round.items)))
-        pins = pinning_audit(
+        if _audit_refuses(
             {unit: figure.get("parent") for unit, figure in figures.items()},
             {int(unit): n for unit, n in survey_round.member_counts.items()},
             figures,
             scales,
             survey_round.min_group_size,
-        )
-        if pins:
+        ):
             pinned.add(survey_round.id or 0)
     return pinned
+
+
+#: Verdicts of the pinning audit by the digest of everything it judged. A closed round's
+#: publication never changes (a different re-publication is refused), so every report of every
+#: unit would otherwise repeat the same audit of the same twelve rounds.
+_VERDICTS: dict[str, bool] = {}
+_VERDICTS_KEPT = 4096
+
+
+def _audit_refuses(
+    parents: dict[int, Any],
+    members: dict[int, int],
+    figures: dict[int, Mapping[str, Any]],
+    scales: list[ItemScale],
+    k: int,
+) -> bool:
+    """The pinning audit's verdict on one round, remembered by the digest of its whole input,
+    so a verdict is reused only for exactly the same publication."""
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                sorted(parents.items()),
+                sorted(members.items()),
+                sorted((unit, figure) for unit, figure in figures.items()),
+                [dataclasses.asdict(scale) for scale in scales],
+                k,
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
+    verdict = _VERDICTS.get(digest)
+    if verdict is None:
+        verdict = bool(pinning_audit(parents, members, figures, scales, k))
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.clear()
+        _VERDICTS[digest] = verdict
+    return verdict
 
 
 def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Alert]:

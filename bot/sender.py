@@ -245,52 +245,62 @@ def _invitation_heading(t: Texts, items: list[LockedItem]) -> str:
     ).format(questions=questions, n=minutes)
 
 
-async def deliver_results(application: Application, round_id: int) -> SendReport:
+async def deliver_results(
+    application: Application, round_id: int, concurrency: int = 40
+) -> SendReport:
     """After a round closed (and the manager had time to add a note): each active worker gets
-    their group's results, once. Summaries are built once per unit and language."""
+    their group's results, once. Summaries are built once per unit and language; sends run
+    concurrently and each accepted one is recorded through the group commit, as invitations."""
     services = application.bot_data["services"]
     report = SendReport()
     targets = await asyncio.to_thread(results_recipients, services.db, services.keys, round_id)
     summaries: dict[int, WorkerSummary | None] = {}
-    texts: dict[tuple[int, str], str] = {}
-    for target in targets:
-        if target.unit_id not in summaries:
-            summaries[target.unit_id] = await asyncio.to_thread(
-                functools.partial(
-                    worker_summary,
-                    services.db,
-                    round_id,
-                    target.unit_id,
-                    change_spread=services.settings.change_spread,
-                )
+    for unit_id in sorted({target.unit_id for target in targets}):
+        summaries[unit_id] = await asyncio.to_thread(
+            functools.partial(
+                worker_summary,
+                services.db,
+                round_id,
+                unit_id,
+                change_spread=services.settings.change_spread,
             )
+        )
+    texts: dict[tuple[int, str], str] = {}
+    queue: asyncio.Queue[Recipient] = asyncio.Queue()
+    for target in targets:
         summary = summaries[target.unit_id]
         if summary is None:
             continue
         key = (target.unit_id, target.language)
         if key not in texts:
             texts[key] = worker_summary_text(summary, target.language)
-        t = Texts(target.language)
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        t._("No more summaries"),
-                        callback_data=services.keys.button_signer().sign("rs|off", target.chat_id),
-                    )
-                ]
-            ]
-        )
-        outcome = await send_text(application, target, texts[key], keyboard)
-        if outcome == "sent":
-            await asyncio.to_thread(record, services.db, round_id, target.member_id, Kind.RESULTS)
-            report.sent += 1
-        elif outcome == "unreachable":
-            report.unreachable += 1
-        elif outcome == "not leading":
-            break
-        else:
-            report.failed += 1
+        queue.put_nowait(target)
+    records = _recorder(application)
+    signer = services.keys.button_signer()
+
+    async def worker() -> None:
+        while not queue.empty():
+            target = queue.get_nowait()
+            t = Texts(target.language)
+            button = InlineKeyboardButton(
+                t._("No more summaries"), callback_data=signer.sign("rs|off", target.chat_id)
+            )
+            text = texts[target.unit_id, target.language]
+            outcome = await send_text(application, target, text, InlineKeyboardMarkup([[button]]))
+            if outcome == "sent":
+                await records.put((round_id, target.member_id, Kind.RESULTS))
+                report.sent += 1
+            elif outcome == "unreachable":
+                report.unreachable += 1
+            elif outcome == "not leading":
+                while not queue.empty():  # the leader (maybe another process) resumes
+                    queue.get_nowait()
+            else:
+                report.failed += 1
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(concurrency, queue.qsize()))):
+            group.create_task(worker())
     return report
 
 
