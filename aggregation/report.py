@@ -150,8 +150,11 @@ def build_report(
         ).all()
         relevant = [r for r in closed if str(unit_id) in r.member_counts][-rounds:]
         round_ids = [r.id for r in relevant]
+        # The figures alone (not the compact indices): a report decodes each stored figure once.
         rows = session.exec(
-            select(RoundStatistic).where(col(RoundStatistic.round_id).in_(round_ids))
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                col(RoundStatistic.round_id).in_(round_ids)
+            )
         ).all()
     withheld = _pinned_rounds(db, relevant, rows)
     if withheld:
@@ -159,8 +162,10 @@ def build_report(
         # every report rather than shown again (P6).
         log.warning("rounds left out of a report by the pinning audit: %s", sorted(withheld))
         relevant = [r for r in relevant if r.id not in withheld]
-        rows = [row for row in rows if row.round_id not in withheld]
-    figures = {(row.round_id, row.unit_id): row.figures for row in rows}
+        rows = [row for row in rows if row[0] not in withheld]
+    figures: dict[tuple[int, int], dict[str, Any]] = {
+        (round_id, unit): dict(figure) for round_id, unit, figure in rows
+    }
     parent = units.get(unit.parent_id) if unit.parent_id else None
     org = unit
     while org.parent_id is not None and org.parent_id in units:
@@ -324,15 +329,17 @@ def _actions(
 
 
 def _pinned_rounds(
-    db: Database, rounds: list[SurveyRound], rows: Sequence[RoundStatistic]
+    db: Database,
+    rounds: list[SurveyRound],
+    rows: Sequence[tuple[int, int, Mapping[str, Any]]],
 ) -> set[int]:
     """The rounds whose publication the pinning audit (``aggregation.pinning``) refuses, judged
     on everything each round published (``rows``: all their stored figures); a report leaves
     them out before anything leaves."""
     sets = _sets_of(db, rounds)
     by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
-    for row in rows:
-        by_round.setdefault(row.round_id, {})[row.unit_id] = row.figures
+    for round_id, unit, figure in rows:
+        by_round.setdefault(round_id, {})[unit] = figure
     pinned = set()
     for survey_round in rounds:
         figures = by_round.get(survey_round.id or 0, {})

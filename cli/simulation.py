@@ -17,7 +17,7 @@ The loop is closed in Telegram: after the week before halfway, Familjehem's mana
 mentoring as an action from their report, the safety representative comments on it, and every
 worker gets their group's results with it the next day; two weeks later the manager marks it
 done, the next check-in asks Familjehem whether it made a difference, and that answer stands
-next to the action in the later reports.
+next to the action in the later reports (and in the results workers get in week 12).
 """
 
 from __future__ import annotations
@@ -282,13 +282,6 @@ async def run_demo(
                         )
                         clock["now"] = closed + timedelta(hours=1)
                         await _mark_done(api)
-                    elif week == weeks // 2 + 2:
-                        on_step(
-                            "Workers get their results, with the follow-up answer",
-                            (week + 0.5) / weeks,
-                        )
-                        clock["now"] = closed + timedelta(hours=settings.results_delay_hours + 1)
-                        await run_tick(application)
                 on_step(f"Week {weeks}: the check-in opens in Telegram", (weeks - 1) / weeks)
                 opens = _local_nine(start_day + timedelta(weeks=weeks - 1))
                 clock["now"] = opens
