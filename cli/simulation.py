@@ -342,9 +342,10 @@ async def run_demo(
             )
         worker = next(p.user_id for p in people if p.unit == "Familjehem")
         summaries = [t for t in api.texts(worker) if t.startswith("<b>Resultat för")]
+        with_action = sum(MENTORING in text for text in summaries)
         result.summary.append(
             f"(En medarbetare i Familjehem fick {len(summaries)} resultatsammanfattningar i "
-            "Telegram, med åtgärden.)"
+            f"Telegram; {with_action} av dem visade den nya åtgärden.)"
         )
         db.dispose()
     return result

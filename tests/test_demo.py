@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cli.simulation import run_demo
@@ -28,5 +29,7 @@ async def test_a_short_demo_produces_reports_from_real_button_presses(tmp_path: 
     # The loop, closed in Telegram: the action, its follow-up answer, the workers' results.
     assert "Åtgärd i Familjehem: En mentor" in summary
     assert "Uppföljningsfråga (v." in summary
-    assert "resultatsammanfattningar i Telegram, med åtgärden" in summary
+    shown = re.search(r"resultatsammanfattningar i Telegram; (\d+) av dem visade", summary)
+    assert shown is not None
+    assert int(shown.group(1)) >= 1
     assert any("reminder" in step for step in steps)
