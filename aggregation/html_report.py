@@ -105,7 +105,7 @@ def _actions(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]
     rows = []
     for action in report.actions:
         status = action_status(t, action.status)
-        if action.status != "done" and action.due_on < today:
+        if action.overdue(today):
             status += " – " + t._("overdue")
         rows.append(
             {

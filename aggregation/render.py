@@ -352,7 +352,7 @@ def action_lines(
     """An action as HTML lines: what, where, who, when, status; comments; its follow-up."""
     esc = html.escape
     status = action_status(t, action.status)
-    if action.status != "done" and action.due_on < today:
+    if action.overdue(today):
         status += " – " + t._("overdue")
     head = f"<b>{esc(action.title)}</b> ({esc(action.unit_name)})"
     if report is not None and action.construct:

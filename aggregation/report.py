@@ -94,6 +94,9 @@ class ActionRow:
     comments: tuple[tuple[str, str, date], ...]
     followup: FollowUp | None
 
+    def overdue(self, today: date) -> bool:
+        return self.status != "done" and self.due_on < today
+
 
 @dataclass
 class UnitReport:

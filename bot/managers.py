@@ -12,7 +12,6 @@ import html
 import io
 import logging
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -246,7 +245,7 @@ MAX_LISTED = 10
 
 def _today(context: ContextTypes.DEFAULT_TYPE) -> date:
     services = services_of(context)
-    return services.clock().astimezone(ZoneInfo(services.settings.timezone)).date()
+    return services.settings.today(services.clock())
 
 
 async def actions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -267,7 +266,7 @@ async def actions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if built is None:
         return
     today = _today(context)
-    listed = [a for a in built.actions if not overdue or (a.status != "done" and a.due_on < today)]
+    listed = [a for a in built.actions if not overdue or a.overdue(today)]
     user_id = user_of(update).id
     may_act = staff.member.role in ACTORS
     if not listed:
@@ -490,10 +489,6 @@ async def _record(
         await chat.send_message(refusal(t, ACTORS))
         return
     scope = await asyncio.to_thread(scope_of, services.db, member)
-    if prompt.data["unit"] not in scope:
-        cancel(context)
-        await chat.send_message(outside_grant(t))
-        return
     try:
         action = await asyncio.to_thread(
             functools.partial(
@@ -506,6 +501,7 @@ async def _record(
                 today=_today(context),
                 construct=prompt.data["construct"],
                 created_by=member.id,
+                scope=scope,
             )
         )
     except ActionError as exc:

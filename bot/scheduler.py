@@ -78,7 +78,7 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
     requests to talk, in one batch at the day's delivery hour."""
     services = application.bot_data["services"]
     local = now.astimezone(ZoneInfo(services.settings.timezone))
-    today = local.date()
+    today = services.settings.today(now)
     for reminder in await asyncio.to_thread(overdue_reminders, services.db, today):
         targets = await asyncio.to_thread(
             recipients_of, services.db, services.keys, list(reminder.manager_ids)

@@ -99,10 +99,7 @@ async def deliver(
             elif outcome == "not leading":
                 while not queue.empty():  # stop: the leader (maybe another process) resumes
                     queue.get_nowait()
-            elif outcome == "unreachable":
-                await asyncio.to_thread(
-                    set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
-                )
+            elif outcome == "unreachable":  # send_text marked them so
                 report.unreachable += 1
             else:
                 report.failed += 1
@@ -139,32 +136,7 @@ async def _send(
     else:
         heading = t._("A reminder: this week's check-in is still open, and closes soon.")
     text = "<i>" + html.escape(heading) + "</i>\n\n" + question
-    leader = application.bot_data.get("leader")
-    if leader is not None and leader.fenced and not await asyncio.to_thread(leader.holds):
-        return "not leading"  # fencing: another process may lead now; it sends instead
-    for attempt in range(NETWORK_RETRIES + 1):
-        try:
-            await application.bot.send_message(
-                target.chat_id, text, reply_markup=keyboard, parse_mode=ParseMode.HTML
-            )
-            return "sent"
-        except Forbidden:
-            return "unreachable"
-        except RetryAfter as exc:  # only when the rate limiter has given up retrying
-            await asyncio.sleep(seconds_of(exc.retry_after))
-        except NetworkError as exc:
-            if may_have_arrived(exc):
-                # Telegram may have it: sending again could give the member the message twice,
-                # so it counts as sent (a rare miss beats a duplicate; docs/operations.md).
-                log.warning("no reply to a %s send; counted as sent, not repeated", kind)
-                return "sent"
-            if attempt == NETWORK_RETRIES:
-                break
-            await asyncio.sleep(backoff * 2**attempt)
-        except TelegramError as exc:
-            log.warning("could not send a %s: %s", kind, type(exc).__name__)
-            return "failed"
-    return "failed"
+    return await send_text(application, target, text, keyboard, backoff)
 
 
 def may_have_arrived(error: NetworkError) -> bool:
@@ -316,7 +288,7 @@ async def send_text(
     services = application.bot_data["services"]
     leader = application.bot_data.get("leader")
     if leader is not None and leader.fenced and not await asyncio.to_thread(leader.holds):
-        return "not leading"
+        return "not leading"  # fencing: another process may lead now; it sends instead
     for attempt in range(NETWORK_RETRIES + 1):
         try:
             await application.bot.send_message(
@@ -328,10 +300,12 @@ async def send_text(
                 set_status, services.db, target.member_id, MemberStatus.UNREACHABLE
             )
             return "unreachable"
-        except RetryAfter as exc:
+        except RetryAfter as exc:  # only when the rate limiter has given up retrying
             await asyncio.sleep(seconds_of(exc.retry_after))
         except NetworkError as exc:
             if may_have_arrived(exc):
+                # Telegram may have it: sending again could give the member the message twice,
+                # so it counts as sent (a rare miss beats a duplicate; docs/operations.md).
                 log.warning("no reply to a send; counted as sent, not repeated")
                 return "sent"
             if attempt == NETWORK_RETRIES:

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import html
 import logging
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -633,7 +632,7 @@ async def _talk_press(
         await query.answer(t._("This button is out of date."))
         return
     services = services_of(context)
-    today = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date()
+    today = services.settings.today(services.clock())
     try:
         await asyncio.to_thread(
             functools.partial(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -32,7 +31,7 @@ def list_command(
     from survey.storage.models import Unit
 
     with context() as ctx:
-        today = datetime.now(ZoneInfo(ctx.settings.timezone)).date()
+        today = ctx.settings.today(datetime.now(UTC))
         with ctx.db.session() as session:
             if unit is not None and session.get(Unit, unit) is None:
                 raise LookupError(f"there is no unit {unit} (`pulse units list` shows them)")
@@ -48,12 +47,12 @@ def list_command(
     t = Texts("en")
     rows = [r for r in rows if r.unit_id in covered]
     if overdue:
-        rows = [r for r in rows if r.status != "done" and r.due_on < today]
+        rows = [r for r in rows if r.overdue(today)]
     if not rows:
         console.print("No overdue actions." if overdue else "No actions recorded yet.")
         return
     for row in rows:
-        late = " - overdue" if row.status != "done" and row.due_on < today else ""
+        late = " - overdue" if row.overdue(today) else ""
         console.print(
             f"{row.id:>4}  {escape(row.title)} ({escape(row.unit_name)}) - owner "
             f"{escape(row.owner)}, due {row.due_on.isoformat()}, "

@@ -97,12 +97,18 @@ def record_action(
     construct: str | None = None,
     item: str | None = None,
     created_by: int | None = None,
+    scope: set[int] | None = None,
 ) -> Action:
-    """Record a planned action of a unit; the title and owner are the manager's own words."""
+    """Record a planned action of a unit; the title and owner are the manager's own words.
+    ``scope``: the units the recorder was granted (None: an operator, every unit)."""
     title = _clean(title, "title")
     owner = _clean(owner, "owner")
     if due_on < today:
         raise ActionError(phrase(N_("The due date has passed; choose a later one.")))
+    if scope is not None and unit_id not in scope:
+        raise ActionError(
+            phrase(N_("You can see only the units you were given access to. /units lists them."))
+        )
     with db.session() as session:
         if session.get(Unit, unit_id) is None:
             raise ActionError(phrase(N_("There is no unit {id}."), id=unit_id))

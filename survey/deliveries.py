@@ -48,6 +48,18 @@ class Recipient:
     role: Role = Role.WORKER
 
 
+def recipient_of(keys: KeyRing, member: Member, unit_id: int | None = None) -> Recipient:
+    """Whom to send to: the member, their chat, their language, and the unit the message is
+    about (their own unless said)."""
+    return Recipient(
+        member.id,
+        member_chat_id(keys, member),
+        member.language,
+        member.unit_id if unit_id is None else unit_id,
+        Role(member.role),
+    )
+
+
 def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Recipient]:
     """Active workers of the round who have not answered and not yet been sent ``kind``."""
     members = recipients(db, round_id, only_unanswered=True)
@@ -59,11 +71,7 @@ def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Reci
                 )
             ).all()
         )
-    return [
-        Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id)
-        for m in members
-        if m.id not in done
-    ]
+    return [recipient_of(keys, m) for m in members if m.id not in done]
 
 
 def record(db: Database, round_id: int, member_id: int, kind: Kind) -> None:
@@ -112,17 +120,11 @@ def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipi
         if m.id in done:
             continue
         if m.unit_id in scope:  # the round covered their unit: their unit's report
-            recipients.append(
-                Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id, Role(m.role))
-            )
+            recipients.append(recipient_of(keys, m))
         elif m.unit_id in above:
             # A round of a unit below theirs (a team's own schedule): that unit's report,
             # which their grant covers.
-            recipients.append(
-                Recipient(
-                    m.id, member_chat_id(keys, m), m.language, survey_round.unit_id, Role(m.role)
-                )
-            )
+            recipients.append(recipient_of(keys, m, survey_round.unit_id))
     return recipients
 
 
@@ -151,7 +153,7 @@ def results_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recip
             )
             .order_by(col(Member.id))
         ).all()
-    return [Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id) for m in workers]
+    return [recipient_of(keys, m) for m in workers]
 
 
 def recipients_of(db: Database, keys: KeyRing, member_ids: list[int]) -> list[Recipient]:
@@ -162,7 +164,7 @@ def recipients_of(db: Database, keys: KeyRing, member_ids: list[int]) -> list[Re
                 col(Member.id).in_(member_ids), Member.status == MemberStatus.ACTIVE
             )
         ).all()
-    return [Recipient(m.id, member_chat_id(keys, m), m.language, m.unit_id) for m in members]
+    return [recipient_of(keys, m) for m in members]
 
 
 def results_sent(db: Database, round_id: int) -> bool:

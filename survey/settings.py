@@ -6,6 +6,7 @@ threshold or a timezone, so an operator can see and change the whole configurati
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -143,6 +144,11 @@ class SurveySettings(BaseSettings):
         default=10_000_000, ge=10_000, description="Size at which the log file is rotated."
     )
     log_backups: int = Field(default=5, ge=0, description="Rotated log files kept.")
+
+    def today(self, now: datetime) -> date:
+        """The day it is at ``now`` where the organisation works (PULSE_TIMEZONE): due dates,
+        overdue actions and the day of a request to talk are local days."""
+        return now.astimezone(ZoneInfo(self.timezone)).date()
 
     @field_validator("min_group_size")
     @classmethod

@@ -15,8 +15,7 @@ from datetime import date, timedelta
 from sqlmodel import Session, col, delete, select
 
 from survey.crypto import KeyRing
-from survey.deliveries import Recipient
-from survey.enrolment import member_chat_id
+from survey.deliveries import Recipient, recipient_of
 from survey.phrases import N_, Phrase, phrase
 from survey.storage import Database
 from survey.storage.models import (
@@ -138,7 +137,7 @@ def due_talks(db: Database, keys: KeyRing, today: date) -> list[DueTalk]:
             if staff is None:
                 continue  # nobody in the role now: kept until someone is
             name = keys.chat_id_cipher().decrypt_name(request.name_sealed, member.pseudonym)
-            to = Recipient(staff.id, member_chat_id(keys, staff), staff.language, staff.unit_id)
+            to = recipient_of(keys, staff)
             found.append(
                 DueTalk(
                     request.id, name, request.requested_on, TalkRecipient(request.recipient), to
@@ -163,7 +162,7 @@ def reply_target(db: Database, keys: KeyRing, request_id: int, staff_id: int) ->
             raise TalkError(phrase(N_("This request is no longer here to reply to.")))
         member = session.get(Member, request.member_id)
         assert member is not None
-        return Recipient(member.id, member_chat_id(keys, member), member.language, member.unit_id)
+        return recipient_of(keys, member)
 
 
 def purge_talks(db: Database, today: date) -> int:

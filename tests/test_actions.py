@@ -108,6 +108,8 @@ def test_actions_refuse_bad_input_and_other_units(db, org) -> None:
         _action(db, foster.id, title="x" * 201)
     with pytest.raises(ActionError, match="due date has passed"):
         _action(db, foster.id, due_on=TODAY - timedelta(days=1))
+    with pytest.raises(ActionError, match="only the units you were given"):
+        _action(db, foster.id, scope={children.id})  # another unit's manager records none here
     action = _action(db, foster.id)
     # Another unit's manager cannot move or comment on it, nor learn that it exists.
     for attempt in (
