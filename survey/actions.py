@@ -55,9 +55,6 @@ class ActionView:
     unit_name: str
     comments: tuple[ActionComment, ...]
 
-    def overdue(self, today: date) -> bool:
-        return self.action.status != ActionStatus.DONE and self.action.due_on < today
-
 
 #: What each free-text field needs, for the message when it is empty or too long.
 _FIELDS = {
@@ -207,13 +204,6 @@ def list_actions(
     return [
         ActionView(a, names.get(a.unit_id, "?"), tuple(comments.get(a.id, ()))) for a in actions
     ]
-
-
-def get_action(db: Database, action_id: int, scope: set[int]) -> ActionView:
-    for view in list_actions(db, scope):
-        if view.action.id == action_id:
-            return view
-    raise ActionError(phrase(N_("There is no such action among your units.")))
 
 
 @dataclass(frozen=True)
