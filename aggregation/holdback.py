@@ -1,0 +1,139 @@
+"""When the pinning audit refuses a round: hold back only what it refuses (P6).
+
+The mechanisms in ``aggregation.statistics`` are built to pass the pinning audit, but the audit
+is independent of them and exact, so it can find what they miss (a share spanning two atoms
+whose means are published exactly, for example). A refused round must not lose everything: the
+other units and measures of that round are as safe as before. So the refused measure is held
+back where it is published, step by step and always in the same order, and the whole
+publication is audited again, until the audit passes:
+
+- a refused item's *share* of unfavourable answers, at the closest unit at or above the pinned
+  atom that publishes one (a share is what ties atoms together), or
+- the item's *mean* at the pinned unit, and the area index built on it there,
+
+whichever leaves the audit refusing less (the share on a tie).
+
+Each held-back figure is marked (``held_back``) so that outputs can say why it is missing. A
+pinned *participation* count cannot be held back without changing the groups the answers are
+stored under (P1); the participation rules are proven against brute force, so this is raised as
+an error instead. The log says which round and how many figures, never why in terms of answers.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aggregation.pinning import ItemScale, Pin, pinning_audit
+
+
+class HoldBackError(RuntimeError):
+    """The audit refused something that holding back measures cannot mend (a participation
+    count). Never expected; nothing of the round is published."""
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    figures: dict[int, dict[str, Any]]
+    #: How many figures (an item's share or mean at one unit) were held back.
+    count: int
+
+
+Audit = Callable[[Mapping[int, Mapping[str, Any]]], list[Pin]]
+
+
+def hold_back(
+    parent: Mapping[int, int | None],
+    members: Mapping[int, int],
+    figures: Mapping[int, Mapping[str, Any]],
+    scales: Sequence[ItemScale],
+    k: int,
+    known: int,
+    constructs: Mapping[str, str],
+) -> HeldBack:
+    """``figures`` with what the pinning audit refuses held back, audited clean.
+
+    ``constructs`` maps each item to the area whose index is built from its mean."""
+
+    def audit(current: Mapping[int, Mapping[str, Any]]) -> list[Pin]:
+        return pinning_audit(parent, members, current, scales, k, known)
+
+    return hold_back_with(audit, parent, figures, constructs)
+
+
+def hold_back_with(
+    audit: Audit,
+    parent: Mapping[int, int | None],
+    figures: Mapping[int, Mapping[str, Any]],
+    constructs: Mapping[str, str],
+) -> HeldBack:
+    """Hold back, one figure at a time, what ``audit`` refuses. Of the figures that could go
+    for the first refusal (the share that ties the pinned atom to others, or its own mean), the
+    one after which the audit refuses least goes; ties go to the share. Deterministic: the same
+    publication is always held back the same way, so a recomputation publishes the same."""
+    current = copy.deepcopy({unit: dict(figure) for unit, figure in figures.items()})
+    count = 0
+    pins = audit(current)
+    while pins:
+        pin = min(pins, key=lambda p: (p.measure, p.unit))
+        if pin.measure in ("participation", "members"):
+            raise HoldBackError(
+                "the pinning audit refused a participation count, which cannot be held back"
+            )
+        options = []
+        for what in ("share", "mean"):
+            trial = copy.deepcopy(current)
+            if _hold_one(trial, parent, pin, constructs, what):
+                left = audit(trial)
+                options.append((len(left), what, trial, left))
+        if not options:
+            raise HoldBackError("the pinning audit refused a figure that is not published")
+        _, _, current, pins = min(options, key=lambda option: (option[0], option[1] != "share"))
+        count += 1
+    return HeldBack(current, count)
+
+
+def _hold_one(
+    figures: dict[int, dict[str, Any]],
+    parent: Mapping[int, int | None],
+    pin: Pin,
+    constructs: Mapping[str, str],
+    what: str,
+) -> bool:
+    """Hold back the item's share at the closest unit at or above the pinned atom that
+    publishes one (``what`` = "share"), or its mean at the pinned unit ("mean"), and the area
+    index built on that mean there; False where there is no such figure."""
+    key = pin.measure
+
+    def entry(unit: int | None) -> dict[str, Any] | None:
+        if unit is None or unit not in figures or not figures[unit].get("shown"):
+            return None
+        found = figures[unit].get("items", {}).get(key)
+        return found if isinstance(found, dict) else None
+
+    if what == "share":
+        unit: int | None = pin.unit
+        while unit is not None:
+            found = entry(unit)
+            if found is not None and "unfavourable_share" in found:
+                found.pop("unfavourable_share")
+                found.pop("unfavourable_range", None)
+                found["held_back"] = sorted({*found.get("held_back", []), "share"})
+                return True
+            unit = parent.get(unit)
+        return False
+    found = entry(pin.unit)
+    if found is None or "mean" not in found:
+        return False
+    found.pop("mean")
+    found["held_back"] = sorted({*found.get("held_back", []), "mean"})
+    construct = constructs.get(key)
+    figure = figures[pin.unit]
+    if construct and construct in figure.get("constructs", {}):
+        figure["constructs"].pop(construct)
+        figure["constructs_held_back"] = sorted(
+            {*figure.get("constructs_held_back", []), construct}
+        )
+    return True
