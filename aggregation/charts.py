@@ -200,7 +200,10 @@ def heatmap_chart(
     for tick in axis.get_yticklabels():
         tick.set_horizontalalignment("left")
     axis.set_title(
-        t._("Latest figures by unit (hatched: not shown, too few members or answers)")
+        t._(
+            "Latest figures by unit (hatched: not shown on its own: too few members, too few "
+            "answers, or to protect a smaller group)"
+        )
         + (
             "\n" + t._("▲ ▼: a change since the previous round larger than chance") if marks else ""
         ),

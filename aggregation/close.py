@@ -6,6 +6,7 @@ published figures stored, so reports never need the key or the raw answers again
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from aggregation.disclosure import Tree
-from aggregation.pinning import pinning_audit
+from aggregation.holdback import HoldBackError, hold_back
 from aggregation.statistics import (
     DisclosureAuditError,
     ItemInfo,
@@ -37,6 +38,8 @@ from survey.storage.models import (
     Unit,
 )
 from survey.submissions import ReleaseSummary, decode_answers, release_round
+
+log = logging.getLogger(__name__)
 
 
 class StatisticsError(RuntimeError):
@@ -102,6 +105,7 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         locked = parse_items(survey_round.items)
         version_ids = list(survey_round.question_set_versions)
         k, spread_k = survey_round.min_group_size, survey_round.spread_min_group_size
+        known = survey_round.known_others
         members = {int(u): n for u, n in survey_round.member_counts.items()}
         publication = (
             {int(u): f for u, f in survey_round.publication.items()}
@@ -150,15 +154,22 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         members=members,
         k=k,
         spread_k=spread_k,
+        known=known,
         participation=publication,
     )
-    pins = pinning_audit(tree.parent, members, figures, item_scales(infos), k)
-    if pins:
-        # Name the unit and the measure, never a count: the message ends up in logs (P6).
-        raise DisclosureAuditError(
-            f"round {round_id}: the pinning audit refused the publication ({pins[0].measure} "
-            f"around unit {pins[0].unit}: {pins[0].why})"
+    constructs = {info.key: info.construct for info in infos if info.index_scores is not None}
+    try:
+        held = hold_back(tree.parent, members, figures, item_scales(infos), k, known, constructs)
+    except HoldBackError as exc:
+        # Never a unit, a measure or a count: why a figure would pin is a fact about answers.
+        raise DisclosureAuditError(f"round {round_id}: {exc}; nothing was published") from exc
+    if held.count:
+        log.warning(
+            "round %s: %s held back by the pinning audit; the rest of the round is published",
+            round_id,
+            "1 figure was" if held.count == 1 else f"{held.count} figures were",
         )
+    figures = held.figures
     if stored:
         before = {unit: figure for unit, (figure, _) in stored.items()}
         if before != figures:

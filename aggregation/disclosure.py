@@ -17,7 +17,8 @@ than k can be isolated.
 
 Who answered must not be readable from which units are shown (ARCHITECTURE.md P6 a). So the
 structure is decided first from the roster locked when the round opened (``structure``: at least
-k+1 members per unit and per block, so that "k answered" never means "everyone answered"), and
+k+J+2 members per unit and per block, so that "k answered" never means "everyone answered", not
+even to a colleague who knows their own participation and J others'), and
 only then are respondents let through a gate (``gate``), which says exactly one thing about a
 hidden unit to whoever knows the rules, and caps published counts so that this one thing can
 never complete an "everyone answered".

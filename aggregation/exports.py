@@ -1,9 +1,10 @@
 """Exports people open in a spreadsheet: XLSX with typed cells, CSV as Swedish Excel reads it.
 
 Only what the audited report shows goes out: indices as published (a range where only a range
-is published, as text), respondents as published ("at least" where a full group left one answer
-out), nothing for hidden groups. Headers are in the reader's language; Swedish CSV uses ";" and a
-decimal comma, which Swedish Excel splits and reads as numbers.
+is published, as text), respondents as published ("at least" where the count is capped so
+that nobody can tell that everyone answered), nothing for hidden groups. Headers are in the
+reader's language; Swedish CSV uses ";" and a decimal comma, which Swedish Excel splits and
+reads as numbers.
 """
 
 from __future__ import annotations

@@ -5,13 +5,19 @@ so that one mistake cannot hide in both. It reads only what a publication shows 
 figures of one round - plus the roster locked when the round opened and the tree at close, and
 answers two questions, as someone who knows every rule of this code would:
 
+Both questions are asked for an outsider and for every *insider*: a member who knows their own
+answer and whether they answered, and the participation of up to J other members (the colleague
+who knows who was on leave; J is locked per round like k).
+
 (a) Participation. Every shown unit's respondent count is published; subtracting the counts of
     its closest shown descendants gives the count of its "atom" (the members not under a shown
     descendant). A hidden unit that gives no roster reason tells that fewer than k answered in
-    its region. A member is pinned as having answered when the atom's count, less at most k-1
-    for each such region, still covers everyone outside them, and as not having answered when
-    the count is zero. Counts are published at most up to a cap (public rules), so a count at
-    the cap pins nobody: the true count may be higher, but so may it be that count.
+    its region; such regions nest. The atom falls into cells: its members outside every such
+    region, and each region's own members. For every way of placing the insider and the J
+    members they know into cells, each answering or not, the audit asks of every cell which
+    numbers of its unknown members can have answered, given the count and the regions' caps: a
+    member is pinned when only "all" or only "none" is possible. The count is taken as exact
+    even where it is published as "at least" (the stricter reading).
 
 (b) Answers. Per item, each unit with a published mean (0-100 score) or share of unfavourable
     answers is the sum of its atoms, and each atom's range is derivable exactly (published
@@ -19,14 +25,16 @@ answers two questions, as someone who knows every rule of this code would:
     in it can have, over all answer multisets of the atom's size whose score sum and number of
     unfavourable answers fit what is published - the latter combined exactly with the other
     atoms that share one published share. If only one answer is possible, that answer is
-    pinned. This is exact for the published ranges, because answers on a scale are evenly
-    spaced: every sum between the smallest and largest is reachable.
+    pinned. An insider takes each answer they may have given out of their atom, and the same
+    question is asked of everyone left. This is exact for the published ranges, because answers
+    on a scale are evenly spaced: every sum between the smallest and largest is reachable.
 
 Rounding of the stored figures is taken into account as the ranges it leaves.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -62,12 +70,16 @@ def pinning_audit(
     figures: Mapping[int, Mapping[str, Any]],
     items: Sequence[ItemScale],
     k: int,
+    known: int,
 ) -> list[Pin]:
-    """Every member or answer that one round's publication pins (empty list: nothing)."""
+    """Every member or answer that one round's publication pins (empty list: nothing), for an
+    outsider and for every insider: any member who knows their own answer and participation and
+    the participation of ``known`` (J) other members. ``known`` = -1 judges a round published
+    before the insider rules as it was published: for an outsider only."""
     tree = _Tree(parent)
-    pins = _participation(tree, roster, figures, k)
+    pins = _participation(tree, roster, figures, k, known)
     for item in items:
-        pins += _answers(tree, figures, item)
+        pins += _answers(tree, figures, item, insider=known >= 0)
     return pins
 
 
@@ -101,7 +113,11 @@ class _Tree:
 
 
 def _participation(
-    tree: _Tree, roster: Mapping[int, int], figures: Mapping[int, Mapping[str, Any]], k: int
+    tree: _Tree,
+    roster: Mapping[int, int],
+    figures: Mapping[int, Mapping[str, Any]],
+    k: int,
+    known: int,
 ) -> list[Pin]:
     shown = {u for u, f in figures.items() if f.get("shown") and u in tree.parent}
     # A hidden unit without a roster-decided reason says "fewer than k answered in its region"
@@ -124,20 +140,111 @@ def _participation(
             if answered != 0:
                 pins.append(Pin(unit, "participation", "answers where nobody is a member"))
             continue
-
-        def region(v: int) -> int:
-            below_v = tree.closest_below(v, shown)
-            return tree.total(v, roster) - sum(tree.total(d, roster) for d in below_v)
-
-        regions = [region(v) for v in tree.closest_below(unit, quiet, skip=shown)]
-        outside = atom_members - sum(regions)
-        # The fewest who can have answered outside the quiet regions, each at most k-1.
-        fewest_outside = answered - sum(min(k - 1, r) for r in regions)
-        if answered >= atom_members or (outside > 0 and fewest_outside >= outside):
-            pins.append(Pin(unit, "participation", "everyone in a group is shown as answering"))
-        elif answered <= 0:
-            pins.append(Pin(unit, "participation", "nobody in a group is shown as answering"))
+        cells = _cells(tree, unit, roster, shown, quiet, k)
+        why = _participation_pin(cells, answered, known + 1)
+        if why:
+            pins.append(Pin(unit, "participation", why))
     return pins
+
+
+@dataclass
+class _Cell:
+    """Members of an atom that only a hidden unit's fact constrains together: the atom's own
+    members outside every quiet region (``cap`` None), or a quiet unit's own members, whose
+    region with the cells below it holds at most ``cap`` (k-1) respondents."""
+
+    size: int
+    cap: int | None
+    children: list[_Cell]
+
+
+def _cells(
+    tree: _Tree,
+    unit: int,
+    roster: Mapping[int, int],
+    shown: set[int],
+    quiet: set[int],
+    k: int,
+) -> _Cell:
+    def region(v: int) -> int:
+        return tree.total(v, roster) - sum(
+            tree.total(d, roster) for d in tree.closest_below(v, shown)
+        )
+
+    def build(v: int, cap: int | None) -> _Cell:
+        inner = tree.closest_below(v, quiet, skip=shown)
+        children = [build(q, k - 1) for q in sorted(inner)]
+        return _Cell(region(v) - sum(region(q) for q in inner), cap, children)
+
+    return build(unit, None)
+
+
+def _flat(cell: _Cell) -> list[_Cell]:
+    found = [cell]
+    for child in cell.children:
+        found += _flat(child)
+    return found
+
+
+def _participation_pin(root: _Cell, answered: int, known_members: int) -> str:
+    """Why the atom's published count pins a member for a reader who knows the participation
+    of ``known_members`` of its members (the insider and J others; 0 for an outsider), or ""."""
+    cells = _flat(root)
+    index = {id(cell): i for i, cell in enumerate(cells)}
+    people = sum(cell.size for cell in cells)
+    known_members = min(known_members, people)
+    nobody = [0] * len(cells)
+    bounds = _bounds(root, index, nobody, nobody, -1, 0)
+    if bounds is None or not bounds[0] <= answered <= bounds[1]:
+        # No world explains the count (more answers than the rules allow): never publish it.
+        return "everyone in a group is shown as answering"
+    for placement in itertools.combinations_with_replacement(range(len(cells)), known_members):
+        placed = [placement.count(i) for i in range(len(cells))]
+        if any(placed[i] > cell.size for i, cell in enumerate(cells)):
+            continue
+        for answered_known in itertools.product(*(range(m + 1) for m in placed)):
+            for target, cell in enumerate(cells):
+                unknown = cell.size - placed[target]
+                if unknown <= 0:
+                    continue
+                fits = [
+                    bounds is not None and bounds[0] <= answered <= bounds[1]
+                    for bounds in (
+                        _bounds(root, index, placed, answered_known, target, value)
+                        for value in (0, 1, unknown - 1, unknown)
+                    )
+                ]
+                if fits[3] and not fits[2]:
+                    return "everyone in a group is shown as answering"
+                if fits[0] and not fits[1]:
+                    return "nobody in a group is shown as answering"
+    return ""
+
+
+def _bounds(
+    cell: _Cell,
+    index: Mapping[int, int],
+    placed: Sequence[int],
+    answered_known: Sequence[int],
+    target: int,
+    value: int,
+) -> tuple[int, int] | None:
+    """Fewest and most respondents of ``cell`` and the cells below it, with the known members'
+    participation and ``value`` unknown respondents in cell ``target``; None if impossible.
+    Caps nest (a quiet region lies within the next), so every count in between is reachable."""
+    i = index[id(cell)]
+    low = answered_known[i] + (value if i == target else 0)
+    high = answered_known[i] + (value if i == target else cell.size - placed[i])
+    for child in cell.children:
+        inner = _bounds(child, index, placed, answered_known, target, value)
+        if inner is None:
+            return None
+        low, high = low + inner[0], high + inner[1]
+    if cell.cap is not None:
+        if low > cell.cap:
+            return None
+        high = min(high, cell.cap)
+    return low, high
 
 
 @dataclass
@@ -150,7 +257,9 @@ class _Atom:
     share_owner: int | None
 
 
-def _answers(tree: _Tree, figures: Mapping[int, Mapping[str, Any]], item: ItemScale) -> list[Pin]:
+def _answers(
+    tree: _Tree, figures: Mapping[int, Mapping[str, Any]], item: ItemScale, *, insider: bool
+) -> list[Pin]:
     entries = {
         u: f["items"][item.key]
         for u, f in figures.items()
@@ -179,25 +288,77 @@ def _answers(tree: _Tree, figures: Mapping[int, Mapping[str, Any]], item: ItemSc
         )
     for owner, members in groups.items():
         share = share_atoms.get(owner) if owner is not None else None
-        feasible = [_unfavourable_counts(item, atom) for atom in members]
-        for index, atom in enumerate(members):
-            allowed: tuple[int, int] | None = None
-            if share is not None:
-                n_share, low, high = share
-                others_low = sum(f[0] for j, f in enumerate(feasible) if j != index)
-                others_high = sum(f[1] for j, f in enumerate(feasible) if j != index)
-                allowed = (
-                    math.ceil(low * n_share - 1e-9) - others_high,
-                    math.floor(high * n_share + 1e-9) - others_low,
-                )
-            possible = _possible_answers(item, atom, allowed)
-            if len(possible) == 1:
-                pins.append(
-                    Pin(atom.unit, item.key, "every respondent in a group gave the same answer")
-                )
-            elif not possible:
-                pins.append(Pin(atom.unit, item.key, "published figures are inconsistent"))
+        counts = (
+            (math.ceil(share[1] * share[0] - 1e-9), math.floor(share[2] * share[0] + 1e-9))
+            if share is not None
+            else None
+        )
+        # Atoms that share no published share are judged one by one.
+        together = [members] if counts is not None else [[atom] for atom in members]
+        for group in together:
+            outsider = _group_possible(item, group, counts)
+            for atom, possible in zip(group, outsider, strict=True):
+                if len(possible) == 1:
+                    pins.append(
+                        Pin(atom.unit, item.key, "every respondent in a group gave the same answer")
+                    )
+                elif not possible:
+                    pins.append(Pin(atom.unit, item.key, "published figures are inconsistent"))
+            if insider and not any(p.measure == item.key for p in pins):
+                pins += _insider_pins(item, group, counts, outsider)
     return pins
+
+
+def _insider_pins(
+    item: ItemScale,
+    group: Sequence[_Atom],
+    counts: tuple[int, int] | None,
+    outsider: Sequence[set[int]],
+) -> list[Pin]:
+    """A respondent who knows their own answer takes it out of their atom: of what is left,
+    nobody else's answer may be pinned (nor may anyone's in the atoms sharing a share)."""
+    for index, atom in enumerate(group):
+        for value in sorted(outsider[index]):
+            score = item.scores[value] if item.scores is not None else 0.0
+            bad = 1 if item.unfavourable[value] else 0
+            rest = _Atom(
+                atom.unit,
+                atom.n - 1,
+                (atom.total[0] - score, atom.total[1] - score) if atom.total is not None else None,
+                atom.share_owner,
+            )
+            others = [rest if j == index else a for j, a in enumerate(group)]
+            kept = (counts[0] - bad, counts[1] - bad) if counts is not None else None
+            possible = _group_possible(item, others, kept)
+            if not all(values for other, values in zip(others, possible, strict=True) if other.n):
+                continue  # this answer is not the insider's in any world that fits
+            for other, values in zip(others, possible, strict=True):
+                if other.n > 0 and len(values) == 1:
+                    return [
+                        Pin(
+                            other.unit,
+                            item.key,
+                            "a respondent who knows their own answer can tell another's",
+                        )
+                    ]
+    return []
+
+
+def _group_possible(
+    item: ItemScale, group: Sequence[_Atom], counts: tuple[int, int] | None
+) -> list[set[int]]:
+    """Per atom, the answers one of its respondents may have given, with the atoms' unfavourable
+    counts together within ``counts`` (one published share over them all), if any."""
+    feasible = [_unfavourable_counts(item, atom) for atom in group]
+    possible: list[set[int]] = []
+    for index, atom in enumerate(group):
+        allowed: tuple[int, int] | None = None
+        if counts is not None:
+            others_low = sum(f[0] for j, f in enumerate(feasible) if j != index)
+            others_high = sum(f[1] for j, f in enumerate(feasible) if j != index)
+            allowed = (counts[0] - others_high, counts[1] - others_low)
+        possible.append(_possible_answers(item, atom, allowed) if atom.n > 0 else set())
+    return possible
 
 
 def _closest_above(tree: _Tree, unit: int, marked: set[int]) -> int | None:
@@ -281,27 +442,47 @@ def _sum_fits(item: ItemScale, atom: _Atom, bad: int, size: int, shift: float = 
     if atom.total is None or item.scores is None:
         return True
     good = size - bad
-    bad_scores = [s for s, u in zip(item.scores, item.unfavourable, strict=True) if u]
-    good_scores = [s for s, u in zip(item.scores, item.unfavourable, strict=True) if not u]
-    if (bad and not bad_scores) or (good and not good_scores):
+    shape = _shape(item)
+    if (bad and not shape.bad) or (good and not shape.good):
         return False
-    if not bad_scores:
-        bad_scores = [0.0]
-    if not good_scores:
-        good_scores = [0.0]
-    step = min(
-        abs(a - b) for a, b in zip(sorted(item.scores), sorted(item.scores)[1:], strict=False)
-    )
-    smallest = bad * min(bad_scores) + good * min(good_scores) + shift
-    largest = bad * max(bad_scores) + good * max(good_scores) + shift
+    bad_scores = shape.bad or (0.0,)
+    good_scores = shape.good or (0.0,)
     low, high = atom.total
-    if not _evenly_spaced(bad_scores, step) or not _evenly_spaced(good_scores, step):
+    if not shape.even:
         return _sum_fits_slow(bad_scores, good_scores, bad, good, shift, low, high)
+    smallest = bad * bad_scores[0] + good * good_scores[0] + shift
+    largest = bad * bad_scores[-1] + good * good_scores[-1] + shift
     first = max(low, smallest)
     # The first reachable sum at or above ``first``.
-    steps = math.ceil((first - smallest - 1e-9) / step)
-    candidate = smallest + steps * step
+    steps = math.ceil((first - smallest - 1e-9) / shape.step)
+    candidate = smallest + steps * shape.step
     return candidate <= min(high, largest) + 1e-9
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """An item's scores as the arithmetic needs them, worked out once per item."""
+
+    bad: tuple[float, ...]
+    good: tuple[float, ...]
+    step: float
+    even: bool
+
+
+@functools.cache
+def _shape(item: ItemScale) -> _Shape:
+    assert item.scores is not None
+    pairs = list(zip(item.scores, item.unfavourable, strict=True))
+    bad = tuple(sorted(s for s, u in pairs if u))
+    good = tuple(sorted(s for s, u in pairs if not u))
+    ordered = sorted(item.scores)
+    step = min((b - a for a, b in itertools.pairwise(ordered)), default=1.0) or 1.0
+    return _Shape(
+        bad,
+        good,
+        step,
+        _evenly_spaced(bad or (0.0,), step) and _evenly_spaced(good or (0.0,), step),
+    )
 
 
 def _evenly_spaced(scores: Sequence[float], step: float) -> bool:

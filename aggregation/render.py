@@ -179,7 +179,7 @@ def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: 
             "Round closed {date}: this unit is not shown on its own, because it (or a group "
             "left over next to it) has fewer than {members} members. The answers are included "
             "in {parent}."
-        ).format(date=closed, members=k + 1, parent=where)
+        ).format(date=closed, members=figure.get("min_members", k + 1), parent=where)
     if figure.get("reason") == "neighbours":
         return t._(
             "Round closed {date}: this unit is not shown on its own, because its figures would "
@@ -193,8 +193,9 @@ def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: 
 
 
 def answered_text(t: Texts, figure: dict[str, Any], rate: float) -> str:
-    """ "12 answered (80 %)", or "at least 12 answered" where a group in which everyone
-    answered had one answer left out (P6: "everyone answered" is never published)."""
+    """ "12 answered (80 %)", or "at least 12 answered" where the group's count was capped
+    (P6: nobody, not even a colleague who knows who was on leave, can tell that everyone else
+    answered)."""
     n = figure["respondents"]
     if figure.get("respondents_at_least"):
         text = t._("at least {n} answered").format(n=n)
@@ -377,25 +378,42 @@ def worker_summary_text(summary: WorkerSummary, language: str) -> str:
     lines = ["<b>" + esc(t._("Results of {week}").format(week=week)) + "</b>"]
     report = summary.report
     if report is None:
-        lines.append(
-            esc(
-                t._(
-                    "Too few answered in your unit and the units around it for any results to "
-                    "be shown this time. Nobody sees figures for fewer than {k} people."
-                ).format(k=summary.k)
+        if summary.own_reason == "members":
+            nothing = t._(
+                "Your unit and the units around it have too few members for results to be "
+                "shown. Nobody sees figures for fewer than {k} people."
             )
-        )
+        else:
+            nothing = t._(
+                "Too few answered in your unit and the units around it for any results to "
+                "be shown this time. Nobody sees figures for fewer than {k} people."
+            )
+        lines.append(esc(nothing.format(k=summary.k)))
     else:
         if summary.own_unit:
             where = t._("{unit}:").format(unit=summary.group_name)
-        else:
-            where = t._("{unit} (your unit is too small to be shown on its own this time):").format(
+        elif summary.own_reason == "members":
+            where = t._("{unit} (your unit has too few members to be shown on its own):").format(
                 unit=summary.group_name
             )
+        elif summary.own_reason == "neighbours":
+            where = t._(
+                "{unit} (your unit is not shown on its own, so that a smaller group next to it "
+                "cannot be worked out):"
+            ).format(unit=summary.group_name)
+        else:
+            where = t._(
+                "{unit} (too few answered in your unit this time to show it on its own):"
+            ).format(unit=summary.group_name)
         lines.append(esc(where))
         if summary.band is not None:
             low, high = summary.band
-            lines.append("• " + esc(t._("{low}–{high} % answered").format(low=low, high=high)))
+            band = (
+                t._("at least {low} % answered").format(low=low)
+                if high >= 100
+                else t._("{low}–{high} % answered").format(low=low, high=high)
+            )
+            lines.append("• " + esc(band))
         for area in summary.areas:
             label = construct_label(report, area.construct, language)
             direction = t._("higher is better") if area.better_high else t._("higher is worse")

@@ -21,6 +21,7 @@ from sqlalchemy import Text, cast
 from sqlmodel import col, select
 
 from aggregation.disclosure import Tree, audit
+from aggregation.holdback import HoldBackError, hold_back
 from aggregation.pinning import ItemScale, pinning_audit
 from aggregation.statistics import followup_infos, item_infos, item_scales
 from survey.actions import followup_key, list_actions
@@ -159,13 +160,12 @@ def build_report(
                 col(RoundStatistic.round_id).in_(round_ids)
             )
         ).all()
-    withheld = _pinned_rounds(db, relevant, rows)
+    withheld, rows = _audited_rounds(db, relevant, rows)
     if withheld:
-        # Rounds published under earlier, weaker rules can pin someone: they are left out of
-        # every report rather than shown again (P6).
+        # A round whose participation counts would pin someone (published under earlier,
+        # weaker rules) is left out of every report rather than shown again (P6).
         log.warning("rounds left out of a report by the pinning audit: %s", sorted(withheld))
         relevant = [r for r in relevant if r.id not in withheld]
-        rows = [row for row in rows if row[0] not in withheld]
     figures: dict[tuple[int, int], dict[str, Any]] = {
         (round_id, unit): dict(figure) for round_id, unit, figure in rows
     }
@@ -211,10 +211,22 @@ def build_report(
                 "alerts": [a.model_dump() for a in item.alerts],
             }
 
+    def above_then(round_id: int) -> list[int]:
+        """The units above this one in the tree the round was published on: after a move, an
+        old round is compared with the parent it had then, never with today's."""
+        path: list[int] = []
+        current = figures.get((round_id, unit_id), {}).get("parent")
+        while current is not None and current not in path:
+            path.append(current)
+            current = figures.get((round_id, current), {}).get("parent")
+        return path
+
     def series(of_unit: int | None) -> pd.DataFrame:
         data = []
         for ref in refs:
             f = figures.get((ref.round_id, of_unit), {}) if of_unit is not None else {}
+            if of_unit != unit_id and of_unit not in above_then(ref.round_id):
+                f = {}  # not above this unit in that round: nothing to compare with
             constructs = f.get("constructs", {}) if f.get("shown") else {}
             data.append({name: c["index"] for name, c in constructs.items()})
         return pd.DataFrame(
@@ -331,21 +343,24 @@ def _actions(
     return rows
 
 
-def _pinned_rounds(
+def _audited_rounds(
     db: Database,
     rounds: list[SurveyRound],
     rows: Sequence[tuple[int, int, Mapping[str, Any]]],
-) -> set[int]:
-    """The rounds whose publication the pinning audit (``aggregation.pinning``) refuses, judged
-    on everything each round published (``rows``: all their stored figures); a report leaves
-    them out before anything leaves."""
+) -> tuple[set[int], list[tuple[int, int, Mapping[str, Any]]]]:
+    """Every round's stored figures as the pinning audit (``aggregation.pinning``) lets them
+    leave, judged on everything each round published (``rows``: all its stored figures), before
+    anything leaves: what it refuses is held back (``aggregation.holdback``), and a round whose
+    participation it refuses is left out whole. Returns the rounds left out and the rows."""
     sets = _sets_of(db, rounds)
     by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
     for round_id, unit, figure in rows:
         by_round.setdefault(round_id, {})[unit] = figure
-    pinned = set()
+    withheld: set[int] = set()
+    kept: list[tuple[int, int, Mapping[str, Any]]] = []
     for survey_round in rounds:
-        figures = by_round.get(survey_round.id or 0, {})
+        round_id = survey_round.id or 0
+        figures = by_round.get(round_id, {})
         if not figures:
             continue
         asked = [item["key"] for item in survey_round.items]
@@ -353,34 +368,41 @@ def _pinned_rounds(
             (sets[v], {}) for v in survey_round.question_set_versions if v in sets
         ]
         infos = item_infos(round_sets, asked) if round_sets else []
-        scales = item_scales(infos + followup_infos(parse_items(survey_round.items)))
-        if _audit_refuses(
+        infos += followup_infos(parse_items(survey_round.items))
+        audited = _audited(
             {unit: figure.get("parent") for unit, figure in figures.items()},
             {int(unit): n for unit, n in survey_round.member_counts.items()},
             figures,
-            scales,
+            item_scales(infos),
             survey_round.min_group_size,
-        ):
-            pinned.add(survey_round.id or 0)
-    return pinned
+            survey_round.known_others,
+            {info.key: info.construct for info in infos if info.index_scores is not None},
+        )
+        if audited is None:
+            withheld.add(round_id)
+            continue
+        kept += [(round_id, unit, figure) for unit, figure in audited.items()]
+    return withheld, kept
 
 
-#: Verdicts of the pinning audit by the digest of everything it judged. A closed round's
+#: The pinning audit's outcome by the digest of everything it judged. A closed round's
 #: publication never changes (a different re-publication is refused), so every report of every
 #: unit would otherwise repeat the same audit of the same twelve rounds.
-_VERDICTS: dict[str, bool] = {}
+_VERDICTS: dict[str, dict[int, Mapping[str, Any]] | None] = {}
 _VERDICTS_KEPT = 4096
 
 
-def _audit_refuses(
+def _audited(
     parents: dict[int, Any],
     members: dict[int, int],
     figures: dict[int, Mapping[str, Any]],
     scales: list[ItemScale],
     k: int,
-) -> bool:
-    """The pinning audit's verdict on one round, remembered by the digest of its whole input,
-    so a verdict is reused only for exactly the same publication."""
+    known: int,
+    constructs: dict[str, str],
+) -> dict[int, Mapping[str, Any]] | None:
+    """One round's figures as they may leave (None: not at all), remembered by the digest of
+    the audit's whole input, so an outcome is reused only for exactly the same publication."""
     digest = hashlib.sha256(
         json.dumps(
             [
@@ -389,18 +411,28 @@ def _audit_refuses(
                 sorted((unit, figure) for unit, figure in figures.items()),
                 [dataclasses.asdict(scale) for scale in scales],
                 k,
+                known,
+                sorted(constructs.items()),
             ],
             sort_keys=True,
             default=str,
         ).encode()
     ).hexdigest()
-    verdict = _VERDICTS.get(digest)
-    if verdict is None:
-        verdict = bool(pinning_audit(parents, members, figures, scales, k))
+    if digest not in _VERDICTS:
+        outcome: dict[int, Mapping[str, Any]] | None
+        if not pinning_audit(parents, members, figures, scales, k, known):
+            outcome = figures
+        else:
+            try:
+                outcome = dict(
+                    hold_back(parents, members, figures, scales, k, known, constructs).figures
+                )
+            except HoldBackError:
+                outcome = None
         if len(_VERDICTS) >= _VERDICTS_KEPT:
             _VERDICTS.clear()
-        _VERDICTS[digest] = verdict
-    return verdict
+        _VERDICTS[digest] = outcome
+    return _VERDICTS[digest]
 
 
 def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Alert]:
@@ -599,7 +631,9 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
         # Indented as in the tree (no-break spaces survive the chart's label).
         name = "\u00a0\u00a0\u00a0" * depth + names.get(unit, str(unit))
         if figures[unit].get("shown"):
-            name += f" (n={figures[unit]['respondents']})"
+            # "n≥7" where the count is published as "at least 7", as the report says it.
+            sign = "≥" if figures[unit].get("respondents_at_least") else "="
+            name += f" (n{sign}{figures[unit]['respondents']})"
         rows.append((unit, name))
         for child in sorted(kids.get(unit, []), key=lambda u: names.get(u, "")):
             walk(child, depth + 1)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from aggregation.disclosure import Tree, audit, blocks, rolled_up, suppress
 from aggregation.pinning import ItemScale
-from survey.grouping import kept_answers, release_plan
+from survey.grouping import OUTSIDER, kept_answers, min_block, release_plan
 from survey.questions.locked import LockedItem
 from survey.questions.model import Item, QuestionSet
 
@@ -131,12 +131,14 @@ def round_figures(
     members: Mapping[int, int],
     k: int,
     spread_k: int,
+    known: int,
     participation: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Published figures per unit of the round's scope ({"shown": False} where hidden).
 
     ``answers`` are (unit, response id, answers); ``members`` the members attached to each unit
-    when the round opened. Where the release already stored the answers by group,
+    when the round opened; ``known`` the insider's J (docs/privacy.md: the participation of up
+    to J other members a reader may know). Where the release already stored the answers by group,
     ``participation`` is what it decided (``survey.grouping.release_plan``) and each answer's
     unit is its group. The rules, in order (docs/privacy.md):
 
@@ -146,19 +148,23 @@ def round_figures(
        answers above it are left out (the lowest random ids), so "everyone answered" is never
        published and nobody's participation is pinned;
     3. every figure is built from blocks ("atoms": a shown unit minus its shown descendants) and
-       an atom's extreme value is published only as a range that also fits a non-unanimous
-       group, so that no subtraction of published figures pins anyone's answer;
+       an atom's extreme value is published only as a range that also fits a group in which
+       someone other than any one respondent answered differently, so that neither a
+       subtraction of published figures nor a respondent who knows their own answer pins
+       anyone else's;
     4. a construct's index is the mean of its items' means, so it adds nothing to them.
     """
     in_scope = [(unit, rid, a) for unit, rid, a in answers if unit in tree.parent]
     if participation is None:  # answers still by unit: group them as the release would
-        plan = release_plan(tree, members, Counter(unit for unit, _, _ in in_scope), k)
+        plan = release_plan(tree, members, Counter(unit for unit, _, _ in in_scope), k, known)
         groups = kept_answers(plan, [(unit, rid) for unit, rid, _ in in_scope])
         in_scope = [(groups[rid], rid, a) for _, rid, a in in_scope if rid in groups]
         participation = plan.figures
     figures = _with_measures(participation)
     shown = {unit for unit, figure in figures.items() if figure["shown"]}
-    _require_clean(tree, {u: figures[u]["members"] for u in shown}, k + 1, "structure")
+    _require_clean(
+        tree, {u: figures[u]["members"] for u in shown}, min_block(k, known), "structure"
+    )
     _require_clean(tree, {u: figures[u]["respondents"] for u in shown}, k, "respondents")
     frame = pd.DataFrame(
         [{"_unit": unit, **{i.key: a.get(i.key) for i in items}} for unit, _, a in in_scope],
@@ -185,7 +191,7 @@ def round_figures(
                 item_shown,
                 column["_unit"].tolist(),
                 scores.tolist(),
-                functools.partial(_mean_band_of_total, step=step),
+                functools.partial(_mean_band_of_total, step=step, insider=known != OUTSIDER),
             )
             for unit, (_, low, high) in means.items():
                 figures[unit]["items"][item.key]["mean"] = list(_published_range(low, high, 2))
@@ -196,7 +202,7 @@ def round_figures(
                 spread_shown,
                 column["_unit"].tolist(),
                 flags.tolist(),
-                lambda total, n: share_band(total / n, n),
+                lambda total, n: share_band(total / n, n, insider=known != OUTSIDER),
             )
             for unit, (_, low, high) in shares.items():
                 low, high = _published_range(low, high, 4)
@@ -223,16 +229,25 @@ def round_figures(
     return figures
 
 
-def _mean_band_of_total(total: float, n: int, step: float) -> tuple[float, float]:
-    return mean_band(total / n, n, step)
+def _mean_band_of_total(total: float, n: int, step: float, insider: bool) -> tuple[float, float]:
+    return mean_band(total / n, n, step, insider=insider)
 
 
-def mean_band(mean: float, n: int, step: float) -> tuple[float, float]:
+def mean_band(mean: float, n: int, step: float, *, insider: bool = True) -> tuple[float, float]:
     """The published range of a group's mean score (0-100): the mean itself, or, where it is so
-    extreme that it could mean everyone gave the same answer, a range that also holds a group in
-    which one person answered one step less extreme (so the range pins nobody)."""
-    high = min(90.0, 100.0 - step / n)
-    low = max(10.0, step / n)
+    extreme that all but one could have given the same answer, a range.
+
+    The range must pin nobody even for a respondent who knows their own answer (the insider):
+    if everyone else gave the most extreme answer and the insider the least extreme one, the
+    group's mean is 100 - 100/n; the range starts low enough to also hold the group in which,
+    besides that, one other person answered one step less extreme: 100 - (100 + step)/n. Never
+    narrower than 90-100 (or 0-10), so that a range always reads as one.
+
+    Rounds published by a version before the insider rules (``insider=False``) keep the range
+    they were published with: one person one step less extreme, 100 - step/n."""
+    reach = (100.0 + step) / n if insider else step / n
+    high = min(90.0, 100.0 - reach)
+    low = max(10.0, reach)
     if mean >= high:
         return high, 100.0
     if mean <= low:
@@ -240,10 +255,13 @@ def mean_band(mean: float, n: int, step: float) -> tuple[float, float]:
     return mean, mean
 
 
-def share_band(share: float, n: int) -> tuple[float, float]:
-    """The published range of a group's share of unfavourable answers, capped like a mean."""
-    high = min(0.9, (n - 1) / n)
-    low = max(0.1, 1 / n)
+def share_band(share: float, n: int, *, insider: bool = True) -> tuple[float, float]:
+    """The published range of a group's share of unfavourable answers, capped like a mean: it
+    also holds the group in which two fewer (or more) answered unfavourably, the insider and one
+    other, so that an insider with a favourable answer cannot tell that all others were not."""
+    others = 2 if insider else 1
+    high = min(0.9, (n - others) / n)
+    low = max(0.1, others / n)
     if share >= high:
         return high, 1.0
     if share <= low:
@@ -292,11 +310,11 @@ def _published_range(low: float, high: float, digits: int) -> tuple[float, float
 
 
 def participation_figures(
-    tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int
+    tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int, known: int
 ) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
     """Which units are shown and how many answered, as published, and per group how many
     answers are left out (``survey.grouping.release_plan``)."""
-    plan = release_plan(tree, members, answered, k)
+    plan = release_plan(tree, members, answered, k, known)
     return _with_measures(plan.figures), plan.left_out
 
 

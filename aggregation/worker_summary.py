@@ -43,6 +43,10 @@ class WorkerSummary:
     own_unit: bool
     #: None when nothing was published for any group containing the worker.
     report: UnitReport | None
+    #: Why the worker's own unit was not shown, as published: "members" (too few members ever
+    #: to be shown on its own), "neighbours" (it would let a smaller group be worked out), ""
+    #: (too few answered this time); None where it was shown.
+    own_reason: str | None = None
     #: Share who answered, as a band of ten percentage points (low, high).
     band: tuple[int, int] | None = None
     areas: list[Area] = field(default_factory=list)
@@ -52,11 +56,13 @@ class WorkerSummary:
 
 
 def response_band(respondents: int, members: int, at_least: bool) -> tuple[int, int] | None:
-    """The share who answered as a ten-point band: "60–70 %" tells a team what it needs."""
+    """The share who answered as a ten-point band: "60–70 %" tells a team what it needs. A
+    count published as a lower bound ("at least 5 answered") gives an open band, (60, 100):
+    "at least 60 %", never a band the true share may lie above."""
     if members <= 0:
         return None
     low = min(90, math.floor(respondents / members * 10 + 1e-9) * 10)
-    return (low, 100) if at_least and low >= 90 else (low, low + 10)
+    return (low, 100) if at_least or low >= 90 else (low, low + 10)
 
 
 def worker_summary(
@@ -91,10 +97,23 @@ def worker_summary(
         return None
     group = next((u for u in path if figures.get(u, {}).get("shown")), None)
     note_list = [(names.get(u, "?"), notes[u]) for u in reversed(path) if u in notes]
+    own = figures.get(unit_id, {})
+    own_reason = None if own.get("shown") else str(own.get("reason", ""))
     if group is None:
         # Nothing shown for any group containing the worker: they hear that, and the notes.
+        # "Too few members" only where every unit on the way up had too few.
+        members_only = all(
+            figures.get(u, {}).get("reason") == "members" for u in path if u in figures
+        )
         return WorkerSummary(
-            round_id, closed_at, k, names.get(unit_id, "?"), True, None, notes=note_list
+            round_id,
+            closed_at,
+            k,
+            names.get(unit_id, "?"),
+            True,
+            None,
+            own_reason="members" if members_only else "",
+            notes=note_list,
         )
     report = build_report(db, group, change_spread=change_spread)
     latest = report.latest_round
@@ -113,6 +132,7 @@ def worker_summary(
         group_name=report.unit_name,
         own_unit=group == unit_id,
         report=report,
+        own_reason=own_reason,
         band=band,
         areas=_areas(report),
         notes=note_list,

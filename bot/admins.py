@@ -243,15 +243,19 @@ async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             # Listed, so a quiet week is not mistaken for a missing one; said as the rules allow.
             if figures.get("reason") == "members":
                 text = t._("{date}: not shown (fewer than {members} members)").format(
-                    date=date, members=k + 1
+                    date=date, members=figures.get("min_members", k + 1)
                 )
+            elif figures.get("reason") == "neighbours":
+                text = t._(
+                    "{date}: not shown (its figures would let a smaller group be worked out)"
+                ).format(date=date)
             else:
                 text = t._("{date}: not shown (fewer than {k} answered)").format(date=date, k=k)
             lines.append(html.escape(text))
             continue
         respondents, members = figures["respondents"], figures["members"]
         rate = t.percent(respondents / members) if members else "–"
-        # "at least": a group in which everyone answered left one answer out (P6).
+        # "at least": the count was capped so that nobody can tell everyone answered (P6).
         message = (
             t._("{date}: at least {n} answered of {members} ({rate})")
             if figures.get("respondents_at_least")

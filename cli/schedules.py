@@ -141,7 +141,10 @@ def list_rounds() -> None:
                 at_least = "at least " if figure.get("respondents_at_least") else ""
                 answered = f"{at_least}{figure['respondents']} answered of {figure['members']}"
             elif figure.get("reason") == "members":
-                answered = f"not shown: fewer than {r.min_group_size + 1} members"
+                fewest = figure.get("min_members", r.min_group_size + 1)
+                answered = f"not shown: fewer than {fewest} members"
+            elif figure.get("reason") == "neighbours":
+                answered = "not shown: its figures would let a smaller group be worked out"
             else:
                 answered = f"fewer than {r.min_group_size} answered"
         zone = zones.get(r.schedule_id, default_zone) if r.schedule_id else default_zone

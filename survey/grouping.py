@@ -6,11 +6,14 @@ those groups. A unit's figure is shown only if enough people stand behind it, an
 is not enough: a parent of 9 and its child of 6 would give the 3 others by subtraction. So:
 
 * ``structure`` decides from the roster locked when the round opened (never from who answered)
-  which units can be shown at all: every one and every block it leaves has 0 or at least k+1
-  members, so that "k answered" never means "everyone answered";
+  which units can be shown at all: every one and every block it leaves has 0 or at least
+  k+J+2 members (``min_block``), so that "at least k answered" never means "everyone answered",
+  not even to a colleague who knows their own participation and that of J others (the insider
+  of docs/privacy.md: J = ``known``, locked per round like k);
 * ``gate`` lets respondents through, bottom-up, so that a hidden unit tells exactly one thing
   to whoever knows these rules ("fewer than k answered in its region"), and caps each shown
-  block's published count so that this one thing can never complete an "everyone answered";
+  block's published count so that this one thing, with the insider's J+1 known members, can
+  never complete an "everyone answered";
 * ``release_plan`` puts it together for one round: shown units, each unit's group, how many
   answers each group leaves out, and the participation figures that may be published.
 """
@@ -96,10 +99,22 @@ def suppress(
     return shown
 
 
-def structure(tree: Tree, roster: Mapping[int, int], k: int) -> set[int]:
+#: ``known`` of rounds published before the insider rules: the reader was assumed to know no
+#: member's participation, not even their own (blocks of k+1, caps of members - 1).
+OUTSIDER = -1
+
+
+def min_block(k: int, known: int) -> int:
+    """The fewest members a shown block may have: a block published with k respondents needs,
+    besides them, room for the insider and the J members whose participation they know, and one
+    more whom nobody can rule out as not having answered: k + J + 2."""
+    return k + known + 2
+
+
+def structure(tree: Tree, roster: Mapping[int, int], k: int, known: int) -> set[int]:
     """Units that may ever be shown in a round, from the members attached to each unit when it
     opened (``roster``), never from who answered: every shown unit and every block it leaves has
-    0 or at least k+1 members.
+    0 or at least ``min_block(k, known)`` members.
 
     Where a block is too small, the shown descendant whose own block is smallest is hidden
     (ties: fewer members, then id): hiding it loses the least, since its own shown sub-units
@@ -113,7 +128,7 @@ def structure(tree: Tree, roster: Mapping[int, int], k: int) -> set[int]:
         own = totals.get(unit, 0) - sum(totals.get(d, 0) for d in below)
         return (own, totals.get(unit, 0), unit)
 
-    return suppress(tree, totals, k + 1, hide_first=own_block_first)
+    return suppress(tree, totals, min_block(k, known), hide_first=own_block_first)
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ def gate(
     respondents: Mapping[int, int],
     k: int,
     candidates: set[int],
+    known: int,
 ) -> Gate:
     """Which units of the structure (``candidates``) are shown this round, for rolled-up
     ``members`` and ``respondents``, deciding bottom-up.
@@ -143,8 +159,9 @@ def gate(
     respondents, and its cap allows at least k. Whoever knows these rules reads one fact from a
     hidden candidate whose cap allowed k: "fewer than k answered in its region" (a *quiet*
     region). A shown unit's block is its region; its cap is the most respondents it may be
-    published with so that, even with every quiet region inside it at k-1, somebody outside
-    them may still not have answered: members - 1 - sum(quiet members - (k-1)).
+    published with so that, even with every quiet region inside it at k-1 and the insider and the
+    J members they know (``known``) all outside them and not answering, somebody else outside
+    them may still not have answered: members - (J+2) - sum(quiet members - (k-1)).
 
     Nothing else is decided from answers. In particular a shown descendant is never hidden to
     let its parent be shown: that choice, and also declining it, would tell more about who
@@ -162,7 +179,7 @@ def gate(
         region_members = members.get(unit, 0) - sum(members.get(d, 0) for d in below)
         region = respondents.get(unit, 0) - sum(respondents.get(d, 0) for d in below)
         inner = [quiet[v] for v in _outermost(kids, unit, set(quiet), skip=shown)]
-        limit = region_members - 1 - sum(max(q - (k - 1), 0) for q in inner)
+        limit = region_members - (known + 2) - sum(max(q - (k - 1), 0) for q in inner)
         return region_members, region, limit
 
     for unit in sorted(tree.parent, key=lambda u: (-depth[u], u)):  # children before parents
@@ -236,14 +253,14 @@ class ReleasePlan:
 
 
 def release_plan(
-    tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int
+    tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int, known: int
 ) -> ReleasePlan:
-    """The groups of one round, from the members attached to each unit when it opened and the
-    answers per unit."""
+    """The groups of one round, from the members attached to each unit when it opened, the
+    answers per unit, k and the insider's J (``known``), both locked when the round opened."""
     roster = rolled_up(tree, members)
     respondents = rolled_up(tree, answered)
-    candidates = structure(tree, members, k)
-    decided = gate(tree, roster, respondents, k, candidates)
+    candidates = structure(tree, members, k, known)
+    decided = gate(tree, roster, respondents, k, candidates, known)
     shown = decided.shown
     kids = tree.children()
     left_out: dict[int, int] = {}
@@ -262,7 +279,8 @@ def release_plan(
     for unit in tree.parent:  # the tree as it was at close, so later audits judge the same tree
         figure: dict[str, Any] = {"shown": unit in shown, "parent": tree.parent[unit]}
         if unit not in candidates:
-            figure["reason"] = "members"  # decided from the roster alone: safe to say
+            # Decided from the roster alone: safe to say, with the size it falls short of.
+            figure |= {"reason": "members", "min_members": min_block(k, known)}
         elif unit in decided.limited:
             figure["reason"] = "neighbours"  # decided from the roster and the hidden units
         if unit in shown:

@@ -50,6 +50,7 @@ def open_round(
             remind_at=remind_at,
             items=[item.model_dump(mode="json") for item in items],
             min_group_size=settings.min_group_size,
+            known_others=settings.known_others,
             spread_min_group_size=settings.spread_min_group_size,
             member_counts=member_counts(session, scope),
             report_key_id=report_key.key_id,

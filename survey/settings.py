@@ -55,6 +55,13 @@ class SurveySettings(BaseSettings):
     min_group_size: int = Field(
         default=5, description="k: fewest respondents for any figure to be shown (P6)."
     )
+    known_others: int = Field(
+        default=1,
+        ge=1,
+        description="J: how many colleagues' participation a reader may know besides their own "
+        "(who was on leave this week); no publication lets such an insider tell whether anyone "
+        "else answered or what (P6). Locked per round like k; at most PULSE_MIN_GROUP_SIZE - 3.",
+    )
     spread_min_group_size: int = Field(
         default=10,
         description="Fewest respondents for the spread of answers (counts per option) and eNPS.",
@@ -199,6 +206,17 @@ class SurveySettings(BaseSettings):
     def _spread_not_below_k(self) -> SurveySettings:
         if self.spread_min_group_size < self.min_group_size:
             raise ValueError("PULSE_SPREAD_MIN_GROUP_SIZE must not be below PULSE_MIN_GROUP_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _insider_below_k(self) -> SurveySettings:
+        # A hidden unit says "fewer than k answered"; an insider who knows J+1 of its members
+        # answered must still see room for one more: J + 1 < k - 1.
+        if self.known_others > self.min_group_size - 3:
+            raise ValueError(
+                f"PULSE_KNOWN_OTHERS must be at most PULSE_MIN_GROUP_SIZE - 3 "
+                f"({self.min_group_size - 3}), got {self.known_others}"
+            )
         return self
 
     @property

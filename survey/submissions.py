@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, bindparam, delete, insert, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Row,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    update,
+)
 from sqlalchemy import (
     select as core_select,  # more than four columns: SQLModel's select stops at four
 )
@@ -311,7 +320,11 @@ def release_round(
         tree = Tree({u: (p if p in parents else None) for u, p in parents.items()})
         members = {int(u): n for u, n in survey_round.member_counts.items()}
         plan = release_plan(
-            tree, members, Counter(unit for _, unit, _ in pool), survey_round.min_group_size
+            tree,
+            members,
+            Counter(unit for _, unit, _ in pool),
+            survey_round.min_group_size,
+            survey_round.known_others,
         )
         groups = kept_answers(plan, [(unit, str(pid)) for pid, unit, _ in pool])
         # Questions asked of part of the scope only (a follow-up about one unit's action): an
@@ -359,6 +372,17 @@ def release_round(
                 ],
             )
         survey_round.publication = {str(unit): f for unit, f in plan.figures.items()}
+        # Row headers (P2): each delivery row's foreign-key check locked its member's row and
+        # left its transaction id there (PostgreSQL's xmax): the invitation's on members who
+        # answered, the reminder's on those who did not. One update of every member the round
+        # reached gives them all this transaction's id instead, in their existing row order.
+        reached = select(Delivery.member_id).where(col(Delivery.round_id) == round_id)
+        session.execute(
+            update(Member)
+            .where(or_(col(Member.unit_id).in_(scope), col(Member.id).in_(reached)))
+            .values(id=Member.id)
+            .execution_options(synchronize_session=False)
+        )
         session.execute(delete(PoolSubmission).where(col(PoolSubmission.round_id) == round_id))
         session.execute(delete(Participation).where(col(Participation.round_id) == round_id))
         # Reminder records would say who had not answered: they go with the participation.
@@ -470,17 +494,7 @@ def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> l
             assert survey_round is not None
             survey_round.publication = {
                 str(unit): {
-                    key: value
-                    for key, value in figure.items()
-                    if key
-                    in {
-                        "shown",
-                        "parent",
-                        "reason",
-                        "respondents",
-                        "members",
-                        "respondents_at_least",
-                    }
+                    key: value for key, value in figure.items() if key in _PARTICIPATION_KEYS
                 }
                 for unit, figure in figures.items()
             }
@@ -489,8 +503,9 @@ def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> l
     return done
 
 
+#: What of a round's stored figures is about who answered (``survey.grouping.release_plan``).
 _PARTICIPATION_KEYS = frozenset(
-    {"shown", "parent", "reason", "respondents", "members", "respondents_at_least"}
+    {"shown", "parent", "reason", "min_members", "respondents", "members", "respondents_at_least"}
 )
 
 

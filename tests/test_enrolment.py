@@ -79,11 +79,11 @@ def test_move_pause_resume_and_chat_id(db, keys, make_world) -> None:
 
 def test_leaving_keeps_answers_and_rejoining_cannot_answer_twice(db, keys, make_world) -> None:
     world = make_world(
-        (6,),
+        (8,),
         items=[LockedItem(key=k, options=(1, 2, 3, 4, 5)) for k in ("behind", "stress", "support")],
     )
     member, telegram_id = world.members[0], world.telegram_ids[0]
-    for someone in world.members[:5]:  # five of six answer: enough for the answers to be kept
+    for someone in world.members[:5]:  # five of eight answer: enough for the answers to be kept
         submit(db, keys, member_id=someone.id, round_id=world.round.id, answers=ANSWER)
     leave(db, member.id)
     assert find_member(db, keys, telegram_id) is None

@@ -43,7 +43,7 @@ def org(db, keys):
     team = create_unit(db, "Barn och unga", parent_id=root.id, kind="team")
     members = [
         enrol_member(db, keys, telegram_user_id=700 + i, chat_id=700 + i, unit_id=team.id)
-        for i in range(6)
+        for i in range(8)
     ]
     spec = ScheduleSpec(
         weekday=0,
@@ -93,8 +93,9 @@ def test_eight_weeks_of_rounds(db, keys, settings, org) -> None:
         remind = tick(db, keys, settings, opens + timedelta(hours=24))
         assert remind.to_remind == [survey_round.id]
         pending = recipients(db, survey_round.id, only_unanswered=True)
-        assert [m.id for m in pending] == [members[5].id]  # only the one who has not answered
-        assert len(recipients(db, survey_round.id, only_unanswered=False)) == 6
+        # only those who have not answered
+        assert [m.id for m in pending] == [m.id for m in members[5:]]
+        assert len(recipients(db, survey_round.id, only_unanswered=False)) == 8
         mark_reminded(db, survey_round.id, opens + timedelta(hours=24))
         assert tick(db, keys, settings, opens + timedelta(hours=25)).to_remind == []
 
@@ -120,11 +121,13 @@ def test_rules_are_locked_when_the_round_opens(db, keys, settings, org) -> None:
     report = tick(db, keys, settings, FIRST_MONDAY)
     survey_round = _round(db, report.opened[0])
     assert (survey_round.min_group_size, survey_round.spread_min_group_size) == (5, 10)
-    assert survey_round.member_counts == {str(root.id): 0, str(team.id): 6}
+    assert survey_round.known_others == 1
+    assert survey_round.member_counts == {str(root.id): 0, str(team.id): 8}
     assert len(survey_round.question_set_versions) == 1
-    stricter = settings.model_copy(update={"min_group_size": 8})
+    stricter = settings.model_copy(update={"min_group_size": 8, "known_others": 2})
     tick(db, keys, stricter, FIRST_MONDAY + timedelta(hours=1))
     assert _round(db, survey_round.id).min_group_size == 5
+    assert _round(db, survey_round.id).known_others == 1
 
 
 def test_close_without_the_private_key_is_reported_and_retried(

@@ -37,10 +37,12 @@ def test_upgrade_from_the_core_schema_keeps_open_round_participation(db: Databas
     with db.engine.connect() as connection:
         marks = connection.execute(text("SELECT round_id, pseudonym FROM participation")).all()
         rounds = connection.execute(
-            text("SELECT id, sequence, schedule_id, reminded_at FROM survey_round")
+            text("SELECT id, sequence, schedule_id, reminded_at, known_others FROM survey_round")
         ).all()
     assert [tuple(m) for m in marks] == [(3, "ab" * 32)]
-    assert [tuple(r) for r in rounds] == [(3, 0, None, None)]
+    # 0008: a round opened before the insider rules keeps the rules it was opened under (-1:
+    # published for an outsider), so a recomputation publishes exactly what was published.
+    assert [tuple(r) for r in rounds] == [(3, 0, None, None, -1)]
 
 
 def test_upgrade_to_release_groups_keeps_only_published_counts(db: Database) -> None:

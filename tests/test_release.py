@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from survey.crypto import SEALED_BYTES, KeysMissingError, rotate_report_key, unseal
 from survey.crypto.sealing import seal_context
-from survey.deliveries import Kind, record
+from survey.deliveries import Kind, record, record_many, set_wants_results
 from survey.installation import key_paths
 from survey.storage.models import (
     Delivery,
@@ -85,8 +85,8 @@ def test_storage_order_says_nothing_about_answering_order(make_world) -> None:
     pool_ranks = _answer_ranks(world, _physical_order(world.db, "pool_submission", world.round.id))
     release_round(world.db, world.keys, world.round.id)
     ranks = _answer_ranks(world, _physical_order(world.db, "response", world.round.id))
-    # Every answer released at most once; everyone answered, so one is left out (P6).
-    assert len(set(ranks)) == len(ranks) == 99
+    # Every answer released at most once; everyone answered, so J + 2 = 3 are left out (P6).
+    assert len(set(ranks)) == len(ranks) == 97
     rho = _spearman(ranks)
     assert abs(rho) < CRITICAL_RHO_N100, f"release order correlates with answer order: {rho:.2f}"
     if world.db.dialect == "postgresql":
@@ -114,7 +114,7 @@ def test_released_rows_share_no_transaction_id_with_participation(make_world) ->
 
 
 def test_after_close_nothing_says_who_answered(make_world) -> None:
-    world = make_world((6, 5))
+    world = make_world((7, 6))
     for index, member in enumerate(world.members[:9]):
         submit(
             world.db,
@@ -123,11 +123,11 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:
             round_id=world.round.id,
             answers=_answers(index),
         )
-    for member in world.members[9:]:  # the reminder went to the two who had not answered
+    for member in world.members[9:]:  # the reminder went to the four who had not answered
         record(world.db, world.round.id, member.id, Kind.REMINDER)
     summary = release_round(world.db, world.keys, world.round.id)
     assert summary.respondents == 9
-    # Team 2 (5 members) cannot be shown, so neither can team 1 beside it: only the whole
+    # Neither team (7 and 6 members, below k + J + 2 = 8) can be shown: only the whole
     # unit's count is kept, and every answer carries the unit, not the team.
     assert summary.per_unit == {world.root.id: 9}
     with world.db.session() as session:
@@ -176,7 +176,7 @@ def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:
     release_round(world.db, world.keys, world.round.id)
     with world.db.session() as session:
         responses = session.exec(select(Response)).all()
-    assert len(responses) == 9  # everyone answered: one is left out
+    assert len(responses) == 7  # everyone answered: J + 2 = 3 are left out
     assert all(isinstance(r.id, uuid.UUID) and r.id.version == 4 for r in responses)
     assert {len(r.sealed) for r in responses} == {SEALED_BYTES}
     assert {len(p) for p in pool} == {SEALED_BYTES}
@@ -189,14 +189,14 @@ def test_responses_are_resealed_uuid4_rows_of_equal_length(make_world) -> None:
 
 
 def test_release_is_idempotent(make_world) -> None:
-    world = make_world((6,))
+    world = make_world((8,))
     _submit_in_order(world)
     first = release_round(world.db, world.keys, world.round.id)
     again = release_round(world.db, world.keys, world.round.id)
     assert again.already_closed
     assert again.per_unit == first.per_unit
     with world.db.session() as session:
-        assert len(session.exec(select(Response)).all()) == 5  # all six answered: one left out
+        assert len(session.exec(select(Response)).all()) == 5  # all eight answered: 3 left out
 
 
 def test_release_without_private_key_changes_nothing(make_world, settings) -> None:
@@ -229,25 +229,25 @@ def test_a_damaged_pool_row_stops_release_and_loses_nothing(make_world) -> None:
 
 
 def test_rounds_sealed_under_a_rotated_key_still_release(make_world, settings) -> None:
-    world = make_world((6,))
+    world = make_world((8,))
     _submit_in_order(world)
     old_key = world.round.report_key_id
     new_key = rotate_report_key(key_paths(settings))
     assert new_key != old_key
     summary = release_round(world.db, world.keys, world.round.id)
-    assert summary.respondents == 5  # all six answered: one left out
+    assert summary.respondents == 5  # all eight answered: three left out
     with world.db.session() as session:
         assert session.get(SurveyRound, world.round.id).report_key_id == old_key
 
 
 def test_released_answers_are_exactly_the_submitted_ones(make_world) -> None:
-    world = make_world((7, 6))
+    world = make_world((9, 8))
     _submit_in_order(world)
     release_round(world.db, world.keys, world.round.id)
     ranks = _answer_ranks(world, _physical_order(world.db, "response", world.round.id))
-    # Both teams answered in full: one answer of each is left out, the rest exactly once.
+    # Both teams answered in full: three answers of each are left out, the rest exactly once.
     assert len(set(ranks)) == len(ranks) == 11
-    assert set(ranks) <= set(range(13))
+    assert set(ranks) <= set(range(17))
     assert math.isfinite(_spearman(ranks))
 
 
@@ -314,3 +314,76 @@ def test_rounds_closed_before_groups_are_regrouped(make_world) -> None:
         assert world.teams[0].id not in {r.unit_id for r in session.exec(select(Response)).all()}
         assert session.get(SurveyRound, world.round.id).publication == published
     assert regroup_closed_rounds(world.db, world.keys) == []
+
+
+def _row_headers(world) -> dict[int, tuple[str, ...]]:
+    """What the engine itself keeps on each member row: PostgreSQL's transaction ids and
+    physical place, SQLite's rowid (its place in the table's order)."""
+    if world.db.dialect == "postgresql":
+        query = "SELECT id, xmin::text, xmax::text, ctid::text FROM member"
+    else:
+        query = "SELECT id, rowid FROM member"
+    with world.db.engine.connect() as connection:
+        return {row[0]: tuple(str(v) for v in row[1:]) for row in connection.execute(text(query))}
+
+
+def _separates(headers: dict[int, tuple[str, ...]], answered: set[int], others: set[int]) -> list:
+    """The system columns whose values tell a member who answered from one who did not:
+    a value only answering members carry, or only non-answering ones."""
+    found = []
+    for column in range(len(next(iter(headers.values())))):
+        if column == len(next(iter(headers.values()))) - 1:
+            continue  # the row's place is judged by its order below
+        yes = {headers[m][column] for m in answered}
+        no = {headers[m][column] for m in others}
+        if yes != no:
+            found.append(column)
+    return found
+
+
+def test_row_headers_do_not_say_who_got_the_reminder(make_world) -> None:
+    """The database holder after a clean close: each delivery row's foreign-key check locked
+    its member's row and left its transaction id in xmax - the invitation's for members who
+    answered, the reminder's for those who did not. After close, no system column of the
+    member table separates the two, before and after results go out, with a member who turned
+    results off; and the rows keep the order they had before the round (ctid, rowid)."""
+    world = make_world((8, 8))
+    set_wants_results(world.db, world.members[0].id, False)
+    set_wants_results(world.db, world.members[15].id, False)
+    order_before = sorted(_row_headers(world), key=lambda m: _place(_row_headers(world)[m]))
+    everyone = {m.id for m in world.members}
+    # The invitation: one transaction for all (the bot records a batch together).
+    record_many(world.db, [(world.round.id, m.id, Kind.INVITATION) for m in world.members])
+    answering = world.members[:11]
+    for index, member in enumerate(answering):
+        submit(
+            world.db,
+            world.keys,
+            member_id=member.id,
+            round_id=world.round.id,
+            answers=_answers(index),
+        )
+    for member in world.members[11:]:  # the reminder, to those who had not answered
+        record(world.db, world.round.id, member.id, Kind.REMINDER)
+    answered = {m.id for m in answering}
+    if world.db.dialect == "postgresql":
+        # The attack works before the close: xmax tells the two groups apart.
+        assert _separates(_row_headers(world), answered, everyone - answered)
+    release_round(world.db, world.keys, world.round.id)
+    headers = _row_headers(world)
+    assert _separates(headers, answered, everyone - answered) == []
+    order_after = sorted(headers, key=lambda m: _place(headers[m]))
+    assert [m for m in order_after if m in everyone] == [m for m in order_before if m in everyone]
+    # Results go to everyone who wants them (answered or not): still nothing to tell apart.
+    opted_out = {world.members[0].id, world.members[15].id}  # one answered, one did not
+    record_many(
+        world.db,
+        [(world.round.id, m, Kind.RESULTS) for m in sorted(everyone - opted_out)],
+    )
+    assert _separates(_row_headers(world), answered, everyone - answered) == []
+
+
+def _place(header: tuple[str, ...]) -> tuple[int, ...]:
+    """A row's physical place: PostgreSQL's ctid "(page,item)", SQLite's rowid."""
+    last = header[-1].strip("()")
+    return tuple(int(part) for part in last.split(","))

@@ -48,6 +48,9 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
         ({"timezone": "Europe/Stockholmm"}, "unknown timezone"),
         ({"language": "fi"}, "language must be one of sv, en"),
         ({"sqlite_synchronous": "OFF"}, "NORMAL, FULL or EXTRA"),
+        ({"known_others": 0}, "greater than or equal to 1"),
+        ({"known_others": 3}, "PULSE_KNOWN_OTHERS must be at most PULSE_MIN_GROUP_SIZE - 3"),
+        ({"min_group_size": 3}, "PULSE_KNOWN_OTHERS must be at most"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(values: dict[str, object], message: str) -> None:

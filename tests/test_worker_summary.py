@@ -29,15 +29,32 @@ def _answer(world, counts: tuple[int, ...]) -> None:
 
 
 def test_a_team_too_small_this_time_gets_the_unit_it_rolled_into(make_world) -> None:
-    world = make_world((6, 6))
+    world = make_world((8, 8))
     _answer(world, (3, 3))  # neither team has k answers; the unit has six
     summary = worker_summary(world.db, world.round.id, world.teams[0].id, change_spread=25)
     assert summary is not None
     assert summary.group_name == world.root.name
     assert not summary.own_unit
     text = worker_summary_text(summary, "en")
-    assert "your unit is too small to be shown on its own this time" in text
+    assert "too few answered in your unit this time" in text
     assert world.teams[0].name not in text
+
+
+def test_a_team_that_can_never_be_shown_is_told_so_not_that_few_answered(make_world) -> None:
+    """Case 5 of the insider issue: a team of 6 (below k + J + 2) in which everyone answered
+    was told "fewer than 5 answered"."""
+    world = make_world((6, 6))
+    _answer(world, (6, 6))
+    summary = worker_summary(world.db, world.round.id, world.teams[0].id, change_spread=25)
+    assert summary is not None
+    assert summary.group_name == world.root.name
+    for language, words, wrong in (
+        ("en", "too few members to be shown on its own", "few answered"),
+        ("sv", "för få medlemmar för att visas för sig", "få svarade"),
+    ):
+        text = worker_summary_text(summary, language)
+        assert words in text, text
+        assert wrong not in text, text
 
 
 def test_nothing_shown_anywhere_says_so_and_shows_no_figure(make_world) -> None:
@@ -58,7 +75,11 @@ def test_the_band_holds_the_true_share_and_is_ten_points(members: int, data) -> 
     band = response_band(respondents, members, at_least)
     assert band is not None
     low, high = band
-    assert high - low == 10
+    # Ten points, or open upwards ("at least 60 %") where the count is a lower bound: a band
+    # the true share may lie above is never given.
+    assert high - low == 10 or high == 100
+    if at_least:
+        assert high == 100
     assert low % 10 == 0
     assert low <= respondents / members * 100 <= high
     assert 0 <= low <= 90

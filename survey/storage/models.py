@@ -112,6 +112,10 @@ class SurveyRound(SQLModel, table=True):
     question_set_versions: list[int] = Field(sa_column=Column(JSON, nullable=False))
     items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     min_group_size: int
+    #: J, the insider's knowledge of others' participation (docs/privacy.md), locked like k.
+    #: -1 (``survey.grouping.OUTSIDER``): published before the insider rules, and judged by the
+    #: rules it was published under.
+    known_others: int = Field(sa_column=Column(Integer, nullable=False))
     spread_min_group_size: int
     member_counts: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
     report_key_id: str = Field(max_length=16)

@@ -40,7 +40,7 @@ WORKER_A = 800  # the first of Team A's six workers
 
 @pytest.fixture
 def tree(db, keys, settings):
-    """IFO with Team A (six workers, all answered) and Team B (six, five answered); a manager
+    """IFO with Team A (eight workers, all answered) and Team B (eight, seven answered); a manager
     and a safety representative of A, a manager of B; one closed round, one open."""
     import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
     row, question_set = load_version(db, "social-work-weekly")
@@ -60,10 +60,10 @@ def tree(db, keys, settings):
         enrol_member(
             db, keys, telegram_user_id=800 + i, chat_id=800 + i, unit_id=team_a.id, language="en"
         )
-        for i in range(6)
+        for i in range(8)
     ] + [
         enrol_member(db, keys, telegram_user_id=900 + i, chat_id=900 + i, unit_id=team_b.id)
-        for i in range(5)
+        for i in range(7)
     ]
     now = datetime.now(UTC)
     items = lock_items([(row.id, question_set)], 0)
