@@ -1,8 +1,12 @@
 """Shared fixtures: every storage and privacy test runs on SQLite and on the PostgreSQL server.
 
-PostgreSQL is reached at PULSE_TEST_POSTGRES_URL (default: the local server, trust auth). Each
-test session creates its own throw-away database there and drops it at the end. Where no server
-answers, PostgreSQL tests are skipped locally but fail under CI=true, so CI never passes blind.
+PostgreSQL is reached at PULSE_TEST_POSTGRES_URL (default: the local server, trust auth). The
+server is shared with other work on the machine: each test session creates its own throw-away
+database there, touches no other, and drops it at the end (a bystander connection to another
+database is checked to be alive when the session ends). Tests that restart a server or
+terminate backends get a private cluster instead (``db`` parametrized with "private_postgresql",
+see tests/private_postgres.py). Where no server answers, PostgreSQL tests are skipped locally
+but fail under CI=true, so CI never passes blind.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from survey.crypto import KeyPaths, KeyRing, generate_keys
@@ -27,6 +32,12 @@ from survey.rounds import open_round
 from survey.settings import SurveySettings
 from survey.storage import Database, make_engine, upgrade_to_head
 from survey.storage.models import Member, SurveyRound, Unit
+from tests.private_postgres import (
+    PrivateCluster,
+    PrivateClusterUnavailable,
+    create_cluster,
+    remove_cluster,
+)
 
 POSTGRES_URL = os.environ.get(
     "PULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -50,9 +61,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh database on the PostgreSQL server for this test session, migrated to head."""
-    # pool_pre_ping: a test restarts the server (tests/bot/test_sending.py); teardown must
-    # still reach it.
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"pulse_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
         with admin.connect() as connection:
@@ -73,12 +82,73 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", autouse=True)
+def shared_server_bystander() -> Iterator[None]:
+    """Another program's connection on the shared server, to a database that is not the suite's
+    test database: it must be alive when the suite ends (no test terminated or restarted it)."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"pulse_bystander_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        admin.dispose()
+        yield  # no shared server here: nothing to disturb
+        return
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    bystander = create_engine(url, poolclass=NullPool)
+    connection = bystander.connect()
+    pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    yield
+    try:
+        alive = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert alive == pid, "a test disturbed another database's connection on the shared server"
+    finally:
+        connection.close()
+        bystander.dispose()
+        with admin.connect() as cleanup:
+            cleanup.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of this session's own (tests/private_postgres.py), with a migrated
+    database, for the tests that restart the server or terminate its backends."""
+    try:
+        cluster = create_cluster()
+    except PrivateClusterUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"cannot start a private PostgreSQL cluster: {exc}")
+        pytest.skip(f"cannot start a private PostgreSQL cluster: {exc}")
+    try:
+        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text('CREATE DATABASE "pulse"'))
+        admin.dispose()
+        url = make_url(cluster.url).set(database="pulse").render_as_string(hide_password=False)
+        engine = make_engine(url)
+        upgrade_to_head(engine)
+        engine.dispose()
+        yield cluster
+    finally:
+        remove_cluster(cluster)
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
 def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     if request.param == "sqlite":
         path = tmp_path / "pulse.sqlite3"
         shutil.copyfile(sqlite_template, path)
         database = Database(make_engine(f"sqlite:///{path}"))
+    elif request.param == "private_postgresql":
+        cluster = request.getfixturevalue("private_postgres")
+        url = make_url(cluster.url).set(database="pulse").render_as_string(hide_password=False)
+        database = Database(make_engine(url))
+        with database.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     else:
         url = request.getfixturevalue("postgres_database")
         database = Database(make_engine(url))

@@ -172,6 +172,14 @@ def test_only_sends_that_provably_did_not_arrive_are_repeated() -> None:
     assert not may_have_arrived(NetworkError("Bad Gateway"))
 
 
+def on_a_private_cluster(test):
+    """Tests that terminate backends or restart the server run on a private cluster of their
+    own (tests/private_postgres.py), never on the shared server."""
+    private = pytest.mark.parametrize("db", ["private_postgresql"], indirect=True)
+    return pytest.mark.postgres(private(test))
+
+
+@on_a_private_cluster
 async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     app_and_api, db, org, members
 ) -> None:
@@ -180,8 +188,6 @@ async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     and shuts down cleanly."""
     from sqlalchemy import text
 
-    if db.dialect != "postgresql":
-        pytest.skip("the advisory lock is PostgreSQL's")
     application, api = app_and_api
     old = LeaderLock(db)
     assert old.try_lead()
@@ -190,8 +196,10 @@ async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
         admin.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.pid <> pg_backend_pid() "
+                "AND a.datname = current_database()"
             )
         )
     new = LeaderLock(db)
@@ -218,31 +226,17 @@ async def test_lost_replies_do_not_duplicate_invitations(app_and_api, db, org, m
     assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
 
 
+@on_a_private_cluster
 async def test_a_postgresql_restart_ends_leadership_and_nobody_gets_two(
-    app_and_api, db, org, members
+    app_and_api, db, org, members, private_postgres
 ) -> None:
     """A real PostgreSQL restart under a leading bot: afterwards the old leader cannot prove
     it leads and sends nothing; the new leader sends each invitation once; the old one shuts
     down cleanly."""
-    import shutil
-    import subprocess
-    from pathlib import Path
-
-    if db.dialect != "postgresql":
-        pytest.skip("the advisory lock is PostgreSQL's")
-    clusters = Path("/etc/postgresql")
-    if shutil.which("pg_ctlcluster") is None or not clusters.is_dir():
-        pytest.skip("no local PostgreSQL cluster to restart")
     application, api = app_and_api
     old = LeaderLock(db)
     assert old.try_lead()
-    version = sorted(p.name for p in clusters.iterdir())[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(["pg_isready", "-h", "127.0.0.1", "-t", "30"], check=True, capture_output=True)
+    private_postgres.restart()
     application.bot_data["leader"] = old
     assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == 0
     new = LeaderLock(db)
