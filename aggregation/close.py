@@ -7,6 +7,7 @@ published figures stored, so reports never need the key or the raw answers again
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,10 +56,16 @@ class CloseResult:
 
 
 def close_round(
-    db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+    db: Database,
+    keys: KeyRing,
+    round_id: int,
+    *,
+    now: datetime | None = None,
+    chance: random.Random | None = None,
 ) -> CloseResult:
-    """Release the round (if still open) and compute its statistics (if not yet done)."""
-    release = release_round(db, keys, round_id, now=now)
+    """Release the round (if still open) and compute its statistics (if not yet done).
+    ``chance``: see ``release_round`` (only `pulse demo` passes one)."""
+    release = release_round(db, keys, round_id, now=now, chance=chance)
     if _has_statistics(db, round_id):
         shown, hidden = _counts(db, round_id)
         return CloseResult(release, shown, hidden, recomputed=False)
@@ -67,10 +74,15 @@ def close_round(
 
 
 def release_with_statistics(
-    db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+    db: Database,
+    keys: KeyRing,
+    round_id: int,
+    *,
+    now: datetime | None = None,
+    chance: random.Random | None = None,
 ) -> ReleaseSummary:
     """``close_round`` in the shape the lifecycle tick takes (it reports the release)."""
-    return close_round(db, keys, round_id, now=now).release
+    return close_round(db, keys, round_id, now=now, chance=chance).release
 
 
 def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int, int]:

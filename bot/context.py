@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,9 @@ class Services:
     #: What time it is for the survey rules. Real time, except in `pulse demo`, which lets
     #: twelve weeks pass in a minute through the very same code.
     clock: Callable[[], datetime] = field(default=_now)
+    #: Which answers a group's cap leaves out at close: the system's cryptographic generator
+    #: (None), except in `pulse demo`, whose seed makes every figure the same run after run.
+    chance: random.Random | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 from datetime import datetime, timedelta
@@ -44,8 +45,9 @@ async def run_tick(application: Application) -> None:
     if not await asyncio.to_thread(leader.try_lead):
         return
     now = services.clock()
+    close = functools.partial(release_with_statistics, chance=services.chance)
     report = await asyncio.to_thread(
-        tick, services.db, services.keys, services.settings, now, close=release_with_statistics
+        tick, services.db, services.keys, services.settings, now, close=close
     )
     for failure in report.failed:
         log.warning("%s", failure)

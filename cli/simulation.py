@@ -23,6 +23,7 @@ next to the action in the later reports (and in the results workers get in week 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import shutil
 from collections.abc import Callable
@@ -209,6 +210,9 @@ async def run_demo(
     out: Path, *, weeks: int, workers: int, seed: int, on_step: Callable[[str, float], None]
 ) -> DemoResult:
     rng = random.Random(seed)
+    # Which answers a group's cap leaves out at close: seeded too, so the same seed gives the
+    # same figures (the product itself uses the system's cryptographic generator).
+    chance = random.Random(f"release:{seed}")
     if out.exists():
         shutil.rmtree(out)
     (out / "charts").mkdir(parents=True)
@@ -228,7 +232,12 @@ async def run_demo(
         db = town.db
         keys = key_ring(settings)
         services = Services(
-            db, keys, settings, SubmissionIntake(db, keys), clock=lambda: clock["now"]
+            db,
+            keys,
+            settings,
+            SubmissionIntake(db, keys),
+            clock=lambda: clock["now"],
+            chance=chance,
         )
         application = build_application(
             BotSettings(
@@ -261,7 +270,7 @@ async def run_demo(
                     )
                     opens = _local_nine(start_day + timedelta(weeks=week))
                     result.answered += await asyncio.to_thread(
-                        _seed_week, town, keys, people, members, week, weeks, opens, rng
+                        _seed_week, town, keys, people, members, week, weeks, opens, rng, chance
                     )
                     closed = opens + timedelta(hours=72)
                     if week == weeks // 2 - 1:
@@ -288,13 +297,23 @@ async def run_demo(
                 await run_tick(application)
                 bad = {p.user_id: badness(p.story, weeks - 1, weeks, rng) for p in people}
                 first = [p for p in people if rng.random() < p.diligence * 0.8]
+                # Everyone presses at once, each with a generator of their own, drawn in a
+                # fixed order: what they answer does not depend on who is served first.
+                own = {p.user_id: random.Random(rng.getrandbits(64)) for p in people}
                 on_step(
                     f"Week {weeks}: {len(first)} workers press the buttons",
                     (weeks - 0.8) / weeks,
                 )
                 presses = await asyncio.gather(
                     *(
-                        answer(api, p, api.last(p.user_id), town.question_set, bad[p.user_id], rng)
+                        answer(
+                            api,
+                            p,
+                            api.last(p.user_id),
+                            town.question_set,
+                            bad[p.user_id],
+                            own[p.user_id],
+                        )
                         for p in first
                     )
                 )
@@ -307,7 +326,14 @@ async def run_demo(
                 later = [p for p in people if p not in first and rng.random() < p.diligence]
                 presses += await asyncio.gather(
                     *(
-                        answer(api, p, api.last(p.user_id), town.question_set, bad[p.user_id], rng)
+                        answer(
+                            api,
+                            p,
+                            api.last(p.user_id),
+                            town.question_set,
+                            bad[p.user_id],
+                            own[p.user_id],
+                        )
                         for p in later
                     )
                 )
@@ -467,10 +493,12 @@ def _seed_week(
     weeks: int,
     opens: datetime,
     rng: random.Random,
+    chance: random.Random,
 ) -> int:
     """One earlier week through the survey API: the tick opens the round, the check-ins go in
     as the bot's intake submits them, and the tick closes it (release, statistics, audits)."""
-    tick(town.db, keys, town.settings, opens, close=release_with_statistics)
+    close = functools.partial(release_with_statistics, chance=chance)
+    tick(town.db, keys, town.settings, opens, close=close)
     with town.db.session() as session:
         survey_round = session.exec(
             select(SurveyRound).where(SurveyRound.state == RoundState.OPEN)
@@ -488,7 +516,7 @@ def _seed_week(
     refused = [outcome for outcome in outcomes if outcome is not None]
     if refused:
         raise RuntimeError(f"the survey refused a seeded check-in: {refused[0]}")
-    tick(town.db, keys, town.settings, opens + timedelta(hours=72), close=release_with_statistics)
+    tick(town.db, keys, town.settings, opens + timedelta(hours=72), close=close)
     return len(requests)
 
 

@@ -20,6 +20,7 @@ is not enough: a parent of 9 and its child of 6 would give the 3 others by subtr
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -296,16 +297,35 @@ def release_plan(
     return ReleasePlan(figures, blocks(tree, shown), left_out)
 
 
-def kept_answers(plan: ReleasePlan, answers: Sequence[tuple[int, str]]) -> dict[str, int]:
+def kept_answers(
+    plan: ReleasePlan,
+    answers: Sequence[tuple[int, str]],
+    *,
+    chance: random.Random | None = None,
+    content: Mapping[str, bytes] | None = None,
+) -> dict[str, int]:
     """Of (unit, id) answers, those the release keeps, each with its group: answers in no group
-    and, per group, those above its cap (the lowest ids: random UUIDs) are left out."""
+    and, per group, as many as its cap leaves out go.
+
+    Which ones go: with ``chance``, a random choice among the group's answers put in the order
+    of their ``content`` (so that the same answers give the same choice for a seeded generator,
+    whatever order they arrived in); without it, the lowest ids (random UUIDs), which is how
+    rounds closed before groups were stored are regrouped."""
     by_group: dict[int, list[str]] = {}
     for unit, answer_id in answers:
         group = plan.group.get(unit)
         if group is not None:
             by_group.setdefault(group, []).append(answer_id)
     kept: dict[str, int] = {}
-    for group, ids in by_group.items():
-        for answer_id in sorted(ids)[plan.left_out.get(group, 0) :]:
+    for group, ids in sorted(by_group.items()):  # a fixed order, whatever order rows came in
+        leave = plan.left_out.get(group, 0)
+        if chance is None or not leave:
+            ordered = sorted(ids)
+            chosen = ordered[leave:]
+        else:
+            ordered = sorted(ids, key=lambda i: ((content or {}).get(i, b""), i))
+            gone = set(chance.sample(range(len(ordered)), min(leave, len(ordered))))
+            chosen = [i for n, i in enumerate(ordered) if n not in gone]
+        for answer_id in chosen:
             kept[answer_id] = group
     return kept

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 import uuid
 from collections import Counter
@@ -277,12 +278,20 @@ def _accept(
 
 
 def release_round(
-    db: Database, keys: KeyRing, round_id: int, *, now: datetime | None = None
+    db: Database,
+    keys: KeyRing,
+    round_id: int,
+    *,
+    now: datetime | None = None,
+    chance: random.Random | None = None,
 ) -> ReleaseSummary:
     """Close a round: shuffle, re-seal and release its pool; destroy the pool and participation.
 
     Idempotent: releasing a closed round changes nothing and reports its stored counts.
     Needs the report private key of the round (P3), loaded before anything is touched.
+    ``chance`` picks the answers a group's cap leaves out: the system's cryptographic generator,
+    except in `pulse demo`, which passes a seeded one so that the same seed gives the same
+    figures (the choice is made over the answers' contents, never their order of arrival).
     """
     with db.session() as session:
         survey_round = session.get(SurveyRound, round_id)
@@ -326,22 +335,30 @@ def release_round(
             survey_round.min_group_size,
             survey_round.known_others,
         )
-        groups = kept_answers(plan, [(unit, str(pid)) for pid, unit, _ in pool])
-        # Questions asked of part of the scope only (a follow-up about one unit's action): an
-        # answer stored under a wider group loses them, or they would tell its unit (P1).
-        narrow = [item for item in parse_items(survey_round.items) if item.units is not None]
         order = list(pool)
         secrets.SystemRandom().shuffle(order)
-        rows = []
+        opened: dict[str, tuple[bytes, dict[str, AnswerValue]]] = {}
         for position, (pool_id, unit_id, sealed) in enumerate(order):
             try:
                 plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
-                answers = decode_answers(plaintext)
+                opened[str(pool_id)] = (plaintext, decode_answers(plaintext))
             except (SealingError, ValueError) as exc:
                 raise ReleaseError(
                     f"round {round_id}: a pooled answer does not open ({exc}); nothing was "
                     f"released (failed at {position + 1} of {len(order)})"
                 ) from exc
+        groups = kept_answers(
+            plan,
+            [(unit, str(pid)) for pid, unit, _ in pool],
+            chance=chance or secrets.SystemRandom(),
+            content={pid: plaintext for pid, (plaintext, _) in opened.items()},
+        )
+        # Questions asked of part of the scope only (a follow-up about one unit's action): an
+        # answer stored under a wider group loses them, or they would tell its unit (P1).
+        narrow = [item for item in parse_items(survey_round.items) if item.units is not None]
+        rows = []
+        for pool_id, _, _ in order:
+            plaintext, answers = opened[str(pool_id)]
             group = groups.get(str(pool_id))
             if group is None:
                 continue  # no group may publish it: it is destroyed with the pool
