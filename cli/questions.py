@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,13 +12,27 @@ from cli.common import OPERATOR_ERROR, command_group, console, context, counted,
 
 if TYPE_CHECKING:
     from survey.questions import QuestionSet
+    from survey.storage import Database
 
 app = command_group("Question sets: validate, import, list, show, schema.")
 
 
-def _load(path: Path) -> QuestionSet:
+def _load(source: str) -> QuestionSet:
+    """A file, or a shipped set by id (``social-work-weekly``, ``who5``) from any directory."""
     from survey.questions import QuestionSetError, load_question_set_file
+    from survey.questions.shipped import resolve_set_source, shipped_sets
 
+    path = resolve_set_source(source)
+    if not path.exists():
+        if str(path) == source and source not in shipped_sets() and path.suffix == "":
+            message = (
+                f"{escape(source)}: no such file, and no question set of that id is shipped "
+                f"(shipped: {', '.join(shipped_sets())})"
+            )
+        else:
+            message = f"{escape(source)}: no such file"
+        err.print(message, highlight=False, soft_wrap=True)
+        raise typer.Exit(OPERATOR_ERROR)
     try:
         return load_question_set_file(path)
     except QuestionSetError as exc:
@@ -33,12 +46,15 @@ def _load(path: Path) -> QuestionSet:
         raise typer.Exit(OPERATOR_ERROR) from exc
 
 
+SOURCE_HELP = "A YAML file, or the id of a shipped set: social-work-weekly, who5."
+
+
 @app.command("validate", short_help="Check a question-set file without importing it.")
-def validate(path: Path) -> None:
+def validate(source: Annotated[str, typer.Argument(help=SOURCE_HELP)]) -> None:
     """Check a question-set file without importing it; shows the weekly rotation."""
     from survey.questions import items_for_round
 
-    question_set = _load(path)
+    question_set = _load(source)
     console.print(
         f"[green]OK[/green]: {question_set.id}, {counted(len(question_set.items), 'item')}"
     )
@@ -50,22 +66,24 @@ def validate(path: Path) -> None:
 
 @app.command("import", short_help="Import a set (a changed file is a new version).")
 def import_(
-    path: Path,
+    source: Annotated[str, typer.Argument(help=SOURCE_HELP)],
     activate: Annotated[bool, typer.Option(help="Use it for rounds opened from now on.")] = True,
 ) -> None:
     """Import a set: a changed file becomes a new version; rounds already open keep theirs."""
     from survey.questions import import_question_set
 
-    question_set = _load(path)
+    question_set = _load(source)
     with context() as ctx:
         result = import_question_set(ctx.db, question_set, activate=activate)
-    if not result.created:
-        console.print(f"{result.set_id}: unchanged, still version {result.version}")
-        return
-    state = "active" if result.active else "not active"
-    console.print(f"Imported {result.set_id} version {result.version} ({state})")
-    for key, reason in result.trend_breaks.items():
-        console.print(f"  trend for '{key}' starts afresh: {reason}")
+        if not result.created:
+            console.print(f"{result.set_id}: unchanged, still version {result.version}")
+        else:
+            state = "active" if result.active else "not active"
+            console.print(f"Imported {result.set_id} version {result.version} ({state})")
+            for key, reason in result.trend_breaks.items():
+                console.print(f"  trend for '{key}' starts afresh: {reason}")
+        if result.active:
+            _say_if_unasked(ctx.db, result.set_id)
 
 
 @app.command("activate")
@@ -75,7 +93,22 @@ def activate(set_id: str, version: int) -> None:
 
     with context() as ctx:
         activate_version(ctx.db, set_id, version)
-    console.print(f"{set_id}: version {version} is active")
+        console.print(f"{set_id}: version {version} is active")
+        _say_if_unasked(ctx.db, set_id)
+
+
+def _say_if_unasked(db: Database, set_id: str) -> None:
+    """An active set that no schedule asks is never asked: say so, and how to change it."""
+    from survey.lifecycle import list_schedules
+
+    if any(set_id in schedule.question_sets for schedule in list_schedules(db)):
+        return
+    console.print(
+        f"No schedule asks {set_id} yet: add it with `pulse schedules create --unit ID "
+        f"--sets {set_id} ...` (several sets: --sets a,b).",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("list")
@@ -86,7 +119,7 @@ def list_sets() -> None:
     with context() as ctx:
         summaries = list_question_sets(ctx.db)
     if not summaries:
-        console.print("No question sets yet: `pulse questions import config/question_sets/...`")
+        console.print("No question sets yet: `pulse questions import social-work-weekly`")
     for summary in summaries:
         console.print(
             f"{summary.set_id}  {summary.title}  (versions: {summary.versions}, "

@@ -339,3 +339,28 @@ def test_actions_list_for_admins(env: Path) -> None:
     code, out = _run("actions", "list", "--unit", "99")
     assert code == 2
     assert out == "Error: there is no unit 99 (`pulse units list` shows them)"
+
+
+def test_shipped_question_sets_import_by_id_from_any_directory(env: Path) -> None:
+    """The README's set-up from outside the checkout: shipped sets by their id, and a set that
+    no schedule asks is said to be unasked, with how to change that."""
+    _run("init")
+    code, imported = _run("questions", "import", "who5")
+    assert code == 0
+    assert "Imported who5 version 1 (active)" in imported
+    assert "No schedule asks who5 yet: add it with `pulse schedules create" in imported
+    assert _run("questions", "validate", "social-work-weekly")[0] == 0
+    code, missing = _run("questions", "import", "who6")
+    assert code == 2
+    assert missing == (
+        "who6: no such file, and no question set of that id is shipped "
+        "(shipped: social-work-weekly, who5)"
+    )
+    code, missing = _run("questions", "import", "sets/mine.yaml")
+    assert (code, missing) == (2, "sets/mine.yaml: no such file")
+    _run("units", "create", "IFO")
+    _run("questions", "import", "social-work-weekly")
+    _run("schedules", "create", "--unit", "1", "--sets", "social-work-weekly")
+    code, again = _run("questions", "activate", "social-work-weekly", "1")
+    assert code == 0
+    assert "No schedule asks" not in again
