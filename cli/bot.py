@@ -53,16 +53,11 @@ def run(
     application.post_init = set_commands
     schedule_ticks(application, bot_settings.tick_seconds)
     if not webhook:
-        console.print("Staff Pulse bot running (long polling). Ctrl-C stops it.")
         asyncio.run(_poll(application))
         return
     secret, url = bot_settings.webhook_secret, bot_settings.webhook_url
     assert secret is not None, "checked above"
     assert url is not None, "checked above"
-    console.print(
-        f"Staff Pulse bot running (webhook on {bot_settings.webhook_listen}:"
-        f"{bot_settings.webhook_port}). Ctrl-C stops it."
-    )
     asyncio.run(
         _serve_webhook(
             application,
@@ -73,6 +68,7 @@ def run(
                 port=bot_settings.webhook_port,
             ),
             url,
+            f"webhook on {bot_settings.webhook_listen}:{bot_settings.webhook_port}",
         )
     )
 
@@ -94,14 +90,16 @@ async def _poll(application: Application) -> None:
     its handler finished (bot/polling.py), so a crash loses no button press."""
     from bot.polling import ConfirmAfterHandling
 
-    async with _running(application) as stop:
+    async with _running(application, "long polling") as stop:
         if stop is not None:
             await ConfirmAfterHandling(application).run(stop)
 
 
-async def _serve_webhook(application: Application, server: WebhookServer, url: str) -> None:
+async def _serve_webhook(
+    application: Application, server: WebhookServer, url: str, how: str
+) -> None:
     """Like run_webhook, but Telegram gets its answer only after the handler finished."""
-    async with _running(application) as stop:
+    async with _running(application, how) as stop:
         if stop is None:
             return
         await server.start(url)
@@ -112,9 +110,10 @@ async def _serve_webhook(application: Application, server: WebhookServer, url: s
 
 
 @contextlib.asynccontextmanager
-async def _running(application: Application) -> AsyncIterator[asyncio.Event | None]:
+async def _running(application: Application, how: str) -> AsyncIterator[asyncio.Event | None]:
     """The application started (once Telegram is reached) and stopped cleanly around a serving
-    loop; yields the event that a signal sets, or None when stopped before Telegram answered."""
+    loop; yields the event that a signal sets, or None when stopped before Telegram answered.
+    "Running" is said only once Telegram has answered getMe (``how``: polling or webhook)."""
     stop = _stop_on_signals()
     if not await _reach_telegram(application, stop):
         yield None
@@ -123,6 +122,7 @@ async def _running(application: Application) -> AsyncIterator[asyncio.Event | No
         if application.post_init is not None:
             await application.post_init(application)
         await application.start()
+        console.print(f"Staff Pulse bot running ({how}). Ctrl-C stops it.")
         try:
             yield stop
         finally:

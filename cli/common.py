@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,8 +72,12 @@ def operator_error(exc: Exception) -> str | None:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        name = f"PULSE_{field.upper()}" if field else "a setting"
-        return f"[red]Invalid value[/red] for {name}: {escape(first['msg'])}"
+        message = escape(str(first["msg"]).removeprefix("Value error, "))
+        if exc.title.endswith("Settings"):
+            name = f"PULSE_{field.upper()}" if field else "a setting"
+            return f"[red]Invalid value[/red] for {name}: {message}"
+        # Not a setting: a value given on the command line, checked by the survey's rules.
+        return f"{error}{message}"
     if isinstance(exc, ArgumentError):
         return (
             f"{error}PULSE_DATABASE_URL is not a database URL (e.g. "
@@ -173,10 +177,6 @@ def counted(number: int, noun: str) -> str:
 
 def parse_instant(value: str | None) -> datetime:
     """An ISO time for --at; without a zone it is read in UTC. Default: now."""
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r}: use ISO format, e.g. 2026-11-23T09:00+01:00") from exc
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    from cli.options import as_instant
+
+    return as_instant("--at", value)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.common import command_group, console, context, err
+from cli.options import OptionError, as_role
 from survey.roles import Role
 
 app = command_group("Invite links: create, list, revoke.")
@@ -20,19 +21,19 @@ def _duration(value: str) -> timedelta:
     try:
         return timedelta(hours=parse_duration_hours(value))
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        raise OptionError(f"--expires: {exc}") from exc
 
 
 @app.command("create", short_help="Create an invite and print its Telegram link.")
 def create(
     unit: Annotated[int, typer.Option(help="Unit id (see `pulse units list`).")],
     role: Annotated[
-        Role,
+        str,
         typer.Option(
             help="worker; manager or safety_rep (skyddsombud): results of the unit and its "
             "sub-units; admin."
         ),
-    ] = (Role.WORKER),
+    ] = Role.WORKER.value,
     expires: Annotated[
         str | None,
         typer.Option(help="e.g. 14d, 48h (default: 14 days for workers, 48 hours for staff)."),
@@ -48,12 +49,13 @@ def create(
     from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 
     with context() as ctx:
-        default_life, default_uses = default_terms(ctx.settings, role)
+        role_given = as_role("--role", role)
+        default_life, default_uses = default_terms(ctx.settings, role_given)
         life = _duration(expires) if expires else default_life
         created = create_invite(
             ctx.db,
             unit_id=unit,
-            role=role,
+            role=role_given,
             expires_in=life,
             max_uses=default_uses if uses is None else uses,
             label=label,

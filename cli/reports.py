@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from cli.common import console, context, counted, err, parse_instant
+from cli.common import OPERATOR_ERROR, console, context, counted, err, parse_instant
 
 
 class Format(StrEnum):
@@ -34,9 +35,21 @@ def report(
     from aggregation.render import report_text
     from aggregation.report import build_report, unit_heatmap_data
 
+    if out is None and format not in (Format.TEXT, Format.CSV):
+        err.print(f"[red]Error:[/red] --out is needed for {format.value}", highlight=False)
+        raise typer.Exit(OPERATOR_ERROR)
     with context() as ctx:
         lang = language or ctx.settings.language
         built = build_report(ctx.db, unit, rounds, change_spread=ctx.settings.change_spread)
+        if not built.rounds:
+            # Not a mistake, but nothing to show: a header or an empty chart would look like
+            # a report. One line, exit code 1, and no file.
+            err.print(
+                f"{escape(built.unit_name)} has no closed round yet: results appear when a "
+                "round closes (`pulse rounds list`).",
+                highlight=False,
+            )
+            raise typer.Exit(1)
         if format == Format.TEXT:
             content: bytes = "\n\n".join(report_text(built, lang)).encode()
         elif format == Format.HTML:
@@ -56,10 +69,8 @@ def report(
             if out is not None and heat is not None:
                 out.with_name(out.stem + "-units.png").write_bytes(heat)
     if out is None:
-        if format in (Format.TEXT, Format.CSV):
-            typer.echo(content.decode())
-            return
-        raise typer.BadParameter(f"--out is needed for {format.value}")
+        typer.echo(content.decode())
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
     console.print(f"Wrote {out}")

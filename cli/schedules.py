@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ def create(
 ) -> None:
     """Create a schedule for a unit sub-tree (refused if the same one exists, or if a check-in
     would ask more than PULSE_MAX_ITEMS_PER_CHECKIN questions)."""
+    from cli.options import as_date, as_dates, as_time
     from survey.lifecycle import create_schedule
     from survey.schedules import WEEKDAYS, ScheduleSpec, parse_duration_hours, parse_weekday
     from survey.settings import known_timezone
@@ -40,12 +41,14 @@ def create(
         spec = ScheduleSpec(
             cadence=cadence,
             weekday=parse_weekday(weekday),
-            local_time=datetime.strptime(at, "%H:%M").time(),
+            local_time=as_time("--time", at),
             timezone=zone,
             open_hours=parse_duration_hours(open_for),
             remind_after_hours=parse_duration_hours(remind),
-            skip=tuple(skip or ()),
-            starts_on=date.fromisoformat(starts) if starts else datetime.now(ZoneInfo(zone)).date(),
+            skip=as_dates("--skip", skip or ()),
+            starts_on=(
+                as_date("--starts", starts) if starts else datetime.now(ZoneInfo(zone)).date()
+            ),
         )
         schedule = create_schedule(
             ctx.db,
@@ -86,9 +89,11 @@ def list_all() -> None:
 @schedules_app.command("skip", short_help="No round on a date or range (holidays).")
 def skip_date(schedule_id: int, when: str) -> None:
     """No round on this date (or range A/B), e.g. a holiday or summer weeks."""
+    from cli.options import as_dates
     from survey.lifecycle import update_schedule
 
     with context() as ctx:
+        (when,) = as_dates("WHEN", [when])
         update_schedule(ctx.db, schedule_id, add_skip=when)
     console.print(f"Schedule {schedule_id} skips {when}")
 
@@ -170,8 +175,8 @@ def run_due(
     from aggregation.close import release_with_statistics
     from survey.lifecycle import due, list_schedules, tick
 
-    now = parse_instant(at)
     with context() as ctx:
+        now = parse_instant(at)
         plan = due(ctx.db, now)
         zones = {s.id: s.timezone for s in list_schedules(ctx.db)}
         for item in plan.open:

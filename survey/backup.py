@@ -32,7 +32,9 @@ def backup(db: Database, target: Path) -> Path:
     """Write the backup to ``target`` (mode 0600) and return it."""
     if target.exists():
         raise BackupError(f"{target} already exists: choose a new file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        # A typo in the path should not leave a backup where nobody will look for it.
+        raise BackupError(f"{target.parent} is not a directory: create it first, or fix the path")
     partial = target.with_name(target.name + ".partial")
     try:
         if db.dialect == "sqlite":

@@ -364,3 +364,64 @@ def test_shipped_question_sets_import_by_id_from_any_directory(env: Path) -> Non
     code, again = _run("questions", "activate", "social-work-weekly", "1")
     assert code == 0
     assert "No schedule asks" not in again
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("schedules", "create", "--unit", "1", "--skip", "2026-13-01"),
+            "Error: --skip: 2026-13-01 is not a date (YYYY-MM-DD)",
+        ),
+        (
+            ("schedules", "create", "--unit", "1", "--skip", "2026-12-24/2026-12-01"),
+            "Error: --skip: 2026-12-24/2026-12-01 ends before it starts",
+        ),
+        (
+            ("schedules", "create", "--unit", "1", "--time", "25:00"),
+            "Error: --time: 25:00 is not a time of day (HH:MM, 00:00-23:59)",
+        ),
+        (
+            ("schedules", "create", "--unit", "1", "--starts", "1 dec"),
+            "Error: --starts: 1 dec is not a date (YYYY-MM-DD)",
+        ),
+        (
+            ("rounds", "tick", "--at", "2026-02-30T09:00"),
+            "Error: --at: 2026-02-30T09:00 is not a date and time that exists "
+            "(2026-12-07T09:00, or with a zone 2026-12-07T09:00+01:00)",
+        ),
+        (
+            ("invites", "create", "--unit", "1", "--role", "boss"),
+            "Error: --role: boss is not a role (one of worker, manager, safety_rep, admin)",
+        ),
+        (
+            ("backup", "/nonexistent-pulse-dir/sub/x.db"),
+            "Error: /nonexistent-pulse-dir/sub is not a directory: create it first, or fix the "
+            "path",
+        ),
+        (("report", "--unit", "1", "--format", "png"), "Error: --out is needed for png"),
+    ],
+)
+def test_option_mistakes_name_the_option_and_the_form(env: Path, args, line: str) -> None:
+    """The operator's words, not a library's: the option's own name and the form expected."""
+    _run("init")
+    _run("units", "create", "IFO")
+    code, output = _run(*args)
+    assert (code, output) == (2, line)
+    assert not Path("/nonexistent-pulse-dir").exists()
+
+
+def test_a_report_of_a_unit_with_nothing_closed_says_so_and_writes_nothing(
+    env: Path, tmp_path: Path
+) -> None:
+    _run("init")
+    _run("units", "create", "Barn och unga")
+    for fmt in ("text", "html", "png", "csv", "xlsx"):
+        out = tmp_path / f"r.{fmt}"
+        code, output = _run("report", "--unit", "1", "--format", fmt, "--out", str(out))
+        assert (code, output) == (
+            1,
+            "Barn och unga has no closed round yet: results appear when a round closes "
+            "(`pulse rounds list`).",
+        )
+        assert not out.exists()

@@ -177,7 +177,24 @@ async def test_pulse_run_with_a_rejected_token_says_so_in_one_line(tmp_path: Pat
     assert "Traceback" not in output
     assert wrong not in output
     assert "x" * 35 not in output
-    assert len(output.strip().splitlines()) <= 2  # the start line and the error
+    assert "bot running" not in output  # said only once Telegram has answered
+    assert len(output.strip().splitlines()) == 1
+
+
+async def test_pulse_run_with_a_token_of_the_wrong_form_stops_before_calling_telegram(
+    tmp_path: Path,
+) -> None:
+    """`PULSE_BOT_TOKEN=nonsense pulse run` said "bot running" and retried for ever."""
+    _installation(tmp_path)
+    async with FakeBotApi() as api:
+        process = _pulse_run(tmp_path, "nonsense", api.base_url, api.base_file_url)
+        exit_code, output = await _stop(process, signal_it=False)
+        assert api.calls == []  # nothing was sent anywhere
+    assert exit_code == 2, output
+    assert output.strip() == (
+        "Invalid value for PULSE_BOT_TOKEN: does not look like a bot token (digits, a colon and "
+        "about 35 letters, as @BotFather gives it)"
+    )
 
 
 async def test_pulse_run_waits_for_an_unreachable_bot_api_and_then_serves(tmp_path: Path) -> None:
@@ -208,6 +225,7 @@ async def test_pulse_run_waits_for_an_unreachable_bot_api_and_then_serves(tmp_pa
     assert exit_code == 0, output
     assert "not reachable" in output
     assert "trying again in" in output
+    assert output.index("bot running") > output.index("not reachable")
     assert "Traceback" not in output
     assert token not in output
 
