@@ -7,6 +7,7 @@ below are imported inside the commands, so `pulse --help` answers at once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,9 @@ def _options(
     ] = False,
 ) -> None:
     """Staff Pulse: anonymous pulse check-ins for social-work units."""
+    # Everything pulse creates (database, WAL, keys, logs, backups, exports) is the service
+    # user's alone, whatever the shell or service manager set: files 0600, directories 0700.
+    os.umask(0o077)
 
 
 def init() -> None:
@@ -76,7 +80,7 @@ def status_command(
         typer.Option(
             "--check",
             help="Exit 1 when something needs attention (for monitoring): an old schema, no "
-            "active report key, or a closed round not verified clean.",
+            "active report key, a closed round not verified clean, or files others can read.",
         ),
     ] = False,
 ) -> None:
@@ -108,9 +112,19 @@ def status_command(
             "(a long-running reader or backup holds an old snapshot); the bot retries every "
             "tick, `pulse rounds scrub` retries now",
         )
+    if current.loose:
+        table.add_row(
+            "[red]Needs attention[/red]",
+            "others than the service user may read: "
+            + "; ".join(escape(place) for place in current.loose)
+            + " (chmod 600 for files, 700 for directories)",
+        )
     console.print(table)
     attention = (
-        not current.schema_current or current.active_report_key is None or current.scrub_pending
+        not current.schema_current
+        or current.active_report_key is None
+        or current.scrub_pending
+        or current.loose
     )
     if check and attention:
         raise typer.Exit(1)

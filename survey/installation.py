@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, make_url
 from sqlmodel import col, select
@@ -66,6 +68,9 @@ class Status:
     closed_rounds: int
     #: Closed rounds whose destroyed rows are not yet verified gone (P2): needs attention.
     scrub_pending: int = 0
+    #: Files and directories of the installation that others than their owner may read or
+    #: enter ("path (mode 0644)"): needs attention.
+    loose: tuple[str, ...] = ()
 
     @property
     def schema_current(self) -> bool:
@@ -109,4 +114,35 @@ def status(settings: SurveySettings, db: Database) -> Status:
         open_rounds=counts["open"],
         closed_rounds=counts["closed"],
         scrub_pending=counts["pending"],
+        loose=tuple(loose_files(settings)),
     )
+
+
+def loose_files(settings: SurveySettings) -> list[str]:
+    """The installation's files and directories that anyone but their owner may read or enter.
+
+    The database holds encrypted names of people who asked to talk and the sealed pool of open
+    rounds; keys, logs and backups are the service user's alone. `pulse` creates everything
+    0600 in 0700 directories (its umask is 077); this finds what was created otherwise (copied
+    in, restored from a backup, made by an older version)."""
+    places: list[Path] = [settings.data_dir, settings.resolved_keys_dir]
+    places.append(settings.resolved_report_private_keys_dir)
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        database = Path(url.database)
+        places += [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    if settings.log_file is not None:
+        places.append(settings.log_file.parent)
+        places += sorted(settings.log_file.parent.glob(settings.log_file.name + "*"))
+    for folder in (settings.resolved_keys_dir, settings.resolved_report_private_keys_dir):
+        if folder.is_dir():
+            places += sorted(folder.iterdir())
+    found = []
+    for place in dict.fromkeys(places):  # each once, in order
+        try:
+            mode = place.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o077:
+            found.append(f"{place} (mode {stat.S_IMODE(mode):04o})")
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,13 @@ runner = CliRunner()
 
 
 def _run(*args: str):
-    """Invoke `pulse`; output with rich's line wrapping folded back into single spaces."""
-    result = runner.invoke(app, list(args))
+    """Invoke `pulse`; output with rich's line wrapping folded back into single spaces. `pulse`
+    sets its process's umask (077): the test process gets its own back afterwards."""
+    umask = os.umask(0o077)
+    try:
+        result = runner.invoke(app, list(args))
+    finally:
+        os.umask(umask)
     return result.exit_code, " ".join(result.output.split())
 
 
@@ -425,3 +431,40 @@ def test_a_report_of_a_unit_with_nothing_closed_says_so_and_writes_nothing(
             "(`pulse rounds list`).",
         )
         assert not out.exists()
+
+
+def test_files_are_the_service_users_alone_and_status_flags_looser_ones(tmp_path: Path) -> None:
+    """`pulse` sets its own umask: the database, its WAL, the keys and backups are 0600 in 0700
+    directories even from a shell whose umask is 022; `pulse status --check` names a file that
+    was made readable to others, and exits 1."""
+    import subprocess
+    import sys
+
+    pulse = Path(sys.executable).with_name("pulse")
+    env = {**os.environ, "PULSE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "400"}
+    env.pop("PULSE_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(pulse), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=lambda: os.umask(0o022),  # the shell's usual umask
+        )
+
+    assert run("init").returncode == 0
+    assert run("backup", str(tmp_path / "pulse.backup")).returncode == 0
+    data = tmp_path / "data"
+    modes = {
+        path.relative_to(tmp_path).as_posix(): oct(path.stat().st_mode & 0o777)
+        for path in [data, data / "keys", *data.rglob("*"), tmp_path / "pulse.backup"]
+    }
+    assert set(modes.values()) <= {"0o700", "0o600"}, modes
+    assert run("status", "--check").returncode == 0
+    (data / "pulse.sqlite3").chmod(0o644)
+    checked = run("status", "--check")
+    assert checked.returncode == 1
+    assert "pulse.sqlite3 (mode 0644)" in " ".join(checked.stdout.split())
