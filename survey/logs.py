@@ -1,10 +1,12 @@
-"""One logging set-up for every `pulse` command, with a redaction filter on every handler (P4).
+"""One logging set-up for every `pulse` command, with redaction at the source (P4).
 
 Libraries log more than we would: httpx puts the bot token in every request URL at INFO;
 python-telegram-bot at DEBUG prints whole updates (user and chat ids, first names, `/start
 <invite code>`, the callback data that carries a check-in's answers). Rather than trusting each
-library's levels, every record is rewritten on its way out of each handler, whatever logger it
-came from and whatever its level, exception text included. A redacted record says what happened,
+library's levels, every record is rewritten the moment it is made (a log record factory),
+whatever logger it came from and whatever its level, exception text included: so a handler an
+operator adds later (an error tracker, journald) gets only redacted records too. Our own handler
+filters again, in case something replaced the factory. A redacted record says what happened,
 never to whom or with what.
 """
 
@@ -15,9 +17,10 @@ import logging
 import logging.handlers
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 REDACTED = "‹redacted›"
 
@@ -54,23 +57,48 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` with its message, exception and stack text through ``redact`` (the traceback
+    becomes text: its frames' values are never handed on)."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a library's broken format string must not break logging
+        message = str(record.msg)
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    return record
+
+
 class RedactionFilter(logging.Filter):
-    """Rewrites a record's message and exception text through ``redact`` before any handler
-    formats it."""
+    """Rewrites a record through ``redact_record`` before the handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a library's broken format string must not break logging
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+        redact_record(record)
         return True
+
+
+class _RedactingFactory:
+    """The log record factory: every record is redacted as it is made, for every handler."""
+
+    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
+        self.make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(self.make(*args, **kwargs))
+
+
+def redact_at_the_source() -> None:
+    """Install the redacting record factory (once; repeated set-ups keep the one)."""
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _RedactingFactory):
+        logging.setLogRecordFactory(_RedactingFactory(current))
 
 
 class JsonFormatter(logging.Formatter):
@@ -99,7 +127,9 @@ def configure_logging(
     backups: int = 5,
 ) -> logging.Handler:
     """Install the one handler (stderr, or a rotating file) with the redaction filter on the
-    root logger, replacing any handler there; every library logger reaches it."""
+    root logger, replacing any handler there; every library logger reaches it. Records are
+    redacted as they are made, so handlers added later get them redacted too."""
+    redact_at_the_source()
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(

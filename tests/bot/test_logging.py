@@ -108,3 +108,43 @@ def test_redaction_of_typical_library_lines() -> None:
         assert secret not in clean, secret
     assert "sendMessage" in clean
     assert "HTTP Request" in clean
+
+
+def test_a_handler_added_after_set_up_gets_redacted_records(tmp_path) -> None:
+    """An operator adds a handler of their own (an error tracker, journald) after `pulse` set
+    up logging: its records are redacted too, message, arguments and traceback alike."""
+    import logging
+
+    from survey.logs import configure_logging
+
+    token = "123456789:AAHk3bYxmpl_-QaTokenThatIsLongEnough"
+    before = logging.getLogRecordFactory()
+    configure_logging("DEBUG", file=tmp_path / "pulse.log")
+    seen: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    added = Collect()
+    logging.getLogger().addHandler(added)
+    try:
+        logger = logging.getLogger("some.library")
+        logger.info("POST https://api.telegram.org/bot%s/sendMessage chat_id=%s", token, 5123456789)
+        try:
+            raise ValueError(f"chat 5123456789 via {token}")
+        except ValueError:
+            logger.exception("it failed")
+    finally:
+        logging.getLogger().removeHandler(added)
+        logging.setLogRecordFactory(before)
+    text = " ".join(
+        str(part)
+        for record in seen
+        for part in (record.getMessage(), record.exc_text, record.exc_info, record.args)
+    )
+    assert len(seen) == 2
+    assert token not in text
+    assert "5123456789" not in text
+    assert "sendMessage" in text
+    assert "ValueError" in text  # what happened stays
