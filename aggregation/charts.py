@@ -41,7 +41,7 @@ def trend_chart(report: UnitReport, language: str) -> bytes:
         _panel(axis, report, construct, t, x, dates, size=7)
     if constructs:
         axes.flat[0].legend(fontsize=7, loc="best")
-    footnote = _grey_note(t, report)
+    footnote = _grey_note(t, report, constructs)
     figure.suptitle(f"{report.unit_name}: {t._('Indices (0–100)')}", fontsize=11)
     figure.text(0.01, 0.005, footnote, fontsize=7, color="#555555")
     # Fixed margins in inches instead of tight_layout, which measured every tick label again
@@ -67,7 +67,8 @@ def area_chart(report: UnitReport, construct: str, language: str) -> bytes:
     figure, axis = plt.subplots(figsize=(6.4, 4.8))
     _panel(axis, report, construct, t, x, dates, size=11)
     axis.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
-    figure.text(0.02, 0.02, _grey_note(t, report), fontsize=8, color="#555555", wrap=True)
+    note = _grey_note(t, report, [construct])
+    figure.text(0.02, 0.02, note, fontsize=8, color="#555555", wrap=True)
     figure.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.32)
     return _png(figure, dpi=160)
 
@@ -99,8 +100,7 @@ def _panel(
             marker=marker or None,
             linewidth=2 if size > 8 else 1.5,
         )
-    hidden = report.indices[construct].isna().to_numpy() & asked
-    for position in x[hidden]:
+    for position in x[_hidden_rounds(report, construct)]:
         axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
     label = report.construct_labels[construct].get(t.language, construct)
     better = report.construct_better.get(construct) == "higher_is_better"
@@ -113,11 +113,25 @@ def _panel(
     axis.grid(alpha=0.3)
 
 
-def _grey_note(t: Texts, report: UnitReport) -> str:
-    return t._(
-        "Grey band: not shown that round (fewer than {k} answers, or to protect a smaller "
-        "group). Rounds that did not ask an area are left out of its line."
-    ).format(k=report.rounds[-1].k if report.rounds else 5)
+def _grey_note(t: Texts, report: UnitReport, constructs: list[str]) -> str:
+    """What grey means, only where a drawn area has a grey band (a round that asked it and
+    showed nothing); otherwise only what a missing round means."""
+    rotation = t._("Rounds that did not ask an area are left out of its line.")
+    if not any(_hidden_rounds(report, construct).any() for construct in constructs):
+        return rotation
+    return (
+        t._(
+            "Grey band: not shown that round (fewer than {k} answers, or to protect a smaller "
+            "group)."
+        ).format(k=report.rounds[-1].k if report.rounds else 5)
+        + " "
+        + rotation
+    )
+
+
+def _hidden_rounds(report: UnitReport, construct: str) -> Any:
+    """Per round: asked the construct but showed nothing (drawn as a grey band)."""
+    return report.indices[construct].isna().to_numpy() & report.asked[construct].to_numpy()
 
 
 def heatmap_chart(

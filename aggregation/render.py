@@ -130,7 +130,7 @@ def change_text(t: Texts, change: Change) -> str:
         text = t._("{change} since the last round").format(change=t.signed(change.delta))
     else:
         text = t._("{change} against the mean of the {n} rounds before").format(
-            change=t.signed(change.delta), n=change.rounds
+            change=t.signed(change.delta), n=t.count_word(change.rounds)
         )
     if not change.clear:
         return text
@@ -154,7 +154,7 @@ def finding_sentence(t: Texts, report: UnitReport, finding: Finding, language: s
     ).format(
         construct=label,
         change=t.signed(change.delta),
-        n=change.rounds,
+        n=t.count_word(change.rounds),
         margin=t.number(change.margin),
     )
 
@@ -176,9 +176,9 @@ def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: 
     of it that is not shown on its own."""
     if figure.get("reason") == "members":
         return t._(
-            "Round closed {date}: this unit is not shown on its own, because it (or a group "
-            "left over next to it) has fewer than {members} members. The answers are included "
-            "in {parent}."
+            "Round closed {date}: this unit is not shown on its own, because it (or the part "
+            "of the unit above it that is left over) has fewer than {members} members. The "
+            "answers are included in {parent}."
         ).format(date=closed, members=figure.get("min_members", k + 1), parent=where)
     if figure.get("reason") == "neighbours":
         return t._(

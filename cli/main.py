@@ -19,7 +19,7 @@ from cli import bot as bot_cli
 from cli import demo as demo_cli
 from cli.common import OPERATOR_ERROR, clear_errors, command_group, console, context, err
 
-app = command_group("Staff Pulse: anonymous pulse check-ins for social-work units.")
+app = command_group("Staff Pulse: anonymous pulse check-ins for social-work units.", top=True)
 keys_app = command_group("Report keys: rotation and listing.")
 
 
@@ -60,8 +60,9 @@ def init() -> None:
     console.print(f"Active report key: {result.report_key_id}")
     console.print(f"Database schema at revision {result.revision}.")
     console.print(
-        "[yellow]Keep report private keys off the bot's machine[/yellow] once rounds close "
-        "elsewhere: see PULSE_REPORT_PRIVATE_KEYS_DIR."
+        "[yellow]For the strongest protection[/yellow], move the report private key to another "
+        "machine and close rounds there: the bot seals answers with the public key alone "
+        "(PULSE_REPORT_PRIVATE_KEYS_DIR, docs/operations.md)."
     )
 
 

@@ -70,6 +70,15 @@ class Texts:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return str(format_decimal(rounded, format=pattern, locale=self.language))
 
+    def count_word(self, n: int) -> str:
+        """A small count as prose writes it ("fyra föregående", "the four rounds before"):
+        words up to twelve, figures above."""
+        words = {
+            "sv": "noll en två tre fyra fem sex sju åtta nio tio elva tolv",
+            "en": "zero one two three four five six seven eight nine ten eleven twelve",
+        }[self.language].split()
+        return words[n] if 0 <= n < len(words) else self.number(n)
+
     def signed(self, value: float) -> str:
         """A change: "+7", "−3" (a true minus sign), "±0" when it rounds to nothing."""
         rounded = round(value)

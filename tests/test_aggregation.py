@@ -300,7 +300,7 @@ def test_exports_open_as_swedish_excel_expects(db, keys, settings, org) -> None:
     report = build_report(db, root.id)
     text = report_csv(report, "sv").decode("utf-8-sig")
     lines = text.splitlines()
-    assert lines[0].startswith("Enhet;Vecka;Stängd;Svarade;Svarsfrekvens;")
+    assert lines[0].startswith("Enhet;Vecka;Avslutad;Svarade;Svarsfrekvens;")
     fields = lines[1].split(";")
     assert fields[0] == "Socialförvaltningen"
     assert fields[1].startswith("v.\u00a0")
@@ -311,7 +311,7 @@ def test_exports_open_as_swedish_excel_expects(db, keys, settings, org) -> None:
     assert book.sheetnames == ["Mätningar", "Senaste", "Underenheter"]
     rounds = book["Mätningar"]
     headers = [cell.value for cell in rounds[1]]
-    assert headers[:5] == ["Enhet", "Vecka", "Stängd", "Svarade", "Svarsfrekvens"]
+    assert headers[:5] == ["Enhet", "Vecka", "Avslutad", "Svarade", "Svarsfrekvens"]
     assert "Stress" in headers  # labels from the question set, never keys
     first = list(rounds[2])
     assert first[2].is_date

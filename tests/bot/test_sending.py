@@ -51,7 +51,7 @@ async def test_invitations_go_once_to_everyone(app_and_api, db, org, members) ->
     heading = api.texts(USERS[0])[0].split("\n", 1)[0]
     assert heading in (
         f"<i>A new check-in is open: {asked} questions, under a minute.</i>",
-        f"<i>En ny mätning är öppen: {asked} frågor, under en minut.</i>",
+        f"<i>Veckans frågor är öppna ({asked} st., under en minut).</i>",
     )
     assert api.last(USERS[0]).buttons()  # the first question comes with the invitation
     await run_tick(application)
