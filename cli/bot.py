@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
@@ -13,6 +12,8 @@ import typer
 from cli.common import OPERATOR_ERROR, clear_errors, console, err, require_existing_sqlite
 
 if TYPE_CHECKING:
+    import asyncio
+
     from telegram.ext import Application
 
     from bot.polling import WebhookServer
@@ -27,6 +28,8 @@ def run(
     webhook: Annotated[bool, typer.Option(help="Serve a webhook instead of long polling.")] = False,
 ) -> None:
     """Run the bot: check-ins, reminders, round closes and reports, until stopped (Ctrl-C)."""
+    import asyncio
+
     from bot.app import Services, build_application
     from bot.commands import set_commands
     from bot.polling import WebhookServer
@@ -132,6 +135,8 @@ async def _running(application: Application, how: str) -> AsyncIterator[asyncio.
 
 
 def _stop_on_signals() -> asyncio.Event:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -143,6 +148,8 @@ async def _reach_telegram(application: Application, stop: asyncio.Event) -> bool
     """Meet the Bot API before starting (getMe). A network that is down at boot, or a Bot API
     server that starts after us, is waited for with backoff, saying so; a rejected token is an
     operator's mistake: one line (never the token) and exit code 2. False when stopped first."""
+    import asyncio
+
     from telegram.error import InvalidToken, NetworkError
 
     wait = FIRST_WAIT

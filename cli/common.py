@@ -1,7 +1,7 @@
 """What every `pulse` command shares: settings, the database, keys, and readable errors.
 
 Imports of the storage and crypto layers wait until a command runs: `pulse --help` and the
-commands that need no database stay quick (bench/cli_startup.py measures it).
+commands that need no database stay quick (bench/bench_newcomer.py measures it).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from survey.crypto import KeyRing
@@ -23,16 +24,47 @@ if TYPE_CHECKING:
     from survey.storage import Database
 
 
-def command_group(help: str) -> typer.Typer:
+#: `pulse --help` lists commands in the order an operator meets them: try it, set it up,
+#: configure, run, look at results, then housekeeping.
+OPERATOR_ORDER = (
+    "demo",
+    "init",
+    "status",
+    "units",
+    "questions",
+    "schedules",
+    "invites",
+    "run",
+    "rounds",
+    "report",
+    "actions",
+    "close-round",
+    "purge",
+    "backup",
+    "keys",
+    "migrate",
+)
+
+
+class _OperatorOrder(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:  # typer's own (vendored) click Context
+        names = super().list_commands(ctx)
+        rank = {name: position for position, name in enumerate(OPERATOR_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
+def command_group(help: str, *, top: bool = False) -> typer.Typer:
     """A `pulse` command group. Help is plain click text: typer's rich help costs more start-up
     time than the rest of `pulse --help` together. Tracebacks stay plain, and never print local
-    variables, which may hold a key or a token."""
+    variables, which may hold a key or a token. The top group lists its commands in
+    ``OPERATOR_ORDER``."""
     return typer.Typer(
         help=help,
         no_args_is_help=True,
         add_completion=False,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
+        cls=_OperatorOrder if top else TyperGroup,
     )
 
 

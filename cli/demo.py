@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console()
 
@@ -29,6 +28,8 @@ def demo(
 ) -> None:
     """Run the whole product locally: a municipality, the real bot, 12 weeks of check-ins."""
     import asyncio
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     # Refreshed at each step, not by rich's own thread ten times a second: that thread would
     # compete with the simulated bot for the interpreter and slow the demo by a quarter.

@@ -468,3 +468,11 @@ def test_files_are_the_service_users_alone_and_status_flags_looser_ones(tmp_path
     checked = run("status", "--check")
     assert checked.returncode == 1
     assert "pulse.sqlite3 (mode 0644)" in " ".join(checked.stdout.split())
+
+
+def test_help_lists_the_commands_in_an_operators_order() -> None:
+    from cli.common import OPERATOR_ORDER
+
+    text = runner.invoke(app, ["--help"]).output
+    lines = text.split("Commands:")[1].strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(OPERATOR_ORDER)

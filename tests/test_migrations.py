@@ -84,3 +84,22 @@ def test_upgrade_to_release_groups_keeps_only_published_counts(db: Database) -> 
         pending = connection.execute(text("SELECT scrub_pending FROM survey_round")).scalar()
     assert [tuple(c) for c in counts] == [(1, 9), (2, 8)]
     assert pending in (False, 0)
+
+
+def test_the_schema_revisions_read_without_alembic_agree_with_alembic(db: Database) -> None:
+    """Commands read the head and the current revision without loading Alembic; Alembic says
+    the same, before and after the first migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from survey.storage.migrate import alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with db.engine.connect() as connection:
+        assert current_revision(db.engine) == MigrationContext.configure(
+            connection
+        ).get_current_revision()
+    migrate_to(db.engine, "0003_round_statistics")
+    assert current_revision(db.engine) == "0003_round_statistics"
+    migrate_to(db.engine, "head")  # the session's database stays at head for other tests
+    assert current_revision(db.engine) == head_revision()

@@ -5,10 +5,12 @@ Alembic is imported inside the functions: every `pulse` command loads this modul
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -66,18 +68,39 @@ def migrate_to(engine: Engine, revision: str) -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The revision Alembic recorded (its ``alembic_version`` table), or None before any.
+    Read directly: every command that opens the database asks, and Alembic itself takes a
+    tenth of a second to load (tests/test_migrations.py checks it agrees with Alembic)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        found = list(versions)
+    if len(found) > 1:
+        raise RuntimeError(f"the database records several schema revisions: {found}")
+    return found[0] if found else None
 
 
+_REVISION = re.compile(r"""^revision(?:: str)? = ["']([^"']+)["']""", re.MULTILINE)
+_DOWN = re.compile(r"""^down_revision(?:: [^=]+)? = ["']([^"']+)["']""", re.MULTILINE)
+
+
+@functools.cache
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revision of the migrations shipped with this version: the one no other
+    revision builds on (the history is a single line), read from the migration files."""
+    revisions, parents = set(), set()
+    for script in (_SCRIPT_LOCATION / "versions").glob("*.py"):
+        source = script.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision:
+            revisions.add(revision.group(1))
+        if down:
+            parents.add(down.group(1))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
 
 
 def _driver(connection: Connection) -> Any:
