@@ -100,6 +100,14 @@ def _panel(
             marker=marker or None,
             linewidth=2 if size > 8 else 1.5,
         )
+    # A figure published only as a range is drawn as its range, with the line through its
+    # middle: the chart never claims more than the report.
+    for position, ref in zip(x, report.rounds, strict=True):
+        entry = report.published.get((ref.round_id, report.unit_id), {})
+        published = entry.get("constructs", {}).get(construct, {}) if entry.get("shown") else {}
+        if "range" in published:
+            low, high = published["range"]
+            axis.vlines(position, low, high, color=OKABE_ITO[0], linewidth=4, alpha=0.35)
     for position in x[_hidden_rounds(report, construct)]:
         axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
     label = report.construct_labels[construct].get(t.language, construct)
@@ -115,17 +123,32 @@ def _panel(
 
 def _grey_note(t: Texts, report: UnitReport, constructs: list[str]) -> str:
     """What grey means, only where a drawn area has a grey band (a round that asked it and
-    showed nothing); otherwise only what a missing round means."""
-    rotation = t._("Rounds that did not ask an area are left out of its line.")
-    if not any(_hidden_rounds(report, construct).any() for construct in constructs):
-        return rotation
-    return (
-        t._(
-            "Grey band: not shown that round (fewer than {k} answers, or to protect a smaller "
-            "group)."
-        ).format(k=report.rounds[-1].k if report.rounds else 5)
-        + " "
-        + rotation
+    showed nothing), and what a bar means, only where one is drawn; always what a missing
+    round means."""
+    notes = []
+    if any(_hidden_rounds(report, construct).any() for construct in constructs):
+        notes.append(
+            t._(
+                "Grey band: not shown that round (fewer than {k} answers, or to protect a "
+                "smaller group)."
+            ).format(k=report.rounds[-1].k if report.rounds else 5)
+        )
+    if any(_ranged(report, construct) for construct in constructs):
+        notes.append(
+            t._(
+                "Bar: only a range is published, since the group answered so alike that an "
+                "exact figure could tell someone's answer."
+            )
+        )
+    notes.append(t._("Rounds that did not ask an area are left out of its line."))
+    return " ".join(notes)
+
+
+def _ranged(report: UnitReport, construct: str) -> bool:
+    return any(
+        "range" in entry.get("constructs", {}).get(construct, {})
+        for (_, unit), entry in report.published.items()
+        if unit == report.unit_id and entry.get("shown")
     )
 
 
