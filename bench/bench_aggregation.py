@@ -126,6 +126,7 @@ def bench_trends(workdir: Path, units: int, rounds: int, figures: dict[str, obje
                     question_set_versions=[],
                     items=[],
                     min_group_size=5,
+                    known_others=1,
                     spread_min_group_size=10,
                     member_counts=scope,
                     report_key_id="bench",

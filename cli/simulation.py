@@ -304,19 +304,23 @@ async def run_demo(
                     f"Week {weeks}: {len(first)} workers press the buttons",
                     (weeks - 0.8) / weeks,
                 )
-                presses = await asyncio.gather(
-                    *(
-                        answer(
-                            api,
-                            p,
-                            api.last(p.user_id),
-                            town.question_set,
-                            bad[p.user_id],
-                            own[p.user_id],
+
+                async def press_all(group: list[Worker]) -> list[int]:
+                    return await asyncio.gather(
+                        *(
+                            answer(
+                                api,
+                                p,
+                                api.last(p.user_id),
+                                town.question_set,
+                                bad[p.user_id],
+                                own[p.user_id],
+                            )
+                            for p in group
                         )
-                        for p in first
                     )
-                )
+
+                presses = await press_all(first)
                 on_step(
                     f"Week {weeks}: one reminder to those who have not answered",
                     (weeks - 0.5) / weeks,
@@ -324,19 +328,7 @@ async def run_demo(
                 clock["now"] = opens + timedelta(hours=24)
                 await run_tick(application)
                 later = [p for p in people if p not in first and rng.random() < p.diligence]
-                presses += await asyncio.gather(
-                    *(
-                        answer(
-                            api,
-                            p,
-                            api.last(p.user_id),
-                            town.question_set,
-                            bad[p.user_id],
-                            own[p.user_id],
-                        )
-                        for p in later
-                    )
-                )
+                presses += await press_all(later)
                 result.presses = sum(presses)
                 result.answered_in_telegram = len(first) + len(later)
                 result.answered += result.answered_in_telegram

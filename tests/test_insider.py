@@ -18,10 +18,11 @@ import pytest
 from aggregation.disclosure import Tree
 from aggregation.holdback import hold_back
 from aggregation.pinning import pinning_audit
-from aggregation.statistics import ItemInfo, participation_figures, round_figures
+from aggregation.statistics import ItemInfo, participation_figures
 from aggregation.worker_summary import response_band
 from survey.grouping import OUTSIDER
 from tests.test_pinning import FIVE, scale_item, scales
+from tests.test_pinning import publish as pinning_publish
 
 K, SPREAD, J = 5, 10, 1
 
@@ -33,16 +34,7 @@ def publish(
     items: Sequence[ItemInfo],
     known: int,
 ) -> dict[int, dict[str, Any]]:
-    tagged = [(unit, f"{n:08d}", a) for n, (unit, a) in enumerate(answers)]
-    return round_figures(
-        tree=Tree(dict(parent)),
-        answers=tagged,
-        items=list(items),
-        members=dict(roster),
-        k=K,
-        spread_k=SPREAD,
-        known=known,
-    )
+    return pinning_publish(parent, roster, answers, items, k=K, known=known)
 
 
 def counts_seen(members: int, answered: int, known: int) -> tuple[Any, ...]:

@@ -39,8 +39,9 @@ def _answers(index: int) -> dict[str, int]:
     return {"behind": behind, "stress": stress, "support": support}
 
 
-def _submit_in_order(world) -> None:
-    for index, member in enumerate(world.members):
+def _submit_in_order(world, members=None) -> None:
+    """The members (default: all) answer one after another, each a different combination."""
+    for index, member in enumerate(world.members if members is None else members):
         submit(
             world.db,
             world.keys,
@@ -355,14 +356,7 @@ def test_row_headers_do_not_say_who_got_the_reminder(make_world) -> None:
     # The invitation: one transaction for all (the bot records a batch together).
     record_many(world.db, [(world.round.id, m.id, Kind.INVITATION) for m in world.members])
     answering = world.members[:11]
-    for index, member in enumerate(answering):
-        submit(
-            world.db,
-            world.keys,
-            member_id=member.id,
-            round_id=world.round.id,
-            answers=_answers(index),
-        )
+    _submit_in_order(world, answering)
     for member in world.members[11:]:  # the reminder, to those who had not answered
         record(world.db, world.round.id, member.id, Kind.REMINDER)
     answered = {m.id for m in answering}
