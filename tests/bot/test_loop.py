@@ -4,8 +4,9 @@ follow-up question, and asking to talk - each with the attack that matters for i
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect
@@ -331,8 +332,12 @@ async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_a
 
     await follow_up_actions(api.application, datetime.now(UTC))  # the same day: not yet
     assert not any("A request to talk" in t for t in api.texts(MANAGER_B))
-    morning = datetime.now(UTC) + timedelta(days=1)
-    morning = morning.replace(hour=settings.talk_delivery_hour + 1)  # local hour is later
+    # The next morning where the organisation works (whatever the hour of the test run: just
+    # before midnight UTC it is already tomorrow in Stockholm).
+    tomorrow = settings.today(datetime.now(UTC)) + timedelta(days=1)
+    morning = datetime.combine(
+        tomorrow, time(settings.talk_delivery_hour + 1), tzinfo=ZoneInfo(settings.timezone)
+    ).astimezone(UTC)
     await follow_up_actions(api.application, morning)
     [delivered] = [m for m in api.messages[MANAGER_B] if "A request to talk" in (m.text or "")]
     assert "Test would like to talk" in (delivered.text or "")
