@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
 from cli.common import command_group, console, context, counted, err, parse_instant
+from cli.options import OptionError
+
+#: How far --at may be from the clock for --apply: a few minutes of a slow shell, no more.
+TIME_TRAVEL_LIMIT = timedelta(minutes=5)
 
 schedules_app = command_group("Schedules: create, list, skip a date, pause, resume.")
 rounds_app = command_group("Rounds: list, show what is due, run what is due.")
@@ -177,6 +181,14 @@ def run_due(
 
     with context() as ctx:
         now = parse_instant(at)
+        if apply and abs(now - datetime.now(UTC)) > TIME_TRAVEL_LIMIT:
+            # The running bot sends for rounds as it finds them: a round opened for next month
+            # would be sent to everyone today, and a past close would report a round nobody
+            # could answer. Showing what would be due at another time is safe; doing it is not.
+            raise OptionError(
+                f"--at: {at} is not now; --apply carries out only what is due now (without "
+                "--at), and --at shows what would be due then"
+            )
         plan = due(ctx.db, now)
         zones = {s.id: s.timezone for s in list_schedules(ctx.db)}
         for item in plan.open:

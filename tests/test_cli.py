@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -135,19 +137,42 @@ def test_an_admin_sets_up_a_municipality_from_the_cli(
     assert "open: schedule 1" in dry
     assert "Dry run" in dry
     assert "No rounds yet" in _run("rounds", "list")[1]
-    code, applied = _run("rounds", "tick", "--at", "2026-11-23T08:00:00+00:00", "--apply")
+    # Carrying out what would be due at another time is refused: the running bot would invite
+    # everyone now to a round that opens next month, or report one nobody could answer.
+    code, refused = _run("rounds", "tick", "--at", "2026-11-23T08:00:00+00:00", "--apply")
+    assert code == 2
+    assert refused == (
+        "Error: --at: 2026-11-23T08:00:00+00:00 is not now; --apply carries out only what is "
+        "due now (without --at), and --at shows what would be due then"
+    )
+    assert "No rounds yet" in _run("rounds", "list")[1]
+    # A schedule due this very minute: --apply opens it now.
+    local = datetime.now(ZoneInfo("Europe/Stockholm")) - timedelta(minutes=1)
+    _run(
+        "schedules",
+        "create",
+        "--unit",
+        "1",
+        "--weekday",
+        local.strftime("%a").lower(),
+        "--time",
+        local.strftime("%H:%M"),
+        "--starts",
+        local.date().isoformat(),
+    )
+    code, applied = _run("rounds", "tick", "--apply")
     assert code == 0
     assert "opened round 1" in applied
     listing = _run("rounds", "list")[1]
     assert "7 items k=5 open" in listing
-    # In the schedule's own time: 09:00 in Stockholm, not the stored 08:00 UTC.
-    assert "2026-11-23 09:00 -> 2026-11-26 09:00 Europe/Stockholm" in listing
+    # In the schedule's own time (Stockholm), not the stored UTC.
+    assert f"{local:%Y-%m-%d %H:%M} -> " in listing
 
     # The same schedule again would open a second round for the same people at the same minute.
     code, again = _run("schedules", "create", "--unit", "1", "--starts", "2026-11-23")
     assert code == 2
     assert "schedule 1 already asks unit 1 the same sets at the same time" in again
-    assert _run("schedules", "list")[1].count("Europe/Stockholm open") == 1  # still one
+    assert _run("schedules", "list")[1].count("Europe/Stockholm open") == 2  # no third
 
 
 def test_a_broken_question_set_is_explained_and_not_imported(env: Path, tmp_path: Path) -> None:
