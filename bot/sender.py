@@ -193,6 +193,14 @@ async def deliver_reports(application: Application, round_id: int) -> SendReport
             )
             report.unreachable += 1
             continue
+        except NetworkError as exc:
+            if not may_have_arrived(exc):
+                log.warning("could not deliver a report: %s", type(exc).__name__)
+                report.failed += 1
+                continue
+            # The reply was lost, the report may well be in the chat: as with every other send,
+            # it is not sent again (the manager can always ask with /report).
+            log.warning("a report's reply was lost; it is not sent again")
         except (TelegramError, ReportError) as exc:
             log.warning("could not deliver a report: %s", type(exc).__name__)
             report.failed += 1

@@ -188,6 +188,21 @@ async def test_managers_get_the_report_once_after_a_round_closes(bot, tree, db) 
     assert not any("Staff Pulse –" in t for t in api.texts(WORKER))  # workers get no reports
 
 
+async def test_a_report_whose_reply_was_lost_is_not_sent_twice(bot, tree, db) -> None:
+    """Telegram carries out the report's send but the reply is lost: the manager has it, so
+    the next tick does not send it again (it used to count as not sent)."""
+    api = bot
+    with db.session() as session:
+        still_open = session.exec(select(SurveyRound).where(SurveyRound.state == "open")).one()
+        still_open.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+    api.lose_replies("sendMessage", times=1)
+    await run_tick(api.application)
+    await run_tick(api.application)
+    # One report of each closed round (the earlier one and this one) each, never a third.
+    for chat in (MANAGER, ADMIN):
+        assert len([t for t in api.texts(chat) if t.startswith("<b>Staff Pulse")]) == 2, chat
+
+
 async def test_a_round_of_a_team_alone_reports_to_the_staff_above_it(
     bot, tree, db, keys, settings
 ) -> None:
