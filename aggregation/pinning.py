@@ -189,28 +189,32 @@ def _flat(cell: _Cell) -> list[_Cell]:
 def _participation_pin(root: _Cell, answered: int, known_members: int) -> str:
     """Why the atom's published count pins a member for a reader who knows the participation
     of ``known_members`` of its members (the insider and J others; 0 for an outsider), or ""."""
-    cells = _flat(root)
-    index = {id(cell): i for i, cell in enumerate(cells)}
-    people = sum(cell.size for cell in cells)
+    counts = _Counts(root)
+    people = sum(cell.size for cell in counts.cells)
     known_members = min(known_members, people)
-    nobody = [0] * len(cells)
-    bounds = _bounds(root, index, nobody, nobody, -1, 0)
+    bounds = counts.bounds({}, {}, -1, 0)
     if bounds is None or not bounds[0] <= answered <= bounds[1]:
         # No world explains the count (more answers than the rules allow): never publish it.
         return "everyone in a group is shown as answering"
-    for placement in itertools.combinations_with_replacement(range(len(cells)), known_members):
-        placed = [placement.count(i) for i in range(len(cells))]
-        if any(placed[i] > cell.size for i, cell in enumerate(cells)):
+    # Identical sibling regions are interchangeable: of each kind, known members need at most
+    # ``known_members`` of them, and one more stands for the untouched rest. A city's atom with
+    # sixty quiet teams is then judged on a handful of cells instead of every pair of them.
+    chosen = [counts.index[id(cell)] for cell in _representatives(root, known_members + 1)]
+    for placement in itertools.combinations_with_replacement(chosen, known_members):
+        placed = {i: placement.count(i) for i in set(placement)}
+        if any(n > counts.cells[i].size for i, n in placed.items()):
             continue
-        for answered_known in itertools.product(*(range(m + 1) for m in placed)):
-            for target, cell in enumerate(cells):
-                unknown = cell.size - placed[target]
+        cells_placed = sorted(placed)
+        for bits in itertools.product(*(range(placed[i] + 1) for i in cells_placed)):
+            answered_known = dict(zip(cells_placed, bits, strict=True))
+            for target in chosen:
+                unknown = counts.cells[target].size - placed.get(target, 0)
                 if unknown <= 0:
                     continue
                 fits = [
                     bounds is not None and bounds[0] <= answered <= bounds[1]
                     for bounds in (
-                        _bounds(root, index, placed, answered_known, target, value)
+                        counts.bounds(placed, answered_known, target, value)
                         for value in (0, 1, unknown - 1, unknown)
                     )
                 ]
@@ -221,30 +225,93 @@ def _participation_pin(root: _Cell, answered: int, known_members: int) -> str:
     return ""
 
 
-def _bounds(
-    cell: _Cell,
-    index: Mapping[int, int],
-    placed: Sequence[int],
-    answered_known: Sequence[int],
-    target: int,
-    value: int,
-) -> tuple[int, int] | None:
-    """Fewest and most respondents of ``cell`` and the cells below it, with the known members'
-    participation and ``value`` unknown respondents in cell ``target``; None if impossible.
-    Caps nest (a quiet region lies within the next), so every count in between is reachable."""
-    i = index[id(cell)]
-    low = answered_known[i] + (value if i == target else 0)
-    high = answered_known[i] + (value if i == target else cell.size - placed[i])
+def _representatives(cell: _Cell, per_kind: int) -> list[_Cell]:
+    """``cell`` and, below it, the first ``per_kind`` children of each kind (same size, cap and
+    shape below), recursively."""
+    found = [cell]
+    seen: dict[tuple[object, ...], int] = {}
     for child in cell.children:
-        inner = _bounds(child, index, placed, answered_known, target, value)
-        if inner is None:
-            return None
-        low, high = low + inner[0], high + inner[1]
-    if cell.cap is not None:
-        if low > cell.cap:
-            return None
-        high = min(high, cell.cap)
-    return low, high
+        kind = _kind(child)
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= per_kind:
+            found += _representatives(child, per_kind)
+    return found
+
+
+def _kind(cell: _Cell) -> tuple[object, ...]:
+    return (cell.size, cell.cap, tuple(sorted(_kind(child) for child in cell.children)))
+
+
+class _Counts:
+    """Fewest and most respondents of an atom's cells, with a few cells touched by what an
+    insider knows. Caps nest (a quiet region lies within the next), so every count between the
+    fewest and the most is reachable. Untouched regions keep their bounds from the start, so a
+    question costs the depth of the touched cells, not the size of the atom."""
+
+    def __init__(self, root: _Cell) -> None:
+        self.cells = _flat(root)
+        self.index = {id(cell): i for i, cell in enumerate(self.cells)}
+        self.parent: dict[int, int] = {}
+        for i, cell in enumerate(self.cells):
+            for child in cell.children:
+                self.parent[self.index[id(child)]] = i
+        self.free: dict[int, tuple[int, int]] = {}
+        self.below: dict[int, tuple[int, int]] = {}
+        for i in reversed(range(len(self.cells))):  # children come after their parent
+            cell = self.cells[i]
+            kids = [self.index[id(child)] for child in cell.children]
+            low = sum(self.free[k][0] for k in kids)
+            high = sum(self.free[k][1] for k in kids)
+            self.below[i] = (low, high)
+            high += cell.size
+            self.free[i] = (low, high if cell.cap is None else min(high, cell.cap))
+
+    def bounds(
+        self,
+        placed: Mapping[int, int],
+        answered_known: Mapping[int, int],
+        target: int,
+        value: int,
+    ) -> tuple[int, int] | None:
+        """Bounds of the whole atom with the known members' participation and ``value``
+        unknown respondents in cell ``target``; None if impossible."""
+        dirty: dict[int, list[int]] = {}
+        for start in {*placed, *([target] if target >= 0 else [])}:
+            cell = start
+            while cell in self.parent:
+                siblings = dirty.setdefault(self.parent[cell], [])
+                if cell in siblings:
+                    break
+                siblings.append(cell)
+                cell = self.parent[cell]
+        return self._bounds(0, dirty, placed, answered_known, target, value)
+
+    def _bounds(
+        self,
+        i: int,
+        dirty: Mapping[int, list[int]],
+        placed: Mapping[int, int],
+        answered_known: Mapping[int, int],
+        target: int,
+        value: int,
+    ) -> tuple[int, int] | None:
+        cell = self.cells[i]
+        known = answered_known.get(i, 0)
+        low = known + (value if i == target else 0)
+        high = known + (value if i == target else cell.size - placed.get(i, 0))
+        below_low, below_high = self.below[i]
+        for child in dirty.get(i, ()):
+            inner = self._bounds(child, dirty, placed, answered_known, target, value)
+            if inner is None:
+                return None
+            below_low += inner[0] - self.free[child][0]
+            below_high += inner[1] - self.free[child][1]
+        low, high = low + below_low, high + below_high
+        if cell.cap is not None:
+            if low > cell.cap:
+                return None
+            high = min(high, cell.cap)
+        return low, high
 
 
 @dataclass
