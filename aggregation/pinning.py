@@ -416,16 +416,31 @@ def _group_possible(
 ) -> list[set[int]]:
     """Per atom, the answers one of its respondents may have given, with the atoms' unfavourable
     counts together within ``counts`` (one published share over them all), if any."""
-    feasible = [_unfavourable_counts(item, atom) for atom in group]
+    feasible = [_counts_of(item, atom.n, atom.total) for atom in group]
+    all_low, all_high = sum(f[0] for f in feasible), sum(f[1] for f in feasible)
     possible: list[set[int]] = []
-    for index, atom in enumerate(group):
+    for atom, (low, high) in zip(group, feasible, strict=True):
         allowed: tuple[int, int] | None = None
         if counts is not None:
-            others_low = sum(f[0] for j, f in enumerate(feasible) if j != index)
-            others_high = sum(f[1] for j, f in enumerate(feasible) if j != index)
-            allowed = (counts[0] - others_high, counts[1] - others_low)
-        possible.append(_possible_answers(item, atom, allowed) if atom.n > 0 else set())
+            allowed = (counts[0] - (all_high - high), counts[1] - (all_low - low))
+        possible.append(
+            set(_possible_of(item, atom.n, atom.total, allowed)) if atom.n > 0 else set()
+        )
     return possible
+
+
+# The same atom is asked about again and again (once per answer an insider elsewhere may have
+# given): the answers depend only on these values, so they are worked out once.
+@functools.lru_cache(maxsize=65536)
+def _counts_of(item: ItemScale, n: int, total: tuple[float, float] | None) -> tuple[int, int]:
+    return _unfavourable_counts(item, _Atom(0, n, total, None))
+
+
+@functools.lru_cache(maxsize=65536)
+def _possible_of(
+    item: ItemScale, n: int, total: tuple[float, float] | None, allowed: tuple[int, int] | None
+) -> frozenset[int]:
+    return frozenset(_possible_answers(item, _Atom(0, n, total, None), allowed))
 
 
 def _closest_above(tree: _Tree, unit: int, marked: set[int]) -> int | None:
