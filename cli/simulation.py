@@ -379,8 +379,13 @@ async def _record_mentoring(api: FakeBotApi) -> None:
     manager = FAMILJEHEM_MANAGER
     seen = len(api.messages[manager])
     api.send_text(manager, "/report", language="sv")
-    await api.wait_for(lambda: any(m.buttons() for m in api.messages[manager][seen:]), 30)
-    report = next(m for m in api.messages[manager][seen:] if m.buttons())
+
+    def with_record_button(message: Sent) -> bool:
+        # Not just any message with buttons: a welcome still on its way from joining has some.
+        return any("Registrera en åtgärd" in text for text, _ in message.buttons())
+
+    await api.wait_for(lambda: any(map(with_record_button, api.messages[manager][seen:])), 30)
+    report = next(m for m in api.messages[manager][seen:] if with_record_button(m))
     api.press(manager, report, _button(report, "Registrera en åtgärd"))
     await api.wait_for(lambda: "Vilket område" in (api.last(manager).text or ""), 30)
     areas = api.last(manager)
@@ -472,7 +477,12 @@ async def _join(api: FakeBotApi, town: Town, workers: int, rng: random.Random) -
             max_uses=1,
         )
         api.send_text(5_000_000_001 + index, f"/start {invite.token}", language="sv")
-    await api.wait_for(lambda: all(len(api.texts(p.user_id)) >= 2 for p in people), timeout=120)
+    staff = [5_000_000_001 + index for index in range(len(MANAGERS))]
+    await api.wait_for(
+        lambda: all(len(api.texts(p.user_id)) >= 2 for p in people)
+        and all(api.texts(user) for user in staff),
+        timeout=120,
+    )
     return people
 
 
