@@ -16,7 +16,7 @@ from telegram.ext import Application, ContextTypes
 
 from aggregation.close import release_with_statistics
 from bot.sender import deliver, deliver_reports, deliver_results, send_text
-from survey.actions import mark_overdue_reminded, overdue_reminders
+from survey.actions import mark_overdue_reminded, overdue_reminders, record_overdue_reminder
 from survey.deliveries import Kind, recipients_of
 from survey.i18n import Texts
 from survey.lifecycle import mark_reminded, tick
@@ -85,7 +85,7 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
         targets = await asyncio.to_thread(
             recipients_of, services.db, services.keys, list(reminder.manager_ids)
         )
-        sent = False
+        everyone = True
         for target in targets:
             t = Texts(target.language)
             text = (
@@ -100,8 +100,16 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
                     )
                 )
             )
-            sent = await send_text(application, target, text) == "sent" or sent
-        if sent or not targets:
+            outcome = await send_text(application, target, text)
+            if outcome in ("sent", "unreachable"):
+                # One record per recipient: a failed send is tried again for that manager
+                # alone on the next tick, and nobody who had it gets it twice.
+                await asyncio.to_thread(
+                    record_overdue_reminder, services.db, reminder.action.id, target.member_id
+                )
+            else:
+                everyone = False
+        if everyone:
             await asyncio.to_thread(mark_overdue_reminded, services.db, reminder.action.id)
     if local.hour < services.settings.talk_delivery_hour:
         return

@@ -22,6 +22,7 @@ from survey.storage import Database
 from survey.storage.models import (
     Action,
     ActionComment,
+    ActionReminder,
     ActionStatus,
     Member,
     MemberStatus,
@@ -215,7 +216,8 @@ class OverdueReminder:
 
 
 def overdue_reminders(db: Database, today: date) -> list[OverdueReminder]:
-    """Overdue actions whose one reminder has not gone out, with whom to remind."""
+    """Overdue actions whose reminder has not reached every recipient yet, each with the
+    recipients still to remind."""
     due = [view for view in list_actions(db, overdue_on=today) if not view.action.overdue_reminded]
     reminders = []
     with db.session() as session:
@@ -234,11 +236,26 @@ def overdue_reminders(db: Database, today: date) -> list[OverdueReminder]:
                         )
                     ).all()
                 )
-            reminders.append(OverdueReminder(action, view.unit_name, ids))
+            reminded = set(
+                session.exec(
+                    select(ActionReminder.member_id).where(ActionReminder.action_id == action.id)
+                ).all()
+            )
+            reminders.append(
+                OverdueReminder(action, view.unit_name, tuple(i for i in ids if i not in reminded))
+            )
     return reminders
 
 
+def record_overdue_reminder(db: Database, action_id: int, member_id: int) -> None:
+    """That ``member_id`` has had the reminder of ``action_id`` (once; a repeat is a no-op)."""
+    with db.session() as session:
+        if session.get(ActionReminder, (action_id, member_id)) is None:
+            session.add(ActionReminder(action_id=action_id, member_id=member_id))
+
+
 def mark_overdue_reminded(db: Database, action_id: int) -> None:
+    """Every recipient has had the action's reminder: it is not looked at again."""
     with db.session() as session:
         action = session.get(Action, action_id)
         if action is not None:

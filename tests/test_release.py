@@ -154,6 +154,8 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:
         "delivery",
         # Who recorded an action: a manager, never a worker.
         "action",
+        # Which manager had an overdue action's reminder: staff, never a worker.
+        "action_reminder",
         # A worker's request to talk, made by choice and not anonymous: it must name no round
         # and hold no time finer than a day, so it cannot be matched with a check-in.
         "talk_request",

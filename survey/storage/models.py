@@ -406,6 +406,21 @@ class RoundNote(SQLModel, table=True):
     text: str = Field(sa_column=Column(String(1000), nullable=False))
 
 
+class ActionReminder(SQLModel, table=True):
+    """That one manager got an overdue action's reminder. One record per recipient, so a send
+    that failed for one of a unit's managers is tried again for that manager alone, and a
+    restart between two managers sends the first nothing twice."""
+
+    __tablename__ = "action_reminder"
+
+    action_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("action.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
 class TalkRequest(SQLModel, table=True):
     """A worker asked to talk about their work situation: deliberately *not* anonymous.
 

@@ -363,6 +363,49 @@ async def test_an_overdue_action_is_reminded_once(bot, tree, db) -> None:
     assert "A mentor for every new social worker" in reminders[0]
 
 
+async def test_an_overdue_reminder_reaches_each_manager_once_whatever_fails(
+    bot, tree, db, keys, monkeypatch
+) -> None:
+    """A unit with two managers (the one who recorded the action has left): Telegram answers
+    502 for the first; the next tick reminds that manager alone, and nobody gets it twice (one
+    flag for both used to leave the first without a reminder)."""
+    import bot.sender as sender_module
+
+    monkeypatch.setattr(sender_module, "NETWORK_RETRIES", 0)  # fail at once, not after backoff
+    second = 7_700_000_001
+    enrol_member(
+        db,
+        keys,
+        telegram_user_id=second,
+        chat_id=second,
+        unit_id=tree["a"].id,
+        role=Role.MANAGER,
+        language="en",
+    )
+    today = datetime.now(UTC).date()
+    record_action(
+        db,
+        unit_id=tree["a"].id,
+        title="Weekly case review",
+        owner="Team A",
+        due_on=today - timedelta(days=2),
+        today=today - timedelta(days=10),
+    )
+    api = bot
+    api.fail("sendMessage", 502, "Bad Gateway", times=1)
+    later = datetime.now(UTC) + timedelta(days=1)
+    await follow_up_actions(api.application, later)
+    reminded = {
+        user: [t for t in api.texts(user) if "An action is overdue" in t]
+        for user in (MANAGER_A, second)
+    }
+    assert sorted(len(texts) for texts in reminded.values()) == [0, 1]  # one failed
+    await follow_up_actions(api.application, later + timedelta(hours=1))
+    await follow_up_actions(api.application, later + timedelta(hours=2))
+    for user in (MANAGER_A, second):
+        assert len([t for t in api.texts(user) if "An action is overdue" in t]) == 1, user
+
+
 async def test_a_too_long_description_is_asked_for_again(bot, tree, db) -> None:
     api = bot
     api.send_text(MANAGER_A, "/report", language="en")
