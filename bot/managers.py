@@ -7,6 +7,7 @@ reports read only the published statistics of closed rounds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import html
 import io
@@ -15,7 +16,7 @@ from datetime import date, timedelta
 
 from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from aggregation.charts import area_chart, units_heatmap
@@ -397,7 +398,9 @@ async def _chose_area(
         return
     await query.answer()
     construct = choices[index] if index is not None else None
-    await_answer(context, "action_title", unit=unit_id, construct=construct)
+    await await_answer(
+        context, query.from_user.id, "action_title", unit=unit_id, construct=construct
+    )
     await edit(
         query,
         html.escape(
@@ -418,7 +421,7 @@ async def _action_title(
     if title is None:
         return
     t = await _texts(update, context)
-    await_answer(context, "action_owner", **prompt.data, title=title)
+    await await_answer(context, user_of(update).id, "action_owner", **prompt.data, title=title)
     await chat_of(update).send_message(t._("Who owns it? A name or a role."))
 
 
@@ -430,7 +433,7 @@ async def _action_owner(
     if owner is None:
         return
     t = await _texts(update, context)
-    await_answer(context, "action_due", **prompt.data, owner=owner)
+    await await_answer(context, user_of(update).id, "action_due", **prompt.data, owner=owner)
     user_id = user_of(update).id
     today = _today(context)
     buttons = [
@@ -485,7 +488,7 @@ async def _record(
     services = services_of(context)
     member = await member_of(context, user_id)
     if member is None or member.role not in ACTORS:
-        cancel(context)
+        await cancel(context, user_id)
         await chat.send_message(refusal(t, ACTORS))
         return
     scope = await asyncio.to_thread(scope_of, services.db, member)
@@ -507,7 +510,7 @@ async def _record(
     except ActionError as exc:
         await chat.send_message(exc.problem.in_language(t))
         return
-    cancel(context)
+    await cancel(context, user_id)
     await chat.send_message(
         html.escape(
             t._("Recorded: “{title}”, owner {owner}, due {date}.").format(
@@ -576,7 +579,7 @@ async def _start_comment(
         await query.answer(pressed.t._("This button is out of date."))
         return
     await query.answer()
-    await_answer(context, "action_comment", action=int(pressed.rest))
+    await await_answer(context, query.from_user.id, "action_comment", action=int(pressed.rest))
     await context.bot.send_message(
         query.from_user.id, pressed.t._("Write your comment in one message.")
     )
@@ -588,7 +591,7 @@ async def _comment_written(
 ) -> None:
     staff = await staff_member(update, context)
     if staff is None:
-        cancel(context)
+        await cancel(context, user_of(update).id)
         return
     try:
         await asyncio.to_thread(
@@ -605,7 +608,7 @@ async def _comment_written(
     except ActionError as exc:
         await chat_of(update).send_message(exc.problem.in_language(staff.t))
         return
-    cancel(context)
+    await cancel(context, user_of(update).id)
     await chat_of(update).send_message(staff.t._("Comment saved. /actions shows it."))
 
 
@@ -681,8 +684,11 @@ async def _start_reply(
         if found is not None:
             await query.answer(pressed.t._("This button is out of date."))
         return
-    await query.answer()
-    await_answer(context, "talk_reply", request=int(pressed.rest))
+    # Waiting for the reply comes first: a press redelivered after a restart resumes it even
+    # when answering the press again is refused.
+    await await_answer(context, query.from_user.id, "talk_reply", request=int(pressed.rest))
+    with contextlib.suppress(BadRequest):  # a press redelivered after a restart was answered
+        await query.answer()
     await context.bot.send_message(
         query.from_user.id,
         pressed.t._(
@@ -697,7 +703,7 @@ async def _reply_written(
 ) -> None:
     staff = await staff_member(update, context)
     if staff is None:
-        cancel(context)
+        await cancel(context, user_of(update).id)
         return
     services = services_of(context)
     t = staff.t
@@ -706,10 +712,10 @@ async def _reply_written(
             reply_target, services.db, services.keys, prompt.data["request"], staff.member.id
         )
     except TalkError as exc:
-        cancel(context)
+        await cancel(context, user_of(update).id)
         await chat_of(update).send_message(exc.problem.in_language(t))
         return
-    cancel(context)
+    await cancel(context, user_of(update).id)
     reader = Texts(target.language)
     heading = reader._("Reply from {name} ({role}) to your request to talk:").format(
         name=user_of(update).full_name, role=reader.role(str(staff.member.role))

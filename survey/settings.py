@@ -102,6 +102,13 @@ class SurveySettings(BaseSettings):
         le=90,
         description="Days a worker waits between two /talk requests (rate limit).",
     )
+    prompt_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 7,
+        description="Hours the bot keeps waiting for staff's typed answer (an action's words, a "
+        "comment, a reply to a request to talk), across restarts; then it is forgotten.",
+    )
     language: str = Field(default="sv", description="Default language (sv or en).")
     sqlite_synchronous: str = Field(
         default="FULL",

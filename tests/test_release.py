@@ -156,6 +156,8 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:
         "action",
         # Which manager had an overdue action's reminder: staff, never a worker.
         "action_reminder",
+        # What the bot waits for a staff member to type (never a worker's check-in, P5).
+        "pending_prompt",
         # A worker's request to talk, made by choice and not anonymous: it must name no round
         # and hold no time finer than a day, so it cannot be matched with a check-in.
         "talk_request",

@@ -421,6 +421,22 @@ class ActionReminder(SQLModel, table=True):
     )
 
 
+class PendingPrompt(SQLModel, table=True):
+    """What the bot waits for a staff member to type (an action's words, a comment, a reply to
+    a request to talk), so that a restart between the question and the answer loses nothing.
+    Staff only, never a worker's check-in (P5); at most one per person, forgotten once answered,
+    cancelled or older than PULSE_PROMPT_HOURS."""
+
+    __tablename__ = "pending_prompt"
+
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    asked_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
 class TalkRequest(SQLModel, table=True):
     """A worker asked to talk about their work situation: deliberately *not* anonymous.
 

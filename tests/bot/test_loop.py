@@ -22,6 +22,7 @@ from survey.rounds import open_round
 from survey.storage.models import (
     Action,
     ActionStatus,
+    PendingPrompt,
     Role,
     RoundStatistic,
     SurveyRound,
@@ -349,6 +350,41 @@ async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_a
     assert "Of course – Thursday at 10?" in (api.last(WORKER_B).text or "")
     await follow_up_actions(api.application, morning)
     assert len([t for t in api.texts(MANAGER_B) if "A request to talk" in t]) == 1  # once
+
+
+async def test_a_reply_written_after_a_restart_reaches_the_worker(tree, db, keys, settings) -> None:
+    """The manager presses Reply, the bot restarts, then the manager writes: the reply goes
+    to the worker (the wait lived in memory only: the text met "I only understand...")."""
+    from bot.fake_api import FakeBotApi
+    from tests.bot.conftest import make_application, running
+
+    tomorrow = settings.today(datetime.now(UTC)) + timedelta(days=1)
+    morning = datetime.combine(
+        tomorrow, time(settings.talk_delivery_hour + 1), tzinfo=ZoneInfo(settings.timezone)
+    ).astimezone(UTC)
+    async with FakeBotApi() as api:
+        first = make_application(db, keys, settings, api)
+        async with running(first):
+            api.send_text(WORKER_B, "/talk", language="en")
+            await api.wait_for(lambda: api.texts(WORKER_B))
+            offer = api.last(WORKER_B)
+            api.press(WORKER_B, offer, _button(offer, "My manager"), language="en")
+            await api.wait_for(lambda: "tomorrow morning" in (offer.text or ""))
+            await follow_up_actions(first, morning)
+            [delivered] = [m for m in api.messages[MANAGER_B] if m.buttons()]
+            api.press(MANAGER_B, delivered, _button(delivered, "Reply"), language="en")
+            await api.wait_for(lambda: "Write your reply" in (api.last(MANAGER_B).text or ""))
+        async with running(make_application(db, keys, settings, api)):  # the restart
+            api.send_text(MANAGER_B, "Of course – Thursday at 10?", language="en")
+            await api.wait_for(lambda: "Your reply was sent." in (api.last(MANAGER_B).text or ""))
+        assert "Of course – Thursday at 10?" in (api.last(WORKER_B).text or "")
+        # The first process may not have confirmed the Reply press before it stopped: the
+        # restarted one gets it again, answering it is refused (it was answered), and the wait
+        # for the reply is set up all the same. Nothing else was refused.
+        assert {method for method, _ in api.bad_requests} <= {"answerCallbackQuery"}
+        assert len(api.bad_requests) <= 1
+    with db.session() as session:  # answered: nothing is kept waiting
+        assert session.exec(select(PendingPrompt)).all() == []
 
 
 async def test_an_overdue_action_is_reminded_once(bot, tree, db) -> None:
