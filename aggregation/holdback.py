@@ -9,9 +9,10 @@ publication is audited again, until the audit passes:
 
 - a refused item's *share* of unfavourable answers, at the closest unit at or above the pinned
   atom that publishes one (a share is what ties atoms together), or
-- the item's *mean* at the pinned unit, and the area index built on it there,
+- the item's *mean* at the pinned unit or at another unit under that share, and the area index
+  built on it there,
 
-whichever leaves the audit refusing less (the share on a tie).
+whichever leaves the audit refusing least (a mean on a tie: the alerts read shares).
 
 Each held-back figure is marked (``held_back``) so that outputs can say why it is missing. A
 pinned *participation* count cannot be held back without changing the groups the answers are
@@ -70,8 +71,9 @@ def hold_back_with(
     constructs: Mapping[str, str],
 ) -> HeldBack:
     """Hold back, one figure at a time, what ``audit`` refuses. Of the figures that could go
-    for the first refusal (the share that ties the pinned atom to others, or its own mean), the
-    one after which the audit refuses least goes; ties go to the share. Deterministic: the same
+    for the first refusal (the share that ties the pinned atom to others, its own mean, or the
+    mean of another atom under that share), the
+    one after which the audit refuses least goes; ties go to a mean. Deterministic: the same
     publication is always held back the same way, so a recomputation publishes the same."""
     current = copy.deepcopy({unit: dict(figure) for unit, figure in figures.items()})
     count = 0
@@ -83,16 +85,44 @@ def hold_back_with(
                 "the pinning audit refused a participation count, which cannot be held back"
             )
         options = []
-        for what in ("share", "mean"):
+        for what, unit in _candidates(current, parent, pin):
             trial = copy.deepcopy(current)
-            if _hold_one(trial, parent, pin, constructs, what):
+            if _hold_one(trial, parent, Pin(unit, pin.measure, pin.why), constructs, what):
                 left = audit(trial)
-                options.append((len(left), what, trial, left))
+                options.append((len(left), what != "mean", unit, trial, left))
         if not options:
             raise HoldBackError("the pinning audit refused a figure that is not published")
-        _, _, current, pins = min(options, key=lambda option: (option[0], option[1] != "share"))
+        # The fewest refusals left wins; on a tie a mean goes rather than a share (a share is
+        # what the alerts read: "at least 30 % answered negatively two rounds running"), the
+        # unit with the lowest id first.
+        _, _, _, current, pins = min(options, key=lambda option: option[:3])
         count += 1
     return HeldBack(current, count)
+
+
+def _candidates(
+    figures: Mapping[int, Mapping[str, Any]], parent: Mapping[int, int | None], pin: Pin
+) -> list[tuple[str, int]]:
+    """What could go for a refusal of ``pin``: the share tying the pinned atom to others (at the
+    closest unit at or above it that publishes one), and the mean of the pinned unit and of every
+    unit under that share, each a different atom the share spans."""
+    owner: int | None = pin.unit
+    while owner is not None:
+        entry = figures.get(owner, {}).get("items", {}).get(pin.measure, {})
+        if "unfavourable_share" in entry:
+            break
+        owner = parent.get(owner)
+    found = [("share", pin.unit), ("mean", pin.unit)]
+    if owner is not None:
+        for unit in sorted(figures):
+            above: int | None = unit
+            chain: set[int] = set()
+            while above is not None and above not in chain:
+                chain.add(above)
+                above = parent.get(above)
+            if owner in chain and unit != pin.unit:
+                found.append(("mean", unit))
+    return found
 
 
 def _hold_one(
