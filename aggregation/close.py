@@ -22,6 +22,7 @@ from aggregation.statistics import (
     DisclosureAuditError,
     ItemInfo,
     followup_infos,
+    item_constructs,
     item_infos,
     item_scales,
     round_figures,
@@ -169,9 +170,10 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         known=known,
         participation=publication,
     )
-    constructs = {info.key: info.construct for info in infos if info.index_scores is not None}
     try:
-        held = hold_back(tree.parent, members, figures, item_scales(infos), k, known, constructs)
+        held = hold_back(
+            tree.parent, members, figures, item_scales(infos), k, known, item_constructs(infos)
+        )
     except HoldBackError as exc:
         # Never a unit, a measure or a count: why a figure would pin is a fact about answers.
         raise DisclosureAuditError(f"round {round_id}: {exc}; nothing was published") from exc

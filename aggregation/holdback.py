@@ -23,7 +23,7 @@ an error instead. The log says which round and how many figures, never why in te
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +42,6 @@ class HeldBack:
     count: int
 
 
-Audit = Callable[[Mapping[int, Mapping[str, Any]]], list[Pin]]
-
-
 def hold_back(
     parent: Mapping[int, int | None],
     members: Mapping[int, int],
@@ -56,25 +53,15 @@ def hold_back(
 ) -> HeldBack:
     """``figures`` with what the pinning audit refuses held back, audited clean.
 
-    ``constructs`` maps each item to the area whose index is built from its mean."""
+    ``constructs`` maps each item to the area whose index is built from its mean. One figure
+    goes at a time: of those that could go for the first refusal (the share that ties the
+    pinned atom to others, its own mean, or the mean of another atom under that share), the one
+    after which the audit refuses least; ties go to a mean. Deterministic: the same publication
+    is always held back the same way, so a recomputation publishes the same."""
 
     def audit(current: Mapping[int, Mapping[str, Any]]) -> list[Pin]:
         return pinning_audit(parent, members, current, scales, k, known)
 
-    return hold_back_with(audit, parent, figures, constructs)
-
-
-def hold_back_with(
-    audit: Audit,
-    parent: Mapping[int, int | None],
-    figures: Mapping[int, Mapping[str, Any]],
-    constructs: Mapping[str, str],
-) -> HeldBack:
-    """Hold back, one figure at a time, what ``audit`` refuses. Of the figures that could go
-    for the first refusal (the share that ties the pinned atom to others, its own mean, or the
-    mean of another atom under that share), the
-    one after which the audit refuses least goes; ties go to a mean. Deterministic: the same
-    publication is always held back the same way, so a recomputation publishes the same."""
     current = copy.deepcopy({unit: dict(figure) for unit, figure in figures.items()})
     count = 0
     pins = audit(current)
@@ -87,7 +74,7 @@ def hold_back_with(
         options = []
         for what, unit in _candidates(current, parent, pin):
             trial = copy.deepcopy(current)
-            if _hold_one(trial, parent, Pin(unit, pin.measure, pin.why), constructs, what):
+            if _hold_one(trial, parent, pin.measure, unit, constructs, what):
                 left = audit(trial)
                 options.append((len(left), what != "mean", unit, trial, left))
         if not options:
@@ -128,39 +115,39 @@ def _candidates(
 def _hold_one(
     figures: dict[int, dict[str, Any]],
     parent: Mapping[int, int | None],
-    pin: Pin,
+    key: str,
+    unit: int,
     constructs: Mapping[str, str],
     what: str,
 ) -> bool:
-    """Hold back the item's share at the closest unit at or above the pinned atom that
-    publishes one (``what`` = "share"), or its mean at the pinned unit ("mean"), and the area
-    index built on that mean there; False where there is no such figure."""
-    key = pin.measure
+    """Hold back item ``key``'s share at the closest unit at or above ``unit`` that publishes
+    one (``what`` = "share"), or its mean at ``unit`` ("mean") with the area index built on it
+    there; False where there is no such figure."""
 
-    def entry(unit: int | None) -> dict[str, Any] | None:
-        if unit is None or unit not in figures or not figures[unit].get("shown"):
+    def entry(at: int | None) -> dict[str, Any] | None:
+        if at is None or at not in figures or not figures[at].get("shown"):
             return None
-        found = figures[unit].get("items", {}).get(key)
+        found = figures[at].get("items", {}).get(key)
         return found if isinstance(found, dict) else None
 
     if what == "share":
-        unit: int | None = pin.unit
-        while unit is not None:
-            found = entry(unit)
+        at: int | None = unit
+        while at is not None:
+            found = entry(at)
             if found is not None and "unfavourable_share" in found:
                 found.pop("unfavourable_share")
                 found.pop("unfavourable_range", None)
                 found["held_back"] = sorted({*found.get("held_back", []), "share"})
                 return True
-            unit = parent.get(unit)
+            at = parent.get(at)
         return False
-    found = entry(pin.unit)
+    found = entry(unit)
     if found is None or "mean" not in found:
         return False
     found.pop("mean")
     found["held_back"] = sorted({*found.get("held_back", []), "mean"})
     construct = constructs.get(key)
-    figure = figures[pin.unit]
+    figure = figures[unit]
     if construct and construct in figure.get("constructs", {}):
         figure["constructs"].pop(construct)
         figure["constructs_held_back"] = sorted(

@@ -22,8 +22,8 @@ from sqlmodel import col, select
 
 from aggregation.disclosure import Tree, audit
 from aggregation.holdback import HoldBackError, hold_back
-from aggregation.pinning import ItemScale, pinning_audit
-from aggregation.statistics import followup_infos, item_infos, item_scales
+from aggregation.pinning import ItemScale
+from aggregation.statistics import followup_infos, item_constructs, item_infos, item_scales
 from survey.actions import followup_key, list_actions
 from survey.enrolment import subtree_ids
 from survey.questions import load_version_by_id, parse_items
@@ -126,6 +126,9 @@ class UnitReport:
     change_spread: float = DEFAULT_CHANGE_SPREAD
     #: (round, unit) -> figures: everything this report shows, for the audit.
     published: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    #: (round, unit) -> figures of every unit of the report's rounds, as the pinning audit lets
+    #: them leave (what it refuses held back): the one source for everything built from them.
+    audited: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     #: Actions of the unit and its sub-units, open ones first.
     actions: list[ActionRow] = field(default_factory=list)
 
@@ -271,11 +274,12 @@ def build_report(
         change_spread=change_spread,
     )
     shown_units = {unit_id, org.id, *([parent.id] if parent else [])}
+    report.audited = figures
     report.published = {
         key: value for key, value in figures.items() if key[1] in shown_units and value.get("shown")
     }
     report.alerts = evaluate_alerts(report, [figures.get((r.round_id, unit_id), {}) for r in refs])
-    report.actions = _actions(db, unit_id, {r.round_id for r in refs}, report.published)
+    report.actions = _actions(db, unit_id, figures, {r.round_id for r in refs}, report.published)
     audit_report(db, report)
     return report
 
@@ -283,11 +287,12 @@ def build_report(
 def _actions(
     db: Database,
     unit_id: int,
+    audited: Mapping[tuple[int, int], dict[str, Any]],
     reported: set[int],
     published: dict[tuple[int, int], dict[str, Any]],
 ) -> list[ActionRow]:
     """The unit's and its sub-units' actions; a follow-up answer is shown from its round's
-    stored figures for the action's unit, and only when that round is one the report covers,
+    audited figures for the action's unit, and only when that round is one the report covers,
     so that the report's audit judges it with the rest (it is added to ``published``)."""
     with db.session() as session:
         scope = subtree_ids(session, unit_id)
@@ -298,19 +303,13 @@ def _actions(
             r.id: r
             for r in session.exec(select(SurveyRound).where(col(SurveyRound.id).in_(round_ids)))
         }
-        stored = {
-            (row.round_id, row.unit_id): row.figures
-            for row in session.exec(
-                select(RoundStatistic).where(col(RoundStatistic.round_id).in_(round_ids))
-            )
-        }
     rows = []
     for view in views:
         action = view.action
         followup = None
         survey_round = rounds.get(action.followup_round_id or 0)
         if survey_round is not None:
-            unit_figure = stored.get((survey_round.id, action.unit_id))
+            unit_figure = audited.get((survey_round.id, action.unit_id))
             figure = None
             if unit_figure is not None and unit_figure.get("shown") and survey_round.id in reported:
                 figure = unit_figure.get("items", {}).get(followup_key(action.id))
@@ -376,7 +375,7 @@ def _audited_rounds(
             item_scales(infos),
             survey_round.min_group_size,
             survey_round.known_others,
-            {info.key: info.construct for info in infos if info.index_scores is not None},
+            item_constructs(infos),
         )
         if audited is None:
             withheld.add(round_id)
@@ -420,15 +419,12 @@ def _audited(
     ).hexdigest()
     if digest not in _VERDICTS:
         outcome: dict[int, Mapping[str, Any]] | None
-        if not pinning_audit(parents, members, figures, scales, k, known):
-            outcome = figures
-        else:
-            try:
-                outcome = dict(
-                    hold_back(parents, members, figures, scales, k, known, constructs).figures
-                )
-            except HoldBackError:
-                outcome = None
+        try:
+            outcome = dict(
+                hold_back(parents, members, figures, scales, k, known, constructs).figures
+            )
+        except HoldBackError:
+            outcome = None
         if len(_VERDICTS) >= _VERDICTS_KEPT:
             _VERDICTS.clear()
         _VERDICTS[digest] = outcome
@@ -614,15 +610,12 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
             before[construct] = asked[-1]
     wanted = {latest.round_id, *(r.round_id for r in (*asked_in.values(), *before.values()))}
     with db.session() as session:
-        found = session.exec(
-            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                col(RoundStatistic.round_id).in_(wanted)
-            )
-        ).all()
         names = dict(session.exec(select(Unit.id, Unit.name)).all())
+    # The audited figures, never the stored ones: what the report's audit held back stays back.
     by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
-    for round_id, unit, figure in found:
-        by_round.setdefault(round_id, {})[unit] = figure
+    for (round_id, unit), figure in report.audited.items():
+        if round_id in wanted:
+            by_round.setdefault(round_id, {})[unit] = figure
     figures = by_round.get(latest.round_id, {})
     kids = Tree({unit: figure.get("parent") for unit, figure in figures.items()}).children()
     rows: list[tuple[int, str]] = []

@@ -107,6 +107,11 @@ def followup_infos(locked: Sequence[LockedItem]) -> list[ItemInfo]:
     return infos
 
 
+def item_constructs(infos: Sequence[ItemInfo]) -> dict[str, str]:
+    """Item -> the area whose index is built from its mean (items that feed an index only)."""
+    return {info.key: info.construct for info in infos if info.index_scores is not None}
+
+
 def item_scales(infos: Sequence[ItemInfo]) -> list[ItemScale]:
     """The items as the pinning audit sees them: index scores and unfavourable answers."""
     return [
