@@ -272,3 +272,20 @@ def test_case_4_a_close_keeps_the_round_and_logs_no_group_fact(db, keys, setting
         "round is published"
     ]
     assert not any("same answer" in m or "refused the publication" in m for m in messages)
+    # A round stored before holding back existed (the figure still in the database): every
+    # output of a report holds it back too, the sub-units heatmap included, which used to read
+    # the stored figures a second time.
+    from aggregation.report import build_report, unit_heatmap_data
+
+    with db.session() as session:
+        row = session.get(RoundStatistic, (round_id, team.id))
+        assert row is not None
+        unheld = dict(row.figures["items"])
+        unheld["stress"] = {"n": 5, "lineage": unheld["stress"]["lineage"], "mean": [75.0, 75.0]}
+        constructs = {**row.figures["constructs"], "stress": {"n": 5, "index": 75.0}}
+        row.figures = {**row.figures, "items": unheld, "constructs": constructs}
+    report = build_report(db, enhet.id)
+    assert report.audited[(round_id, team.id)]["items"]["stress"]["held_back"] == ["mean"]
+    heat = unit_heatmap_data(db, report)
+    team_row = next(name for name in heat if name.strip().startswith("Team ("))
+    assert heat[team_row]["stress"] is None
