@@ -36,8 +36,8 @@ from bot.checkin import CheckinState
 from bot.fake_api import FakeBotApi, serve_in_subprocess
 from bot.sender import deliver
 from bot.settings import BotSettings
+from survey.claims import Kind
 from survey.crypto import KeyPaths, KeyRing, generate_keys
-from survey.deliveries import Kind
 from survey.enrolment import create_unit
 from survey.intake import SubmissionIntake
 from survey.questions import import_question_set, load_question_set_file, load_version

@@ -30,6 +30,7 @@ from telegram.ext import (
 from bot import admins, managers, workers
 from bot.checkin import CheckinState
 from bot.context import Pressed, Services, language_of, member_of, services_of
+from bot.fencing import FencingRateLimiter
 from bot.prompts import answer_prompt
 from bot.settings import BotSettings
 from survey.i18n import Texts
@@ -61,8 +62,10 @@ def build_application(
         .base_url(bot_settings.bot_api_url)
         .base_file_url(bot_settings.bot_file_url)
     )
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    # The scheduler's sends prove the lead after any wait in the rate limiter (bot.fencing).
+    builder = builder.rate_limiter(
+        FencingRateLimiter(AIORateLimiter(max_retries=3) if rate_limit else None)
+    )
     if connection_pool_size is not None:
         builder = builder.connection_pool_size(connection_pool_size)
     builder = builder.post_shutdown(_release_leadership)

@@ -39,8 +39,8 @@ from bot.access import (
     unit_argument,
 )
 from bot.context import Pressed, chat_of, member_of, services_of, signed, user_of
+from bot.one_message import send_text
 from bot.prompts import Prompt, await_answer, cancel, on_answer
-from bot.sender import send_text
 from survey.actions import (
     ActionError,
     add_comment,

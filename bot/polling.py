@@ -20,7 +20,7 @@ from telegram import Update
 from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application
 
-from bot.sender import seconds_of
+from bot.one_message import seconds_of
 
 log = logging.getLogger(__name__)
 

@@ -10,20 +10,24 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, ContextTypes
 
 from aggregation.close import release_with_statistics
-from bot.sender import deliver, deliver_reports, deliver_results, send_text
-from survey.actions import mark_overdue_reminded, overdue_reminders, record_overdue_reminder
-from survey.deliveries import Kind, recipients_of
+from bot.outbox import outbox_of
+from bot.sender import Send, broadcast, deliver, deliver_reports, deliver_results
+from survey.actions import mark_overdue_reminded, overdue_reminders
+from survey.claims import Claim, Kind, reopen_unconfirmed
+from survey.deliveries import recipients_of
 from survey.i18n import Texts
 from survey.lifecycle import mark_reminded, tick
 from survey.storage import Database
+from survey.storage.engine import DatabaseUnavailableError
 from survey.storage.leader import LeaderLock
 from survey.storage.models import RoundState, RoundStatistic, SurveyRound
-from survey.talk import due_talks, mark_delivered, purge_talks
+from survey.talk import due_talks, purge_talks
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ async def run_tick(application: Application) -> None:
     leader: LeaderLock = application.bot_data.setdefault("leader", LeaderLock(services.db))
     if not await asyncio.to_thread(leader.try_lead):
         return
+    await _take_over(application, leader)
+    await outbox_of(application).settle()
     now = services.clock()
     close = functools.partial(release_with_statistics, chance=services.chance)
     report = await asyncio.to_thread(
@@ -71,8 +77,23 @@ async def run_tick(application: Application) -> None:
         if reminding is None:
             continue
         sent = await deliver(application, reminding, Kind.REMINDER)
-        if not sent.failed:
+        if not sent.failed and not sent.stopped:
             await asyncio.to_thread(mark_reminded, services.db, round_id, now)
+
+
+async def _take_over(application: Application, leader: LeaderLock) -> None:
+    """Once per won lead: what an earlier leader left unconfirmed and must not be lost (a
+    report, a request to talk) is sent again (survey.claims)."""
+    if application.bot_data.get("taken_over_term") == leader.term:
+        return
+    try:
+        reopened = await asyncio.to_thread(reopen_unconfirmed, application.bot_data["services"].db)
+    except (SQLAlchemyError, DatabaseUnavailableError) as exc:
+        log.warning("cannot take over unconfirmed messages yet: %s", type(exc).__name__)
+        return
+    application.bot_data["taken_over_term"] = leader.term
+    if reopened:
+        log.warning("%d message(s) left unconfirmed by an earlier leader are sent again", reopened)
 
 
 async def follow_up_actions(application: Application, now: datetime) -> None:
@@ -85,7 +106,7 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
         targets = await asyncio.to_thread(
             recipients_of, services.db, services.keys, list(reminder.manager_ids)
         )
-        everyone = True
+        sends: list[Send] = []
         for target in targets:
             t = Texts(target.language)
             text = (
@@ -100,16 +121,12 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
                     )
                 )
             )
-            outcome = await send_text(application, target, text)
-            if outcome in ("sent", "unreachable"):
-                # One record per recipient: a failed send is tried again for that manager
-                # alone on the next tick, and nobody who had it gets it twice.
-                await asyncio.to_thread(
-                    record_overdue_reminder, services.db, reminder.action.id, target.member_id
-                )
-            else:
-                everyone = False
-        if everyone:
+            # One claim per recipient: a failed send is tried again for that manager alone on
+            # the next tick, and nobody who had it gets it twice.
+            claim = Claim(Kind.OVERDUE, reminder.action.id, target.member_id)
+            sends.append((claim, target, [(text, None)]))
+        sent = await broadcast(application, sends)
+        if not sent.failed and not sent.stopped:
             await asyncio.to_thread(mark_overdue_reminded, services.db, reminder.action.id)
     if local.hour < services.settings.talk_delivery_hour:
         return
@@ -139,10 +156,8 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
                 ]
             ]
         )
-        if await send_text(application, due.to, text, keyboard) == "sent":
-            await asyncio.to_thread(
-                mark_delivered, services.db, due.request_id, due.to.member_id, today
-            )
+        claim = Claim(Kind.TALK, due.request_id, due.to.member_id, day=today)
+        await outbox_of(application).send(application, claim, due.to, [(text, keyboard)])
     await asyncio.to_thread(purge_talks, services.db, today)
 
 

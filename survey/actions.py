@@ -247,13 +247,6 @@ def overdue_reminders(db: Database, today: date) -> list[OverdueReminder]:
     return reminders
 
 
-def record_overdue_reminder(db: Database, action_id: int, member_id: int) -> None:
-    """That ``member_id`` has had the reminder of ``action_id`` (once; a repeat is a no-op)."""
-    with db.session() as session:
-        if session.get(ActionReminder, (action_id, member_id)) is None:
-            session.add(ActionReminder(action_id=action_id, member_id=member_id))
-
-
 def mark_overdue_reminded(db: Database, action_id: int) -> None:
     """Every recipient has had the action's reminder: it is not looked at again."""
     with db.session() as session:

@@ -1,19 +1,16 @@
-"""Who still has to get a round's invitation or reminder: the bot's sending is resumable.
+"""Who still has to get a round's message: the bot's sending is resumable.
 
-A record is written right after Telegram accepted a message. After a crash the bot continues
-with everyone not yet recorded; the only message that can go out twice is one accepted by
-Telegram in the instant before the crash (Telegram offers no idempotency key).
+Each message is claimed before it is sent (survey.claims); the bot continues after a crash with
+everyone not yet claimed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from survey.claims import Kind
 from survey.crypto import KeyRing
 from survey.enrolment import member_chat_id
 from survey.lifecycle import recipients
@@ -28,15 +25,6 @@ from survey.storage.models import (
     SurveyRound,
     Unit,
 )
-
-
-class Kind(StrEnum):
-    INVITATION = "invitation"
-    REMINDER = "reminder"
-    #: The report that goes to managers after a round closed.
-    REPORT = "report"
-    #: The results that go to every active worker of the round's units after it closed.
-    RESULTS = "results"
 
 
 @dataclass(frozen=True)
@@ -72,26 +60,6 @@ def pending(db: Database, keys: KeyRing, round_id: int, kind: Kind) -> list[Reci
             ).all()
         )
     return [recipient_of(keys, m) for m in members if m.id not in done]
-
-
-def record(db: Database, round_id: int, member_id: int, kind: Kind) -> None:
-    record_many(db, [(round_id, member_id, kind)])
-
-
-def record_many(db: Database, sent: list[tuple[int, int, Kind]]) -> list[None]:
-    """Record accepted messages in one transaction (the bot's group commit calls this)."""
-    rows = [{"round_id": r, "member_id": m, "kind": k} for r, m, k in sent]
-    try:
-        with db.transaction() as connection:
-            connection.execute(insert(Delivery), rows)
-    except IntegrityError:  # another process recorded some of them first: go one by one
-        for row in rows:
-            try:
-                with db.transaction() as connection:
-                    connection.execute(insert(Delivery), [row])
-            except IntegrityError:
-                pass
-    return [None] * len(sent)
 
 
 def report_recipients(db: Database, keys: KeyRing, round_id: int) -> list[Recipient]:

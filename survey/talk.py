@@ -146,14 +146,6 @@ def due_talks(db: Database, keys: KeyRing, today: date) -> list[DueTalk]:
     return found
 
 
-def mark_delivered(db: Database, request_id: int, staff_id: int, today: date) -> None:
-    with db.session() as session:
-        request = session.get(TalkRequest, request_id)
-        if request is not None:
-            request.delivered_on = today
-            request.delivered_to = staff_id
-
-
 def reply_target(db: Database, keys: KeyRing, request_id: int, staff_id: int) -> Recipient:
     """The worker behind a request delivered to ``staff_id``: only its recipient may reply."""
     with db.session() as session:

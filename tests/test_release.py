@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import select
 
+from survey.claims import Claim, Kind, claim_many
 from survey.crypto import SEALED_BYTES, KeysMissingError, rotate_report_key, unseal
 from survey.crypto.sealing import seal_context
-from survey.deliveries import Kind, record, record_many, set_wants_results
+from survey.deliveries import set_wants_results
 from survey.installation import key_paths
 from survey.storage.models import (
     Delivery,
@@ -125,7 +126,7 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:
             answers=_answers(index),
         )
     for member in world.members[9:]:  # the reminder went to the four who had not answered
-        record(world.db, world.round.id, member.id, Kind.REMINDER)
+        claim_many(world.db, [Claim(Kind.REMINDER, world.round.id, member.id)])
     summary = release_round(world.db, world.keys, world.round.id)
     assert summary.respondents == 9
     # Neither team (7 and 6 members, below k + J + 2 = 8) can be shown: only the whole
@@ -358,11 +359,11 @@ def test_row_headers_do_not_say_who_got_the_reminder(make_world) -> None:
     order_before = sorted(_row_headers(world), key=lambda m: _place(_row_headers(world)[m]))
     everyone = {m.id for m in world.members}
     # The invitation: one transaction for all (the bot records a batch together).
-    record_many(world.db, [(world.round.id, m.id, Kind.INVITATION) for m in world.members])
+    claim_many(world.db, [Claim(Kind.INVITATION, world.round.id, m.id) for m in world.members])
     answering = world.members[:11]
     _submit_in_order(world, answering)
     for member in world.members[11:]:  # the reminder, to those who had not answered
-        record(world.db, world.round.id, member.id, Kind.REMINDER)
+        claim_many(world.db, [Claim(Kind.REMINDER, world.round.id, member.id)])
     answered = {m.id for m in answering}
     if world.db.dialect == "postgresql":
         # The attack works before the close: xmax tells the two groups apart.
@@ -374,9 +375,9 @@ def test_row_headers_do_not_say_who_got_the_reminder(make_world) -> None:
     assert [m for m in order_after if m in everyone] == [m for m in order_before if m in everyone]
     # Results go to everyone who wants them (answered or not): still nothing to tell apart.
     opted_out = {world.members[0].id, world.members[15].id}  # one answered, one did not
-    record_many(
+    claim_many(
         world.db,
-        [(world.round.id, m, Kind.RESULTS) for m in sorted(everyone - opted_out)],
+        [Claim(Kind.RESULTS, world.round.id, m) for m in sorted(everyone - opted_out)],
     )
     assert _separates(_row_headers(world), answered, everyone - answered) == []
 

@@ -4,14 +4,17 @@ there the process always leads.
 
 Holding the connection object is no proof of holding the lock: the connection may have been
 cut, or PostgreSQL restarted, and another process may lead by now. So leadership is re-checked
-against the server (``holds``) before every message the leader sends (fencing), and a process
-that cannot prove it still leads stops sending until it has won the lock again.
+against the server (``holds``) immediately before every request the scheduler makes to
+Telegram (bot.fencing), and a process that cannot prove it still leads stops sending until it
+has won the lock again. Each win starts a new ``term``: the new leader then takes over what an
+earlier one left unconfirmed (survey.claims.reopen_unconfirmed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,10 +38,15 @@ class LeaderLock:
         self._db = db
         self._key = key
         self._connection: Connection | None = None
+        # The lock's connection is asked from several sends at once (worker threads).
+        self._guard = threading.Lock()
+        #: How many times this process has won the lead (0: never yet).
+        self.term = 0
 
     def try_lead(self) -> bool:
         """True if this process leads (now, or still, as the server confirms); never blocks."""
         if self._db.dialect != "postgresql":
+            self.term = self.term or 1
             return True
         if self._connection is not None and self.holds():
             return True
@@ -50,7 +58,9 @@ class LeaderLock:
         try:
             got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})
             if got.scalar():
-                self._connection = connection
+                with self._guard:
+                    self._connection = connection
+                self.term += 1
                 return True
         except SQLAlchemyError as exc:
             log.warning("cannot take the scheduler lock: %s", type(exc).__name__)
@@ -67,29 +77,32 @@ class LeaderLock:
         connection; a lost connection means leadership is lost."""
         if self._db.dialect != "postgresql":
             return True
-        if self._connection is None:
+        with self._guard:
+            if self._connection is None:
+                return False
+            try:
+                held = self._connection.execute(
+                    _HELD, {"high": self._key >> 32, "low": self._key & 0xFFFF_FFFF}
+                ).scalar()
+            except SQLAlchemyError:
+                held = 0
+            if held:
+                return True
+            log.warning("scheduler lock lost; no more sends until it is won again")
+            self._drop()
             return False
-        try:
-            held = self._connection.execute(
-                _HELD, {"high": self._key >> 32, "low": self._key & 0xFFFF_FFFF}
-            ).scalar()
-        except SQLAlchemyError:
-            held = 0
-        if held:
-            return True
-        log.warning("scheduler lock lost; no more sends until it is won again")
-        self._drop()
-        return False
 
     def release(self) -> None:
         """Let go of the lock, whatever state the database is in (clean shutdown)."""
-        if self._connection is None:
-            return
-        with contextlib.suppress(SQLAlchemyError):  # a lost connection has let go already
-            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        self._drop()
+        with self._guard:
+            if self._connection is None:
+                return
+            with contextlib.suppress(SQLAlchemyError):  # a lost connection has let go already
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            self._drop()
 
     def _drop(self) -> None:
+        """Forget the lock's connection (the caller holds ``_guard``)."""
         connection, self._connection = self._connection, None
         if connection is not None:
             try:

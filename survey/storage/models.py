@@ -320,9 +320,10 @@ class RoundStatistic(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """That the bot sent a member a round's invitation or reminder: makes sending resumable
-    and idempotent. Deleted when the round closes, since reminder records would otherwise keep
-    who had not answered (P2)."""
+    """That the bot sends or sent a member a round's message (survey.claims): written before
+    the send, so sending is resumable and no two processes send the same. Invitation and
+    reminder rows are deleted when the round closes, since they would otherwise keep who had not
+    answered (P2)."""
 
     round_id: int = Field(
         sa_column=Column(
@@ -333,6 +334,11 @@ class Delivery(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     )
     kind: str = Field(sa_column=Column(String(16), primary_key=True))
+    #: False while a message that must not be lost (a report) is on its way: after a crash,
+    #: the next leader sends it again (survey.claims.AT_LEAST_ONCE).
+    confirmed: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
 
 
 class Action(SQLModel, table=True):
@@ -462,4 +468,8 @@ class TalkRequest(SQLModel, table=True):
     delivered_to: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL")),
+    )
+    #: False while the delivery is on its way: after a crash it is sent again (survey.claims).
+    delivery_confirmed: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
     )

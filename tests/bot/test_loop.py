@@ -328,6 +328,7 @@ async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_a
         "requested_on",
         "delivered_on",
         "delivered_to",
+        "delivery_confirmed",  # whether a delivery on its way was seen accepted
     }
     assert b"Test" not in request.name_sealed  # the name is encrypted
 
@@ -405,9 +406,9 @@ async def test_an_overdue_reminder_reaches_each_manager_once_whatever_fails(
     """A unit with two managers (the one who recorded the action has left): Telegram answers
     502 for the first; the next tick reminds that manager alone, and nobody gets it twice (one
     flag for both used to leave the first without a reminder)."""
-    import bot.sender as sender_module
+    import bot.one_message as one_message
 
-    monkeypatch.setattr(sender_module, "NETWORK_RETRIES", 0)  # fail at once, not after backoff
+    monkeypatch.setattr(one_message, "NETWORK_RETRIES", 0)  # fail at once, not after backoff
     second = 7_700_000_001
     enrol_member(
         db,

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import bot.sender as sender_module
+import bot.outbox as outbox_module
 from bot.fake_api import FakeBotApi
+from bot.one_message import NETWORK_RETRIES
 from bot.scheduler import run_tick
 from bot.sender import deliver
-from survey.deliveries import Kind
+from survey.claims import Kind
 from survey.enrolment import enrol_member
 from survey.storage.leader import LeaderLock
 from survey.storage.models import Member, MemberStatus, SurveyRound
@@ -65,24 +66,25 @@ class Crash(Exception):
 async def test_a_crash_mid_broadcast_resumes_without_doubles_or_gaps(
     app_and_api, db, org, members, monkeypatch
 ) -> None:
+    """The process dies as it is about to claim the fourth message: three were claimed and
+    sent, the restart sends the other three."""
     application, api = app_and_api
-    original = sender_module.record_many
+    original = outbox_module.claim_many
     calls = []
 
-    def crash_after_three(database, sent):
-        result = original(database, sent)
-        calls.append(sent)
-        if len(calls) == 3:
+    def crash_at_the_fourth(database, claims):
+        calls.append(claims)
+        if len(calls) == 4:
             raise Crash("the process died")
-        return result
+        return original(database, claims)
 
-    monkeypatch.setattr(sender_module, "record_many", crash_after_three)
+    monkeypatch.setattr(outbox_module, "claim_many", crash_at_the_fourth)
     with pytest.raises(ExceptionGroup) as caught:
         await deliver(application, _round(db, org), Kind.INVITATION, concurrency=1)
     assert caught.group_contains(Crash)
     assert sum(len(api.texts(u)) for u in USERS) == 3
-    monkeypatch.setattr(sender_module, "record_many", original)
-    application.bot_data.pop("delivery_records")  # the restarted process starts afresh
+    monkeypatch.setattr(outbox_module, "claim_many", original)
+    application.bot_data.pop("outbox")  # the restarted process starts afresh
     report = await deliver(application, _round(db, org), Kind.INVITATION)  # the restart
     assert report.sent == 3
     assert [len(api.texts(u)) for u in USERS] == [1] * 6
@@ -110,7 +112,7 @@ async def test_telegram_down_is_retried_a_few_times_then_left_for_the_next_tick(
     api.fail("sendMessage", 502, "Bad Gateway", times=100)
     report = await deliver(application, _round(db, org), Kind.INVITATION, backoff=0.001)
     assert (report.sent, report.failed) == (0, 6)
-    assert api.count("sendMessage") == 6 * (sender_module.NETWORK_RETRIES + 1)
+    assert api.count("sendMessage") == 6 * (NETWORK_RETRIES + 1)
     api._failures.clear()
     assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == 6
 
@@ -157,7 +159,7 @@ def test_only_sends_that_provably_did_not_arrive_are_repeated() -> None:
     import httpx
     from telegram.error import NetworkError, TimedOut
 
-    from bot.sender import may_have_arrived
+    from bot.one_message import may_have_arrived
 
     def caused(error: NetworkError, cause: BaseException) -> NetworkError:
         error.__cause__ = cause

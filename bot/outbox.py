@@ -1,0 +1,134 @@
+"""The scheduler's one way to send: claim, then send under the fence, then confirm or release.
+
+survey.claims says what a claim means; this is the order of steps around each message:
+
+1. The claim is written (group commit: sends that start together share one transaction). If
+   it cannot be written (a full disk, a database that is down), the message is not sent.
+2. The message goes under the fence (bot.fencing): only while this process still leads.
+3. Accepted: an at-least-once claim is confirmed. Provably not delivered (refused, never
+   left, not leading): the claim is released so that the next tick tries again.
+
+A confirmation or release that cannot be written is kept and written on the next tick
+(``settle``), so one failed write never turns into a duplicate or a loss while the process
+lives, and never stops the rest of a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import InlineKeyboardMarkup
+from telegram.ext import Application
+
+from bot.fencing import fenced_by
+from bot.one_message import Outcome, send_text
+from survey.claims import AT_LEAST_ONCE, Claim, claim_many, confirm_many, release_many
+from survey.deliveries import Recipient
+from survey.group_commit import GroupCommit
+from survey.storage import Database, DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+Part = tuple[str, InlineKeyboardMarkup | None]
+#: What a write to a database that is down or full raises.
+WRITE_ERRORS = (SQLAlchemyError, DatabaseUnavailableError)
+
+
+class Outbox:
+    """One per application (``outbox_of``): its group commits belong to the event loop."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._claims: GroupCommit[Claim, bool] = GroupCommit(lambda c: claim_many(db, c))
+        self._confirms: GroupCommit[Claim, None] = GroupCommit(lambda c: confirm_many(db, c))
+        self._to_confirm: set[Claim] = set()
+        self._to_release: set[Claim] = set()
+        self._unwritable = False
+
+    async def send(
+        self,
+        application: Application,
+        claim: Claim,
+        target: Recipient,
+        parts: Sequence[Part],
+        backoff: float = 1.0,
+    ) -> Outcome:
+        """Send ``parts`` (one message each) to ``target`` once, as ``claim``: "sent",
+        "claimed" (someone else has it), "unreachable", "not leading" or "failed"."""
+        try:
+            won = await self._claims.put(claim)
+        except WRITE_ERRORS as exc:
+            self._cannot_write(exc)
+            return "failed"
+        self._written()
+        if not won:
+            return "claimed"
+        outcome: Outcome = "sent"
+        with fenced_by(application.bot_data.get("leader")):
+            for text, keyboard in parts:
+                outcome = await send_text(application, target, text, keyboard, backoff)
+                if outcome != "sent":
+                    break
+        if outcome == "sent" and claim.kind in AT_LEAST_ONCE:
+            await self._confirm(claim)
+        elif outcome in ("failed", "not leading"):
+            await self._release(claim)
+        return outcome
+
+    async def settle(self) -> None:
+        """Write what an earlier tick could not (confirmations, releases)."""
+        if self._to_confirm:
+            claims = sorted(self._to_confirm, key=repr)
+            try:
+                await asyncio.to_thread(confirm_many, self._db, claims)
+            except WRITE_ERRORS as exc:
+                self._cannot_write(exc)
+            else:
+                self._to_confirm.difference_update(claims)
+        if self._to_release:
+            claims = sorted(self._to_release, key=repr)
+            try:
+                await asyncio.to_thread(release_many, self._db, claims)
+            except WRITE_ERRORS as exc:
+                self._cannot_write(exc)
+            else:
+                self._to_release.difference_update(claims)
+
+    async def _confirm(self, claim: Claim) -> None:
+        try:
+            await self._confirms.put(claim)
+        except WRITE_ERRORS as exc:
+            self._cannot_write(exc)
+            self._to_confirm.add(claim)
+
+    async def _release(self, claim: Claim) -> None:
+        try:
+            await asyncio.to_thread(release_many, self._db, [claim])
+        except WRITE_ERRORS as exc:
+            self._cannot_write(exc)
+            self._to_release.add(claim)
+
+    def _cannot_write(self, exc: BaseException) -> None:
+        """One line when writing starts to fail, not one per message."""
+        if not self._unwritable:
+            self._unwritable = True
+            log.warning(
+                "cannot record messages (%s): nothing more is sent until records can be written",
+                type(exc).__name__,
+            )
+
+    def _written(self) -> None:
+        if self._unwritable:
+            self._unwritable = False
+            log.warning("messages can be recorded again; sending resumes")
+
+
+def outbox_of(application: Application) -> Outbox:
+    outbox = application.bot_data.get("outbox")
+    if outbox is None:
+        outbox = Outbox(application.bot_data["services"].db)
+        application.bot_data["outbox"] = outbox
+    return outbox
