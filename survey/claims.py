@@ -75,7 +75,11 @@ def claim_many(db: Database, claims: list[Claim]) -> list[bool]:
     where it was claimed already (by another process, or an earlier send)."""
     with db.transaction() as connection:
         won = _claim(connection, claims)
-    return [claim in won for claim in claims]
+    given: list[bool] = []
+    for claim in claims:  # the same claim twice in one batch: the first caller has it
+        given.append(claim in won)
+        won.discard(claim)
+    return given
 
 
 def confirm_many(db: Database, claims: list[Claim]) -> list[None]:

@@ -12,9 +12,11 @@ never to whom or with what.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -119,6 +121,80 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class ResilientFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that a full disk or a lost permission cannot turn into noise.
+
+    The standard handler prints a traceback to stderr for every line it cannot write (60 of
+    them in a 25-second disk-full); the bot has no use for them and an operator reads past
+    them. This one says once on stderr that the log cannot be written, drops lines meanwhile,
+    and, once writing works again, says in the log itself how many were lost.
+    """
+
+    def __init__(self, file: Path, max_bytes: int, backups: int) -> None:
+        super().__init__(
+            file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+        )
+        #: Lines dropped since writing last failed (0: the log is being written).
+        self.dropped = 0
+        self._failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.dropped:
+            self._end_partial_line()
+            notice = logging.LogRecord(
+                "survey.logs",
+                logging.WARNING,
+                __file__,
+                0,
+                "%d log line(s) were lost while the log file could not be written",
+                (self.dropped,),
+                None,
+            )
+            if not self._written(notice):
+                self.dropped += 1
+                return
+            self.dropped = 0
+        if not self._written(record):
+            self.dropped += 1
+
+    def _end_partial_line(self) -> None:
+        """A write cut off by a full disk can leave half a line: the next starts on its own."""
+        with contextlib.suppress(OSError), open(self.baseFilename, "rb+") as log_file:
+            if log_file.seek(0, os.SEEK_END) == 0:
+                return
+            log_file.seek(-1, os.SEEK_END)
+            if log_file.read(1) != b"\n":
+                log_file.write(b"\n")
+
+    def _written(self, record: logging.LogRecord) -> bool:
+        """Write (the base class reports a failure through ``handleError``), then flush."""
+        self._failed = False
+        super().emit(record)
+        return not self._failed
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)  # a bug in a format string: the standard report
+            return
+        self._failed = True
+        if not self.dropped:
+            reason = error.strerror or type(error).__name__
+            with contextlib.suppress(OSError):  # stderr may be just as unwritable
+                print(
+                    f"pulse: cannot write the log file {self.baseFilename} ({reason}); "
+                    "log lines are dropped until it can be written again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        # Drop the stream whose buffer holds the failed line, so it is not written twice;
+        # the next line opens the file again (delay=True).
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["text", "json"] = "text",
@@ -132,9 +208,7 @@ def configure_logging(
     redact_at_the_source()
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
+        handler: logging.Handler = ResilientFileHandler(file, max_bytes, backups)
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactionFilter())

@@ -38,6 +38,7 @@ from tests.private_postgres import (
     create_cluster,
     remove_cluster,
 )
+from tests.small_filesystem import SmallFilesystem, mounted
 
 POSTGRES_URL = os.environ.get(
     "PULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -229,3 +230,13 @@ def make_world(db: Database, keys: KeyRing, settings: SurveySettings):
         return World(db, keys, settings, root, teams, members, telegram_ids, survey_round)
 
     return build
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[SmallFilesystem]:
+    """A 6 MB filesystem to fill (tests/small_filesystem.py); skipped where mounting is
+    impossible (not root, or a container without the right)."""
+    with mounted(tmp_path / "small") as filesystem:
+        if isinstance(filesystem, str):
+            pytest.skip(filesystem)
+        yield filesystem
