@@ -24,10 +24,12 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot import admins, managers, workers
+from bot.acknowledge import start_of_update, was_stored
 from bot.checkin import CheckinState
 from bot.context import Pressed, Services, language_of, member_of, services_of
 from bot.fencing import FencingRateLimiter
@@ -75,6 +77,7 @@ def build_application(
     application = builder.build()
     application.bot_data["services"] = services
     private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, start_of_update), group=-100)
     application.add_handler(MessageHandler(~private, refuse_group), group=-1)
     workers.add_worker_handlers(application)
     managers.add_reader_handlers(application)
@@ -171,9 +174,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     default = services_of(context).settings.language
     t = Texts(language_of(update, None, default))
-    sorry = t._(
-        "Something went wrong on our side and nothing was saved. Please try again in a moment."
-    )
+    if was_stored():  # the change is kept: saying otherwise would make them do it twice
+        sorry = t._(
+            "Saved – but something went wrong on our side afterwards. There is no need to do it "
+            "again."
+        )
+    else:
+        sorry = t._(
+            "Something went wrong on our side and nothing was saved. Please try again in a "
+            "moment."
+        )
     with contextlib.suppress(TelegramError):
         if update.callback_query is not None:
             await update.callback_query.answer(sorry, show_alert=True)

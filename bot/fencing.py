@@ -1,4 +1,4 @@
-"""Fencing where the message leaves: the scheduler's sends prove the lead just before the request.
+"""The last step before a request to Telegram: prove the lead, then claim the message.
 
 A leader can lose its lock at any moment (its connection cut, PostgreSQL restarted, the process
 frozen and resumed while another took over). Checking the lock before a send is not enough: the
@@ -8,12 +8,17 @@ it makes; a deposed leader sends at most the requests already on the wire.
 
 Only what the scheduler sends on its own is fenced (``fenced_by``): a reply to a person's own
 press or message goes out from whichever process received it.
+
+The message's claim (survey.claims) is written in the same last step (``claimed_by``), after the
+lead is proven and right before the request: a process killed at any moment leaves at most the
+claims of the requests it had on the wire without their message, not those of every send that
+was waiting in the rate limiter.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -40,7 +45,20 @@ class NotLeading(TelegramError):
         super().__init__("not the leader any more: the request was not sent")
 
 
+class NotClaimed(TelegramError):
+    """The request was not made: the message is someone else's to send, or its claim could not
+    be written (``recorded`` False)."""
+
+    def __init__(self, recorded: bool) -> None:
+        super().__init__("the message was not claimed: the request was not sent")
+        self.recorded = recorded
+
+
+#: Writes the message's claim; raises NotClaimed when the message must not go.
+Claimer = Callable[[], Awaitable[None]]
+
 _FENCE: ContextVar[Lead | None] = ContextVar("fence", default=None)
+_CLAIM: ContextVar[Claimer | None] = ContextVar("claim", default=None)
 
 
 @contextmanager
@@ -51,6 +69,16 @@ def fenced_by(lead: Lead | None) -> Iterator[None]:
         yield
     finally:
         _FENCE.reset(token)
+
+
+@contextmanager
+def claimed_by(claimer: Claimer | None) -> Iterator[None]:
+    """Requests made in this block first run ``claimer`` (after the fence)."""
+    token = _CLAIM.set(claimer)
+    try:
+        yield
+    finally:
+        _CLAIM.reset(token)
 
 
 class FencingRateLimiter(BaseRateLimiter[int]):
@@ -82,6 +110,9 @@ class FencingRateLimiter(BaseRateLimiter[int]):
             lead = _FENCE.get()
             if lead is not None and not await asyncio.to_thread(lead.holds):
                 raise NotLeading()
+            claimer = _CLAIM.get()
+            if claimer is not None:
+                await claimer()
             return await callback(*call_args, **call_kwargs)
 
         if self._inner is None:

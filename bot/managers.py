@@ -38,6 +38,7 @@ from bot.access import (
     staff_member,
     unit_argument,
 )
+from bot.acknowledge import answer_press, replace, say, stored
 from bot.context import Pressed, chat_of, member_of, services_of, signed, user_of
 from bot.one_message import send_text
 from bot.prompts import Prompt, await_answer, cancel, on_answer
@@ -510,8 +511,11 @@ async def _record(
     except ActionError as exc:
         await chat.send_message(exc.problem.in_language(t))
         return
+    stored()
     await cancel(context, user_id)
-    await chat.send_message(
+    await say(
+        context.bot,
+        chat.id,
         html.escape(
             t._("Recorded: “{title}”, owner {owner}, due {date}.").format(
                 title=action.title, owner=action.owner, date=t.date(action.due_on)
@@ -524,7 +528,7 @@ async def _record(
                 "/actions: the unit's next check-in then asks whether it made a difference."
             )
         ),
-        parse_mode=ParseMode.HTML,
+        ParseMode.HTML,
     )
 
 
@@ -555,7 +559,8 @@ async def _set_status(
     except ActionError as exc:
         await query.answer(exc.problem.in_language(t), show_alert=True)
         return
-    await query.answer(t._("Saved."))
+    stored()
+    await answer_press(query, t._("Saved."))
     text = (
         "<b>"
         + html.escape(action.title)
@@ -566,7 +571,7 @@ async def _set_status(
         text += "\n" + html.escape(
             t._("The unit's next check-in asks whether it made a difference.")
         )
-    await edit(query, text, None)
+    await replace(query, text)
 
 
 async def _start_comment(
@@ -608,8 +613,9 @@ async def _comment_written(
     except ActionError as exc:
         await chat_of(update).send_message(exc.problem.in_language(staff.t))
         return
+    stored()
     await cancel(context, user_of(update).id)
-    await chat_of(update).send_message(staff.t._("Comment saved. /actions shows it."))
+    await say(context.bot, chat_of(update).id, staff.t._("Comment saved. /actions shows it."))
 
 
 async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -648,10 +654,13 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ActionError as exc:
         await chat.send_message(exc.problem.in_language(t))
         return
-    await chat.send_message(
+    stored()
+    await say(
+        context.bot,
+        chat.id,
         t._("Your note goes to the workers of {unit} with the results of {week}.").format(
             unit=built.unit_name, week=t.week(latest.closed_at)
-        )
+        ),
     )
 
 
@@ -715,21 +724,37 @@ async def _reply_written(
         await cancel(context, user_of(update).id)
         await chat_of(update).send_message(exc.problem.in_language(t))
         return
-    await cancel(context, user_of(update).id)
     reader = Texts(target.language)
     heading = reader._("Reply from {name} ({role}) to your request to talk:").format(
         name=user_of(update).full_name, role=reader.role(str(staff.member.role))
     )
+    # The prompt is let go only once the reply has left: a crash before that redelivers the
+    # manager's message after the restart, and the reply goes then (never lost; docs/operations.md).
     outcome = await send_text(
         context.application,
         target,
         "<b>" + html.escape(heading) + "</b>\n" + html.escape(text[:3500]),
     )
+    chat_id = chat_of(update).id
     if outcome == "sent":
-        await chat_of(update).send_message(t._("Your reply was sent."))
+        stored()
+        await cancel(context, user_of(update).id)
+        await say(context.bot, chat_id, t._("Your reply was sent."))
+    elif outcome == "unreachable":
+        await cancel(context, user_of(update).id)
+        await say(
+            context.bot,
+            chat_id,
+            t._("Your reply could not be delivered; they may have left or blocked the bot."),
+        )
     else:
-        await chat_of(update).send_message(
-            t._("Your reply could not be delivered; they may have left or blocked the bot.")
+        await say(
+            context.bot,
+            chat_id,
+            t._(
+                "Your reply could not be delivered just now. Send it again in a moment: I am "
+                "still waiting for it."
+            ),
         )
 
 

@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
-from bot.fencing import NotLeading
+from bot.fencing import NotClaimed, NotLeading
 from survey.deliveries import Recipient
 from survey.enrolment import set_status
 from survey.storage.models import MemberStatus
@@ -49,6 +49,8 @@ async def send_text(
             return "sent"
         except NotLeading:
             return "not leading"
+        except NotClaimed as exc:
+            return "claimed" if exc.recorded else "failed"
         except Forbidden:
             await asyncio.to_thread(
                 set_status, services.db, target.member_id, MemberStatus.UNREACHABLE

@@ -1,12 +1,14 @@
-"""The scheduler's one way to send: claim, then send under the fence, then confirm or release.
+"""The scheduler's one way to send: prove the lead, claim, send, then confirm or release.
 
 survey.claims says what a claim means; this is the order of steps around each message:
 
-1. The claim is written (group commit: sends that start together share one transaction). If
-   it cannot be written (a full disk, a database that is down), the message is not sent.
-2. The message goes under the fence (bot.fencing): only while this process still leads.
+1. After any wait in the rate limiter, the lead is proven and the claim written (bot.fencing;
+   a group commit: claims that come together share one transaction). If this process no longer
+   leads, if the message is someone else's, or if the claim cannot be written (a full disk, a
+   database that is down), the request is not made.
+2. The request goes to Telegram.
 3. Accepted: an at-least-once claim is confirmed. Provably not delivered (refused, never
-   left, not leading): the claim is released so that the next tick tries again.
+   left): the claim is released so that the next tick tries again.
 
 A confirmation or release that cannot be written is kept and written on the next tick
 (``settle``), so one failed write never turns into a duplicate or a loss while the process
@@ -23,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardMarkup
 from telegram.ext import Application
 
-from bot.fencing import fenced_by
+from bot.fencing import NotClaimed, claimed_by, fenced_by
 from bot.one_message import Outcome, send_text
 from survey.claims import AT_LEAST_ONCE, Claim, claim_many, confirm_many, release_many
 from survey.deliveries import Recipient
@@ -58,20 +60,29 @@ class Outbox:
     ) -> Outcome:
         """Send ``parts`` (one message each) to ``target`` once, as ``claim``: "sent",
         "claimed" (someone else has it), "unreachable", "not leading" or "failed"."""
-        try:
-            won = await self._claims.put(claim)
-        except WRITE_ERRORS as exc:
-            self._cannot_write(exc)
-            return "failed"
-        self._written()
-        if not won:
-            return "claimed"
+        won = False
+
+        async def claim_it() -> None:
+            nonlocal won
+            if won:  # a retry of the same request, or the report's next part
+                return
+            try:
+                won = await self._claims.put(claim)
+            except WRITE_ERRORS as exc:
+                self._cannot_write(exc)
+                raise NotClaimed(recorded=False) from exc
+            self._written()
+            if not won:
+                raise NotClaimed(recorded=True)
+
         outcome: Outcome = "sent"
-        with fenced_by(application.bot_data.get("leader")):
+        with fenced_by(application.bot_data.get("leader")), claimed_by(claim_it):
             for text, keyboard in parts:
                 outcome = await send_text(application, target, text, keyboard, backoff)
                 if outcome != "sent":
                     break
+        if not won:
+            return outcome
         if outcome == "sent" and claim.kind in AT_LEAST_ONCE:
             await self._confirm(claim)
         elif outcome in ("failed", "not leading"):

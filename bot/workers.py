@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.access import edit
+from bot.acknowledge import answer_press, replace, stored
 from bot.checkin import CheckinState, Screen, answers_of, step
 from bot.commands import set_staff_commands, staff_commands, worker_commands
 from bot.context import (
@@ -649,20 +650,19 @@ async def _talk_press(
     except TalkError as exc:
         await query.answer(exc.problem.in_language(t), show_alert=True)
         return
-    await query.answer(t._("Saved."))
+    stored()
+    await answer_press(query, t._("Saved."))
     whom = (
         t._("your manager")
         if recipient == TalkRecipient.MANAGER
         else t._("the safety representative")
     )
-    with contextlib.suppress(TelegramError):
-        await edit(
-            query,
-            html.escape(
-                t._(
-                    "Your request goes to {whom} tomorrow morning, with your Telegram name. "
-                    "They can reply to you here."
-                ).format(whom=whom)
-            ),
-            None,
-        )
+    await replace(
+        query,
+        html.escape(
+            t._(
+                "Your request goes to {whom} tomorrow morning, with your Telegram name. "
+                "They can reply to you here."
+            ).format(whom=whom)
+        ),
+    )
