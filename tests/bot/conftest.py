@@ -24,6 +24,7 @@ from survey.questions import import_question_set, load_question_set_file, load_v
 from survey.questions.locked import lock_items
 from survey.rounds import open_round
 from survey.storage.models import Role
+from tests.bot.loop_world import tree  # noqa: F401  # a fixture for the loop's tests
 
 SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
 

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from aggregation.close import close_round
 from bot.scheduler import follow_up_actions, run_tick
 from survey.actions import followup_items, list_actions, record_action
-from survey.enrolment import create_unit, enrol_member
-from survey.questions import import_question_set, load_question_set_file, load_version
+from survey.enrolment import enrol_member
 from survey.questions.locked import LockedItem, lock_items
 from survey.rounds import open_round
 from survey.storage.models import (
@@ -28,102 +24,20 @@ from survey.storage.models import (
     SurveyRound,
     TalkRequest,
 )
-from survey.submissions import submit
-
-SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
-MANAGER_A, SAFETY_A, MANAGER_B, WORKER_B = (
-    7_100_000_001,
-    7_100_000_002,
-    7_100_000_003,
-    7_100_000_004,
+from tests.bot.loop_world import (
+    MANAGER_A,
+    MANAGER_B,
+    SAFETY_A,
+    WORKER_A,
+    WORKER_B,
+    button,
+    record_through_the_bot,
 )
-WORKER_A = 800  # the first of Team A's six workers
-
-
-@pytest.fixture
-def tree(db, keys, settings):
-    """IFO with Team A (eight workers, all answered) and Team B (eight, seven answered); a manager
-    and a safety representative of A, a manager of B; one closed round, one open."""
-    import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
-    row, question_set = load_version(db, "social-work-weekly")
-    root = create_unit(db, "IFO")
-    team_a = create_unit(db, "Team A", parent_id=root.id)
-    team_b = create_unit(db, "Team B", parent_id=root.id)
-    for user, unit, role in (
-        (MANAGER_A, team_a, Role.MANAGER),
-        (SAFETY_A, team_a, Role.SAFETY_REP),
-        (MANAGER_B, team_b, Role.MANAGER),
-        (WORKER_B, team_b, Role.WORKER),
-    ):
-        enrol_member(
-            db, keys, telegram_user_id=user, chat_id=user, unit_id=unit.id, role=role, language="en"
-        )
-    workers = [
-        enrol_member(
-            db, keys, telegram_user_id=800 + i, chat_id=800 + i, unit_id=team_a.id, language="en"
-        )
-        for i in range(8)
-    ] + [
-        enrol_member(db, keys, telegram_user_id=900 + i, chat_id=900 + i, unit_id=team_b.id)
-        for i in range(7)
-    ]
-    now = datetime.now(UTC)
-    items = lock_items([(row.id, question_set)], 0)
-    closed = open_round(
-        db,
-        keys,
-        settings,
-        unit_id=root.id,
-        items=items,
-        opens_at=now - timedelta(days=4),
-        closes_at=now + timedelta(hours=1),
-        question_set_versions=[row.id],
-    )
-    for n, member in enumerate(workers):
-        submit(
-            db,
-            keys,
-            member_id=member.id,
-            round_id=closed.id,
-            answers={i.key: i.options[-1 - n % 2] for i in items},
-        )
-    close_round(db, keys, closed.id, now=now - timedelta(days=2))
-    return {
-        "root": root,
-        "a": team_a,
-        "b": team_b,
-        "round": closed,
-        "row": row,
-        "set": question_set,
-    }
-
-
-def _button(message, label: str) -> str:
-    return next(data for text, data in message.buttons() if text == label)
-
-
-async def _record_through_the_bot(api, title: str = "A mentor for every new social worker"):
-    api.send_text(MANAGER_A, "/report", language="en")
-    await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
-    report = next(m for m in api.messages[MANAGER_A] if m.buttons())
-    api.press(MANAGER_A, report, _button(report, "Record an action"), language="en")
-    await api.wait_for(lambda: "Which area does it answer?" in (api.last(MANAGER_A).text or ""))
-    choose = api.last(MANAGER_A)
-    api.press(MANAGER_A, choose, _button(choose, "Support"), language="en")
-    await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
-    api.send_text(MANAGER_A, title, language="en")
-    await api.wait_for(lambda: "Who owns it?" in (api.last(MANAGER_A).text or ""))
-    api.send_text(MANAGER_A, "Unit manager <Anna>", language="en")
-    await api.wait_for(lambda: "By when?" in (api.last(MANAGER_A).text or ""))
-    due = api.last(MANAGER_A)
-    api.press(MANAGER_A, due, due.buttons()[1][1], language="en")
-    await api.wait_for(lambda: "Recorded:" in (api.last(MANAGER_A).text or ""))
-    return api.last(MANAGER_A).text
 
 
 async def test_a_manager_records_an_action_and_a_safety_rep_comments(bot, tree, db) -> None:
     api = bot
-    confirmation = await _record_through_the_bot(api)
+    confirmation = await record_through_the_bot(api)
     assert "owner Unit manager &lt;Anna&gt;" in confirmation  # the manager's words, escaped
     [view] = list_actions(db)
     assert view.action.construct_key == "support"
@@ -133,7 +47,7 @@ async def test_a_manager_records_an_action_and_a_safety_rep_comments(bot, tree, 
     await api.wait_for(lambda: any("A mentor" in t for t in api.texts(SAFETY_A)))
     listed = next(m for m in api.messages[SAFETY_A] if "A mentor" in (m.text or ""))
     assert [label for label, _ in listed.buttons()] == ["Comment"]  # no status buttons
-    api.press(SAFETY_A, listed, _button(listed, "Comment"), language="en")
+    api.press(SAFETY_A, listed, button(listed, "Comment"), language="en")
     await api.wait_for(lambda: "Write your comment" in (api.last(SAFETY_A).text or ""))
     api.send_text(SAFETY_A, "Good. Take it up at the workplace meeting.", language="en")
     await api.wait_for(lambda: "Comment saved" in (api.last(SAFETY_A).text or ""))
@@ -142,14 +56,14 @@ async def test_a_manager_records_an_action_and_a_safety_rep_comments(bot, tree, 
     await api.wait_for(lambda: any("workplace meeting" in t for t in api.texts(MANAGER_A)))
     mine = next(m for m in api.messages[MANAGER_A] if "workplace meeting" in (m.text or ""))
     assert "Safety representative" in (mine.text or "")
-    api.press(MANAGER_A, mine, _button(mine, "Done"), language="en")
+    api.press(MANAGER_A, mine, button(mine, "Done"), language="en")
     await api.wait_for(lambda: "Status: done" in (mine.text or ""))
     assert list_actions(db)[0].action.status == ActionStatus.DONE
 
 
 async def test_staff_of_another_unit_see_and_change_no_action(bot, tree, db, keys) -> None:
     api = bot
-    await _record_through_the_bot(api)
+    await record_through_the_bot(api)
     [view] = list_actions(db)
     api.send_text(MANAGER_B, "/actions", language="en")
     await api.wait_for(lambda: api.texts(MANAGER_B))
@@ -181,7 +95,7 @@ async def test_workers_get_their_groups_results_once_after_the_delay(
     bot, tree, db, settings
 ) -> None:
     api = bot
-    await _record_through_the_bot(api, title="Case load review every month")
+    await record_through_the_bot(api, title="Case load review every month")
     api.send_text(MANAGER_A, "/note Thank you all – we take this up on Tuesday.", language="en")
     await api.wait_for(lambda: "Your note goes to the workers" in (api.last(MANAGER_A).text or ""))
     with db.session() as session:  # the round closed longer ago than the delay
@@ -229,7 +143,7 @@ async def test_a_worker_turns_results_off(bot, tree, db, settings) -> None:
     api.send_text(WORKER_A, "/settings", language="en")
     await api.wait_for(lambda: api.texts(WORKER_A))
     setting = api.last(WORKER_A)
-    api.press(WORKER_A, setting, _button(setting, "No more summaries"), language="en")
+    api.press(WORKER_A, setting, button(setting, "No more summaries"), language="en")
     await api.wait_for(lambda: "No more results summaries" in (api.last(WORKER_A).text or ""))
     with db.session() as session:
         survey_round = session.get(SurveyRound, tree["round"].id)
@@ -306,13 +220,13 @@ async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_a
     await api.wait_for(lambda: api.texts(WORKER_B))
     offer = api.last(WORKER_B)
     assert "NOT anonymous" in (offer.text or "")
-    api.press(WORKER_B, offer, _button(offer, "My manager"), language="en")
+    api.press(WORKER_B, offer, button(offer, "My manager"), language="en")
     await api.wait_for(lambda: "tomorrow morning" in (offer.text or ""))
     # Rate-limited: a second request within the cool-down is refused, and says until when.
     api.send_text(WORKER_B, "/talk", language="en")
     await api.wait_for(lambda: len(api.texts(WORKER_B)) == 2)
     again = api.last(WORKER_B)
-    query = api.press(WORKER_B, again, _button(again, "My manager"), language="en")
+    query = api.press(WORKER_B, again, button(again, "My manager"), language="en")
     await api.wait_for(lambda: query in api.answered_callbacks)
     assert "you can ask again from" in api.answered_callbacks[query]["text"]
 
@@ -344,7 +258,7 @@ async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_a
     [delivered] = [m for m in api.messages[MANAGER_B] if "A request to talk" in (m.text or "")]
     assert "Test would like to talk" in (delivered.text or "")
     assert not any("A request to talk" in t for t in api.texts(MANAGER_A))  # B's manager only
-    api.press(MANAGER_B, delivered, _button(delivered, "Reply"), language="en")
+    api.press(MANAGER_B, delivered, button(delivered, "Reply"), language="en")
     await api.wait_for(lambda: "Write your reply" in (api.last(MANAGER_B).text or ""))
     api.send_text(MANAGER_B, "Of course – Thursday at 10?", language="en")
     await api.wait_for(lambda: "Your reply was sent." in (api.last(MANAGER_B).text or ""))
@@ -369,11 +283,11 @@ async def test_a_reply_written_after_a_restart_reaches_the_worker(tree, db, keys
             api.send_text(WORKER_B, "/talk", language="en")
             await api.wait_for(lambda: api.texts(WORKER_B))
             offer = api.last(WORKER_B)
-            api.press(WORKER_B, offer, _button(offer, "My manager"), language="en")
+            api.press(WORKER_B, offer, button(offer, "My manager"), language="en")
             await api.wait_for(lambda: "tomorrow morning" in (offer.text or ""))
             await follow_up_actions(first, morning)
             [delivered] = [m for m in api.messages[MANAGER_B] if m.buttons()]
-            api.press(MANAGER_B, delivered, _button(delivered, "Reply"), language="en")
+            api.press(MANAGER_B, delivered, button(delivered, "Reply"), language="en")
             await api.wait_for(lambda: "Write your reply" in (api.last(MANAGER_B).text or ""))
         async with running(make_application(db, keys, settings, api)):  # the restart
             api.send_text(MANAGER_B, "Of course – Thursday at 10?", language="en")
@@ -390,7 +304,7 @@ async def test_a_reply_written_after_a_restart_reaches_the_worker(tree, db, keys
 
 async def test_an_overdue_action_is_reminded_once(bot, tree, db) -> None:
     api = bot
-    await _record_through_the_bot(api)
+    await record_through_the_bot(api)
     [view] = list_actions(db)
     later = datetime.combine(view.action.due_on, datetime.min.time(), UTC) + timedelta(days=2)
     await follow_up_actions(api.application, later)
@@ -448,10 +362,10 @@ async def test_a_too_long_description_is_asked_for_again(bot, tree, db) -> None:
     api.send_text(MANAGER_A, "/report", language="en")
     await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
     report = next(m for m in api.messages[MANAGER_A] if m.buttons())
-    api.press(MANAGER_A, report, _button(report, "Record an action"), language="en")
+    api.press(MANAGER_A, report, button(report, "Record an action"), language="en")
     await api.wait_for(lambda: "Which area" in (api.last(MANAGER_A).text or ""))
     choose = api.last(MANAGER_A)
-    api.press(MANAGER_A, choose, _button(choose, "Something else"), language="en")
+    api.press(MANAGER_A, choose, button(choose, "Something else"), language="en")
     await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
     api.send_text(MANAGER_A, "x" * 201, language="en")
     await api.wait_for(lambda: "At most 200 characters" in (api.last(MANAGER_A).text or ""))
