@@ -21,6 +21,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
@@ -55,7 +56,9 @@ def build_application(
     services: Services,
     rate_limit: bool = True,
     connection_pool_size: int | None = None,
+    rate_limiter: BaseRateLimiter[int] | None = None,
 ) -> Application:
+    """The application; ``rate_limiter`` replaces AIORateLimiter (tests hold requests in it)."""
     if bot_settings.bot_token is None:
         raise ValueError("PULSE_BOT_TOKEN is not set (the token BotFather gave you)")
     builder: ApplicationBuilder = (
@@ -65,9 +68,9 @@ def build_application(
         .base_file_url(bot_settings.bot_file_url)
     )
     # The scheduler's sends prove the lead after any wait in the rate limiter (bot.fencing).
-    builder = builder.rate_limiter(
-        FencingRateLimiter(AIORateLimiter(max_retries=3) if rate_limit else None)
-    )
+    if rate_limiter is None and rate_limit:
+        rate_limiter = AIORateLimiter(max_retries=3)
+    builder = builder.rate_limiter(FencingRateLimiter(rate_limiter))
     if connection_pool_size is not None:
         builder = builder.connection_pool_size(connection_pool_size)
     builder = builder.post_shutdown(_release_leadership)

@@ -13,11 +13,12 @@ sends. After the send:
 A claim whose outcome never came (a crash, a kill -9, a lost database while the message was on
 its way) is read by kind (``AT_LEAST_ONCE``), when a process next wins the scheduler's lead:
 
-- an invitation, a reminder, a round's results, an overdue action's reminder: counted as sent.
-  Sending again could give a member two; a missed invitation is covered by the reminder and
-  /checkin, missed results by /results, a missed overdue reminder by /actions.
-- a report to a manager, a request to talk: sent again. Losing one costs more than a duplicate
-  (docs/operations.md, "Every message once").
+- an invitation, a reminder, an overdue action's reminder: counted as sent. Sending again could
+  give a member two; a missed invitation is covered by the reminder and /checkin, a missed
+  overdue reminder by /actions.
+- a report to a manager, a round's results to a worker, a request to talk: sent again. Nothing
+  else brings them, so losing one costs more than a duplicate (docs/operations.md, "Every
+  message once").
 
 Delivery rows during an open round say who was reminded, that is who had not answered (P2):
 a claim adds nothing to them (no time, no process), and they go when the round closes.
@@ -54,7 +55,7 @@ class Kind(StrEnum):
 
 
 #: Kinds whose unconfirmed claims are sent again after a crash (the module docstring says why).
-AT_LEAST_ONCE = frozenset({Kind.REPORT, Kind.TALK})
+AT_LEAST_ONCE = frozenset({Kind.REPORT, Kind.RESULTS, Kind.TALK})
 #: Kinds recorded in the ``delivery`` table, about a round.
 ROUND_KINDS = frozenset({Kind.INVITATION, Kind.REMINDER, Kind.REPORT, Kind.RESULTS})
 
@@ -141,7 +142,7 @@ def reopen_unconfirmed(db: Database) -> int:
     with db.transaction() as connection:
         reports = connection.execute(
             delete(Delivery).where(
-                col(Delivery.kind).in_([k.value for k in AT_LEAST_ONCE & ROUND_KINDS]),
+                col(Delivery.kind).in_(sorted(k.value for k in AT_LEAST_ONCE & ROUND_KINDS)),
                 col(Delivery.confirmed).is_(False),
             )
         ).rowcount

@@ -334,8 +334,8 @@ class Delivery(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     )
     kind: str = Field(sa_column=Column(String(16), primary_key=True))
-    #: False while a message that must not be lost (a report) is on its way: after a crash,
-    #: the next leader sends it again (survey.claims.AT_LEAST_ONCE).
+    #: False while a message that must not be lost (a report, results) is on its way: after a
+    #: crash, the next leader sends it again (survey.claims.AT_LEAST_ONCE).
     confirmed: bool = Field(
         default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
     )

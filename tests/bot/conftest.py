@@ -76,8 +76,9 @@ def org(db, keys, settings):
     return {"unit": unit, "invite": invite, "round": survey_round, "set": question_set}
 
 
-def make_application(db, keys, settings, api: FakeBotApi) -> Application:
-    """The real bot, wired to the local Bot API server (no rate limiter: tests go fast)."""
+def make_application(db, keys, settings, api: FakeBotApi, rate_limiter=None) -> Application:
+    """The real bot, wired to the local Bot API server (no rate limiter unless given: tests go
+    fast)."""
     services = Services(db, keys, settings, SubmissionIntake(db, keys))
     bot_settings = BotSettings(
         _env_file=None,
@@ -85,7 +86,7 @@ def make_application(db, keys, settings, api: FakeBotApi) -> Application:
         bot_api_url=api.base_url,
         bot_file_url=api.base_file_url,
     )
-    return build_application(bot_settings, services, rate_limit=False)
+    return build_application(bot_settings, services, rate_limit=False, rate_limiter=rate_limiter)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from telegram.ext import BaseRateLimiter
 
 import bot.outbox as outbox_module
 from bot.fake_api import FakeBotApi
@@ -13,6 +14,7 @@ from bot.one_message import NETWORK_RETRIES
 from bot.scheduler import run_tick
 from bot.sender import deliver
 from survey.claims import Kind
+from survey.deliveries import pending
 from survey.enrolment import enrol_member
 from survey.storage.leader import LeaderLock
 from survey.storage.models import Member, MemberStatus, SurveyRound
@@ -248,3 +250,90 @@ async def test_a_postgresql_restart_ends_leadership_and_nobody_gets_two(
     assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == len(USERS)
     assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
     old.release()  # clean, although the server it locked with has restarted
+
+
+async def test_a_restarted_leader_sends_again_what_must_not_be_lost(bot, tree, db, keys) -> None:
+    """A process died with a report and a worker's results claimed and on their way. The next
+    leader's first tick sends both again (nothing else would bring them), once. (An invitation
+    left so counts as sent: tests/test_claims.py.)"""
+    from survey.claims import Claim, claim_many
+    from survey.enrolment import find_member
+    from tests.bot.loop_world import MANAGER_A, WORKER_A
+
+    api = bot
+    manager = find_member(db, keys, MANAGER_A)
+    worker = find_member(db, keys, WORKER_A)
+    assert manager is not None
+    assert worker is not None
+    closed = tree["round"].id
+    left_open = [Claim(Kind.REPORT, closed, manager.id), Claim(Kind.RESULTS, closed, worker.id)]
+    assert claim_many(db, left_open) == [True, True]
+
+    def reports() -> int:
+        return len([m for m in api.messages[MANAGER_A] if "Record an action" in str(m.buttons())])
+
+    def results() -> int:
+        return len([t for t in api.texts(WORKER_A) if t.startswith("<b>Results of")])
+
+    await run_tick(api.application)  # the restarted process's first tick
+    assert (reports(), results()) == (1, 1)
+    await run_tick(api.application)  # and not again
+    assert (reports(), results()) == (1, 1)
+
+
+class _Gate(BaseRateLimiter[int]):
+    """A rate limiter that holds every message until opened: a long wait for Telegram's limits."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.waiting = 0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if endpoint == "sendMessage":
+            self.waiting += 1
+            await self.opened.wait()
+        return await callback(*args, **kwargs)
+
+
+class _Lead:
+    """A scheduler lock that another process takes over when the test says so."""
+
+    fenced = True
+
+    def __init__(self) -> None:
+        self.holding = True
+
+    def holds(self) -> bool:
+        return self.holding
+
+    def release(self) -> None:
+        self.holding = False
+
+
+async def test_a_lead_lost_while_sends_wait_in_the_rate_limiter_sends_nothing(
+    db, keys, settings, org, members
+) -> None:
+    """Every invitation waits in the rate limiter when the lead is lost: none goes out, none is
+    claimed, and the next leader sends them all (checking before the wait let 35 through)."""
+    gate = _Gate()
+    async with FakeBotApi() as api:
+        application = make_application(db, keys, settings, api, rate_limiter=gate)
+        async with running(application):
+            lead = _Lead()
+            application.bot_data["leader"] = lead
+            broadcast = asyncio.create_task(deliver(application, _round(db, org), Kind.INVITATION))
+            await api.wait_for(lambda: gate.waiting == len(USERS))
+            lead.holding = False  # another process leads now
+            gate.opened.set()
+            report = await broadcast
+            assert report.sent == 0
+            assert report.stopped
+            assert api.count("sendMessage") == 0
+            survey_round = _round(db, org)
+            assert len(pending(db, keys, survey_round.id, Kind.INVITATION)) == len(USERS)

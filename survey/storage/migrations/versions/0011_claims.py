@@ -7,9 +7,9 @@ Create Date: 2026-12-05
 A delivery record used to be written after Telegram accepted a message: a record that could
 not be written (a full disk) meant the next tick sent again, and a leader that had lost its lock
 could still send. Now the record is a claim written before the send (survey.claims). Messages
-that must not be lost (reports, requests to talk) carry whether Telegram's acceptance was seen,
-so the next leader sends again what a crash left open. Existing rows were all written after
-the send: they are confirmed.
+that must not be lost (reports, results, requests to talk) carry whether Telegram's acceptance
+was seen, so the next leader sends again what a crash left open. Existing rows were all written
+after the send: they are confirmed.
 """
 
 from collections.abc import Sequence
