@@ -361,21 +361,23 @@ async def _start_recording(
         return
     first = [f.construct for f in ranked_findings(built)]
     choices = list(dict.fromkeys([*first, *built.construct_labels]))[:8]
-    assert context.user_data is not None
-    context.user_data["action_choices"] = (unit_id, choices)
+    # The unit and the area travel in the (signed) buttons, not in memory: a press after a
+    # restart still knows what it chose. A construct key has at most 40 characters, so the
+    # data stays within Telegram's 64 bytes.
     rows = [
         [
             InlineKeyboardButton(
                 construct_label(built, construct, member.language),
-                callback_data=signed(context, f"ac|{index}", query.from_user.id),
+                callback_data=signed(context, f"ac|{unit_id}|{construct}", query.from_user.id),
             )
         ]
-        for index, construct in enumerate(choices)
+        for construct in choices
     ]
     rows.append(
         [
             InlineKeyboardButton(
-                t._("Something else"), callback_data=signed(context, "ac|-", query.from_user.id)
+                t._("Something else"),
+                callback_data=signed(context, f"ac|{unit_id}|-", query.from_user.id),
             )
         ]
     )
@@ -391,14 +393,18 @@ async def _chose_area(
     found = await _press_staff(query, context, pressed, ACTORS)
     if found is None:
         return
+    _, scope = found
     t = pressed.t
-    unit_id, choices = (context.user_data or {}).get("action_choices", (None, []))
-    index = int(pressed.rest) if pressed.rest.isdigit() else None
-    if unit_id is None or (index is not None and index >= len(choices)):
+    unit, _, chosen = pressed.rest.partition("|")
+    if not unit.isdigit() or not chosen:
         await query.answer(t._("This button is out of date."))
         return
+    unit_id = int(unit)
+    if unit_id not in scope:  # the grant changed since the question was asked
+        await query.answer(outside_grant(t), show_alert=True)
+        return
     await query.answer()
-    construct = choices[index] if index is not None else None
+    construct = None if chosen == "-" else chosen
     await await_answer(
         context, query.from_user.id, "action_title", unit=unit_id, construct=construct
     )

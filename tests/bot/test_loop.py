@@ -302,6 +302,37 @@ async def test_a_reply_written_after_a_restart_reaches_the_worker(tree, db, keys
         assert session.exec(select(PendingPrompt)).all() == []
 
 
+async def test_recording_an_action_goes_on_after_a_restart(tree, db, keys, settings) -> None:
+    """Every step of recording an action survives a restart: the area pressed after one (its
+    choices lived in memory: "This button is out of date"), and the words typed after
+    another."""
+    from bot.fake_api import FakeBotApi
+    from tests.bot.conftest import make_application, running
+
+    async with FakeBotApi() as api:
+        async with running(make_application(db, keys, settings, api)):
+            api.send_text(MANAGER_A, "/report", language="en")
+            await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
+            report = next(m for m in api.messages[MANAGER_A] if m.buttons())
+            api.press(MANAGER_A, report, button(report, "Record an action"), language="en")
+            await api.wait_for(lambda: "Which area" in (api.last(MANAGER_A).text or ""))
+        choose = api.last(MANAGER_A)
+        async with running(make_application(db, keys, settings, api)):  # a restart
+            api.press(MANAGER_A, choose, button(choose, "Support"), language="en")
+            await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
+        async with running(make_application(db, keys, settings, api)):  # and another
+            api.send_text(MANAGER_A, "Weekly case review", language="en")
+            await api.wait_for(lambda: "Who owns it?" in (api.last(MANAGER_A).text or ""))
+            api.send_text(MANAGER_A, "Unit manager", language="en")
+            await api.wait_for(lambda: "By when?" in (api.last(MANAGER_A).text or ""))
+            due = api.last(MANAGER_A)
+            api.press(MANAGER_A, due, due.buttons()[1][1], language="en")
+            await api.wait_for(lambda: "Recorded:" in (api.last(MANAGER_A).text or ""))
+    [view] = list_actions(db)
+    assert (view.action.title, view.action.construct_key) == ("Weekly case review", "support")
+    assert view.action.unit_id == tree["a"].id
+
+
 async def test_an_overdue_action_is_reminded_once(bot, tree, db) -> None:
     api = bot
     await record_through_the_bot(api)
