@@ -337,3 +337,30 @@ async def test_a_lead_lost_while_sends_wait_in_the_rate_limiter_sends_nothing(
             assert api.count("sendMessage") == 0
             survey_round = _round(db, org)
             assert len(pending(db, keys, survey_round.id, Kind.INVITATION)) == len(USERS)
+
+
+async def test_a_batch_survives_a_claim_that_cannot_be_written(
+    app_and_api, db, org, members, monkeypatch
+) -> None:
+    """The first claims cannot be written (the database hiccups): those messages are not sent,
+    the others go, and the next tick sends the rest; nobody gets two."""
+    from sqlalchemy.exc import OperationalError
+
+    application, api = app_and_api
+    original = outbox_module.claim_many
+    failures = []
+
+    def fail_once(database, claims):
+        if not failures:
+            failures.append(len(claims))
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+        return original(database, claims)
+
+    monkeypatch.setattr(outbox_module, "claim_many", fail_once)
+    first = await deliver(application, _round(db, org), Kind.INVITATION, concurrency=2)
+    assert first.failed == failures[0] >= 1
+    assert first.sent == len(USERS) - failures[0]
+    assert api.count("sendMessage") == first.sent  # nothing went without its claim
+    second = await deliver(application, _round(db, org), Kind.INVITATION)
+    assert second.sent == failures[0]
+    assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
