@@ -1,4 +1,4 @@
-"""Disclosure control over the unit tree (ARCHITECTURE.md P6), and an independent audit.
+"""Disclosure control over the unit tree (docs/privacy.md, P6), and an independent audit.
 
 A unit's figure is shown only if at least k people stand behind it (primary suppression). That
 is not enough in a tree: if a parent of 9 and its child of 6 are both shown, the 3 others can be
@@ -15,7 +15,7 @@ block of what is published and reports each one that holds 1..k-1 people. Every 
 difference of shown figures is a sum of such blocks, so a clean audit means no group of fewer
 than k can be isolated.
 
-Who answered must not be readable from which units are shown (ARCHITECTURE.md P6 a). So the
+Who answered must not be readable from which units are shown (docs/privacy.md, P6). So the
 structure is decided first from the roster locked when the round opened (``structure``: at least
 k+J+2 members per unit and per block, so that "k answered" never means "everyone answered", not
 even to a colleague who knows their own participation and J others'), and

@@ -1,4 +1,4 @@
-"""The pinning audit (ARCHITECTURE.md P6): does a publication pin anyone?
+"""The pinning audit (docs/privacy.md, P6): does a publication pin anyone?
 
 Written independently of the suppression code (it imports none of it and walks the tree itself),
 so that one mistake cannot hide in both. It reads only what a publication shows - the stored

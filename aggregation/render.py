@@ -12,6 +12,7 @@ from aggregation.findings import Change, Finding, changes, ranked_findings
 from aggregation.report import ActionRow, Alert, FollowUp, UnitReport, trend_rows
 from aggregation.worker_summary import WorkerSummary
 from survey.i18n import Texts
+from survey.storage.models import ActionStatus
 
 TELEGRAM_LIMIT = 4096
 
@@ -314,11 +315,12 @@ def split_messages(lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
 
 
 def action_status(t: Texts, status: str) -> str:
-    return {
-        "planned": t._("planned"),
-        "ongoing": t._("ongoing"),
-        "done": t._("done"),
-    }.get(status, status)
+    labels: dict[str, str] = {
+        ActionStatus.PLANNED: t._("planned"),
+        ActionStatus.ONGOING: t._("ongoing"),
+        ActionStatus.DONE: t._("done"),
+    }
+    return labels.get(status, status)
 
 
 def followup_text(t: Texts, followup: FollowUp) -> str:
@@ -456,7 +458,7 @@ def _action_for_workers(t: Texts, action: ActionRow) -> str:
     text = t._("{title} ({unit}), owner {owner}, due {date}").format(
         title=action.title, unit=action.unit_name, owner=action.owner, date=t.date(action.due_on)
     )
-    if action.status == "done" and action.done_on is not None:
+    if action.status == ActionStatus.DONE and action.done_on is not None:
         text = t._("{title} ({unit}), done {date}").format(
             title=action.title, unit=action.unit_name, date=t.date(action.done_on)
         )

@@ -29,7 +29,7 @@ from survey.enrolment import subtree_ids
 from survey.questions import load_version_by_id, parse_items
 from survey.questions.model import QuestionSet
 from survey.storage import Database
-from survey.storage.models import RoundState, RoundStatistic, SurveyRound, Unit
+from survey.storage.models import ActionStatus, RoundState, RoundStatistic, SurveyRound, Unit
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,14 @@ class ActionRow:
     construct: str | None
     owner: str
     due_on: date
-    status: str
+    status: ActionStatus
     created_on: date
     done_on: date | None
     comments: tuple[tuple[str, str, date], ...]
     followup: FollowUp | None
 
     def overdue(self, today: date) -> bool:
-        return self.status != "done" and self.due_on < today
+        return self.status != ActionStatus.DONE and self.due_on < today
 
 
 @dataclass
@@ -331,14 +331,14 @@ def _actions(
                 construct=action.construct_key,
                 owner=action.owner,
                 due_on=action.due_on,
-                status=str(action.status),
+                status=ActionStatus(action.status),
                 created_on=action.created_on,
                 done_on=action.done_on,
                 comments=tuple((str(c.author_role), c.text, c.written_on) for c in view.comments),
                 followup=followup,
             )
         )
-    rows.sort(key=lambda row: (row.status == "done", row.due_on, row.id))
+    rows.sort(key=lambda row: (row.status == ActionStatus.DONE, row.due_on, row.id))
     return rows
 
 

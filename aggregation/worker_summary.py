@@ -18,7 +18,14 @@ from sqlmodel import col, select
 from aggregation.findings import Change, changes
 from aggregation.report import ActionRow, UnitReport, build_report, trend_rows
 from survey.storage import Database
-from survey.storage.models import RoundNote, RoundState, RoundStatistic, SurveyRound, Unit
+from survey.storage.models import (
+    ActionStatus,
+    RoundNote,
+    RoundState,
+    RoundStatistic,
+    SurveyRound,
+    Unit,
+)
 
 #: How many areas the summary names: those that moved most, then those that stand out.
 AREAS = 4
@@ -136,7 +143,7 @@ def worker_summary(
         band=band,
         areas=_areas(report),
         notes=note_list,
-        new_actions=[a for a in mine if a.created_on > previous and a.status != "done"],
+        new_actions=[a for a in mine if a.created_on > previous and a.status != ActionStatus.DONE],
         done_actions=[a for a in mine if a.done_on is not None and a.done_on > previous],
     )
 

@@ -302,18 +302,18 @@ def _action_keyboard(
     context: ContextTypes.DEFAULT_TYPE,
     t: Texts,
     action_id: int,
-    status: str,
+    status: ActionStatus,
     may_act: bool,
     user_id: int,
 ) -> InlineKeyboardMarkup:
     row = []
-    if may_act and status == "planned":
+    if may_act and status == ActionStatus.PLANNED:
         row.append(
             InlineKeyboardButton(
                 t._("Started"), callback_data=signed(context, f"as|{action_id}|o", user_id)
             )
         )
-    if may_act and status != "done":
+    if may_act and status != ActionStatus.DONE:
         row.append(
             InlineKeyboardButton(
                 t._("Done"), callback_data=signed(context, f"as|{action_id}|d", user_id)

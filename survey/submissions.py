@@ -1,4 +1,4 @@
-"""From a finished check-in to an anonymous response (ARCHITECTURE.md P1-P3, P5).
+"""From a finished check-in to an anonymous response (docs/privacy.md, P1-P3 and P5).
 
 ``submit`` seals the answers to the round's report public key and writes them into the round's
 pool together with the member's participation mark, in one transaction: the caller may thank

@@ -1,4 +1,4 @@
-"""The tables. Read this module with ARCHITECTURE.md P1-P2 beside it.
+"""The tables. Read this module with docs/privacy.md (P1, P2) beside it.
 
 Identity lives in ``member``; answers live in ``pool_submission`` (while a round is open) and
 ``response`` (after it closed). No table holds both a member reference and an answer; the only

@@ -348,7 +348,7 @@ async def test_a_batch_survives_a_claim_that_cannot_be_written(
 
     application, api = app_and_api
     original = outbox_module.claim_many
-    failures = []
+    failures: list[int] = []
 
     def fail_once(database, claims):
         if not failures:
