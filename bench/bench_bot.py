@@ -33,9 +33,9 @@ from bench.bench_core import _enrol_bulk
 from bench.report import publish
 from bot.app import Services, build_application
 from bot.checkin import CheckinState
-from bot.fake_api import FakeBotApi, serve_in_subprocess
 from bot.sender import deliver
 from bot.settings import BotSettings
+from local_bot_api import LocalBotApi, serve_in_subprocess
 from survey.claims import Kind
 from survey.crypto import KeyPaths, KeyRing, generate_keys
 from survey.enrolment import create_unit
@@ -113,7 +113,7 @@ async def bench(args: argparse.Namespace, figures: dict[str, object]) -> tuple[f
         # both, and the error path would be timed instead. The tests keep the bot strict-clean.
         with db.session() as session:
             session.execute(delete(Delivery))
-        async with FakeBotApi(strict=False) as api:
+        async with LocalBotApi(strict=False) as api:
             application = _application(services, api.token, api.base_url, api.base_file_url)
             async with application:
                 await deliver(application, survey_round, Kind.INVITATION)
@@ -159,7 +159,7 @@ async def _with_latency(workdir: Path, members: int) -> float:
     workdir.mkdir()
     settings, db, keys, survey_round, _ = _setup(workdir, members)
     services = Services(db, keys, settings, SubmissionIntake(db, keys))
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         api.latency = 1.0
         application = _application(services, api.token, api.base_url, api.base_file_url)
         async with application:

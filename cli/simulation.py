@@ -42,9 +42,9 @@ from aggregation.html_report import report_html
 from aggregation.render import action_status, followup_text, report_text
 from aggregation.report import UnitReport, build_report
 from bot.app import Services, build_application
-from bot.fake_api import FakeBotApi, Sent
 from bot.scheduler import run_tick
 from bot.settings import BotSettings
+from local_bot_api import LocalBotApi, Sent
 from survey.crypto import KeyRing
 from survey.enrolment import create_unit, find_member
 from survey.i18n import Texts
@@ -143,7 +143,7 @@ def choose(
 
 
 async def answer(
-    api: FakeBotApi,
+    api: LocalBotApi,
     worker: Worker,
     message: Sent,
     question_set: QuestionSet,
@@ -221,7 +221,7 @@ async def run_demo(
     start_day = today - timedelta(days=today.weekday() + 7 * weeks)  # a Monday, weeks ago
     clock = {"now": _local_nine(start_day) - timedelta(days=3)}
 
-    async with FakeBotApi(username="staff_pulse_demo_bot", strict=False) as api:
+    async with LocalBotApi(username="staff_pulse_demo_bot", strict=False) as api:
         settings = SurveySettings(
             _env_file=None,
             data_dir=data_dir,
@@ -373,7 +373,7 @@ def _button(message: Sent, label: str) -> str:
     return next(data for text, data in message.buttons() if label in text)
 
 
-async def _record_mentoring(api: FakeBotApi) -> None:
+async def _record_mentoring(api: LocalBotApi) -> None:
     """Familjehem's manager, in Telegram: the report, "Registrera en åtgärd", the area, what
     will be done, who owns it, by when; then the safety representative comments in /actions."""
     manager = FAMILJEHEM_MANAGER
@@ -411,7 +411,7 @@ async def _record_mentoring(api: FakeBotApi) -> None:
     await api.wait_for(lambda: "Kommentaren är sparad" in (api.last(rep).text or ""), 30)
 
 
-async def _mark_done(api: FakeBotApi) -> None:
+async def _mark_done(api: LocalBotApi) -> None:
     """Familjehem's manager marks the mentoring done in /actions."""
     manager = FAMILJEHEM_MANAGER
     seen = len(api.messages[manager])
@@ -448,7 +448,7 @@ def _build_town(settings: SurveySettings, start_day: date) -> Town:
     return Town(db, settings, units, question_set)
 
 
-async def _join(api: FakeBotApi, town: Town, workers: int, rng: random.Random) -> list[Worker]:
+async def _join(api: LocalBotApi, town: Town, workers: int, rng: random.Random) -> list[Worker]:
     """Everyone joins the way people do: /start with the code of an invite link."""
     scale = workers / sum(size for *_, size, _ in TREE)
     people: list[Worker] = []

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from telegram.ext import Application
 
 from bot.app import Services, build_application
-from bot.fake_api import FakeBotApi
 from bot.polling import ConfirmAfterHandling
 from bot.settings import BotSettings
+from local_bot_api import LocalBotApi
 from survey.enrolment import create_unit
 from survey.intake import SubmissionIntake
 from survey.invites import create_invite
@@ -76,7 +76,7 @@ def org(db, keys, settings):
     return {"unit": unit, "invite": invite, "round": survey_round, "set": question_set}
 
 
-def make_application(db, keys, settings, api: FakeBotApi, rate_limiter=None) -> Application:
+def make_application(db, keys, settings, api: LocalBotApi, rate_limiter=None) -> Application:
     """The real bot, wired to the local Bot API server (no rate limiter unless given: tests go
     fast)."""
     services = Services(db, keys, settings, SubmissionIntake(db, keys))
@@ -91,7 +91,7 @@ def make_application(db, keys, settings, api: FakeBotApi, rate_limiter=None) -> 
 
 @pytest.fixture
 async def bot(db, keys, settings):
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         application = make_application(db, keys, settings, api)
         api.application = application  # type: ignore[attr-defined]  # for tests that tick
         async with running(application):
@@ -100,7 +100,7 @@ async def bot(db, keys, settings):
         assert api.bad_requests == [], api.bad_requests
 
 
-async def answer_every_question(api: FakeBotApi, user: int, message) -> list[str]:
+async def answer_every_question(api: LocalBotApi, user: int, message) -> list[str]:
     """Press the second option of each question until the summary; returns the data pressed."""
     pressed = []
     for _ in range(20):

@@ -15,8 +15,8 @@ import dataclasses
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.fake_api import FakeBotApi
 from bot.polling import ConfirmAfterHandling
+from local_bot_api import LocalBotApi
 from survey.storage.models import PoolSubmission
 from tests.bot.conftest import answer_every_question, make_application, running
 
@@ -39,7 +39,7 @@ def _stored(db) -> int:
         return session.exec(select(func.count()).select_from(PoolSubmission)).one()
 
 
-async def _to_summary(api: FakeBotApi, user: int, invite: str):
+async def _to_summary(api: LocalBotApi, user: int, invite: str):
     api.send_text(user, f"/start {invite}", language="en")
     await api.wait_for(lambda: len(api.texts(user)) >= 2)
     api.send_text(user, "/checkin", language="en")
@@ -52,7 +52,7 @@ async def _to_summary(api: FakeBotApi, user: int, invite: str):
 async def test_presses_in_flight_at_a_crash_are_handled_after_the_restart(
     db, keys, settings, org
 ) -> None:
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         first = make_application(db, keys, settings, api)
         summaries = {}
         async with running(first):

@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from bot.fake_api import FakeBotApi
 from bot.scheduler import run_tick
+from local_bot_api import LocalBotApi
 from survey.enrolment import enrol_member
 from survey.logs import ResilientFileHandler
 from survey.storage import Database, make_engine
@@ -48,7 +48,7 @@ def _checkpoint(db: Database) -> None:
 async def test_a_full_disk_sends_nothing_it_cannot_record_and_recovers(
     db, keys, settings, org, members, small_filesystem, caplog
 ) -> None:
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         application = make_application(db, keys, settings, api)
         async with running(application):
             _checkpoint(db)

@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from bot.fake_api import FakeBotApi
+from local_bot_api import LocalBotApi
 from survey.enrolment import enrol_member
 from survey.invites import create_invite
 from survey.logs import configure_logging, redact
@@ -24,12 +24,12 @@ async def test_every_flow_at_debug_leaves_nothing_identifying_in_the_log(
 ) -> None:
     log_file = tmp_path / "pulse.log"
     handler = configure_logging("DEBUG", "json", log_file)
-    original = FakeBotApi.user
+    original = LocalBotApi.user
 
     def named(self, user_id, language="sv", first_name=NAME):
         return original(self, user_id, language, first_name)
 
-    monkeypatch.setattr(FakeBotApi, "user", named)
+    monkeypatch.setattr(LocalBotApi, "user", named)
     enrol_member(
         db,
         keys,
@@ -53,7 +53,7 @@ async def test_every_flow_at_debug_leaves_nothing_identifying_in_the_log(
     )
     pressed: list[str] = []
     try:
-        async with FakeBotApi() as api, running(make_application(db, keys, settings, api)):
+        async with LocalBotApi() as api, running(make_application(db, keys, settings, api)):
             api.send_text(WORKER, f"/start {org['invite'].token}", language="en")
             await api.wait_for(lambda: len(api.texts(WORKER)) >= 2)
             api.send_text(WORKER, "/checkin", language="en")

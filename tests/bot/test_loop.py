@@ -270,14 +270,14 @@ async def test_a_request_to_talk_is_not_anonymous_goes_next_morning_and_can_be_a
 async def test_a_reply_written_after_a_restart_reaches_the_worker(tree, db, keys, settings) -> None:
     """The manager presses Reply, the bot restarts, then the manager writes: the reply goes
     to the worker (the wait lived in memory only: the text met "I only understand...")."""
-    from bot.fake_api import FakeBotApi
+    from local_bot_api import LocalBotApi
     from tests.bot.conftest import make_application, running
 
     tomorrow = settings.today(datetime.now(UTC)) + timedelta(days=1)
     morning = datetime.combine(
         tomorrow, time(settings.talk_delivery_hour + 1), tzinfo=ZoneInfo(settings.timezone)
     ).astimezone(UTC)
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         first = make_application(db, keys, settings, api)
         async with running(first):
             api.send_text(WORKER_B, "/talk", language="en")
@@ -306,10 +306,10 @@ async def test_recording_an_action_goes_on_after_a_restart(tree, db, keys, setti
     """Every step of recording an action survives a restart: the area pressed after one (its
     choices lived in memory: "This button is out of date"), and the words typed after
     another."""
-    from bot.fake_api import FakeBotApi
+    from local_bot_api import LocalBotApi
     from tests.bot.conftest import make_application, running
 
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         async with running(make_application(db, keys, settings, api)):
             api.send_text(MANAGER_A, "/report", language="en")
             await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from bot.commands import set_commands
-from bot.fake_api import FakeBotApi
 from bot.polling import WebhookServer
+from local_bot_api import LocalBotApi
 from survey.enrolment import create_unit, enrol_member
 from survey.installation import initialise
 from survey.invites import create_invite
@@ -35,7 +35,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 async def application(db, keys, settings):
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         yield make_application(db, keys, settings, api), api
 
 
@@ -153,7 +153,7 @@ async def test_pulse_run_serves_and_stops_cleanly(tmp_path: Path) -> None:
     """A separate process polling the local Bot API server; it answers a worker, and SIGTERM
     stops it with exit code 0."""
     code = _installation(tmp_path)
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url)
         try:
             api.send_text(9_100_000_001, f"/start {code}", language="en")
@@ -168,7 +168,7 @@ async def test_pulse_run_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
 async def test_pulse_run_with_a_rejected_token_says_so_in_one_line(tmp_path: Path) -> None:
     _installation(tmp_path)
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         wrong = f"{api.bot_id}:{'x' * 35}"
         process = _pulse_run(tmp_path, wrong, api.base_url, api.base_file_url)
         exit_code, output = await _stop(process, signal_it=False)
@@ -186,7 +186,7 @@ async def test_pulse_run_with_a_token_of_the_wrong_form_stops_before_calling_tel
 ) -> None:
     """`PULSE_BOT_TOKEN=nonsense pulse run` said "bot running" and retried for ever."""
     _installation(tmp_path)
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         process = _pulse_run(tmp_path, "nonsense", api.base_url, api.base_file_url)
         exit_code, output = await _stop(process, signal_it=False)
         assert api.calls == []  # nothing was sent anywhere
@@ -216,7 +216,7 @@ async def test_pulse_run_waits_for_an_unreachable_bot_api_and_then_serves(tmp_pa
             assert line, f"pulse run exited instead of waiting: {waited}"
             waited += line.decode()
         assert process.poll() is None, "pulse run gave up instead of waiting"
-        async with FakeBotApi(token=token, port=port) as api:
+        async with LocalBotApi(token=token, port=port) as api:
             api.send_text(9_100_000_002, f"/start {code}", language="en")
             await api.wait_for(lambda: len(api.texts(9_100_000_002)) >= 2, timeout=60)
     finally:
@@ -238,7 +238,7 @@ async def test_pulse_run_on_an_older_schema_says_to_migrate(tmp_path: Path) -> N
     db = Database.from_settings(settings)
     migrate_to(db.engine, "0005_release_groups")  # an upgrade installed, `pulse migrate` not run
     db.dispose()
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url)
         exit_code, output = await _stop(process, signal_it=False)
     assert exit_code == 2, output
@@ -249,7 +249,7 @@ async def test_pulse_run_on_an_older_schema_says_to_migrate(tmp_path: Path) -> N
 async def test_pulse_run_where_there_is_no_database_says_so_and_creates_none(
     tmp_path: Path,
 ) -> None:
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url)
         exit_code, output = await _stop(process, signal_it=False)
     assert exit_code == 2, output

@@ -9,10 +9,10 @@ import pytest
 from telegram.ext import BaseRateLimiter
 
 import bot.outbox as outbox_module
-from bot.fake_api import FakeBotApi
 from bot.one_message import NETWORK_RETRIES
 from bot.scheduler import run_tick
 from bot.sender import deliver
+from local_bot_api import LocalBotApi
 from survey.claims import Kind
 from survey.deliveries import pending
 from survey.enrolment import enrol_member
@@ -33,7 +33,7 @@ def members(db, keys, org):
 
 @pytest.fixture
 async def app_and_api(db, keys, settings):
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         application = make_application(db, keys, settings, api)
         async with running(application):
             yield application, api
@@ -322,7 +322,7 @@ async def test_a_lead_lost_while_sends_wait_in_the_rate_limiter_sends_nothing(
     """Every invitation waits in the rate limiter when the lead is lost: none goes out, none is
     claimed, and the next leader sends them all (checking before the wait let 35 through)."""
     gate = _Gate()
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         application = make_application(db, keys, settings, api, rate_limiter=gate)
         async with running(application):
             lead = _Lead()

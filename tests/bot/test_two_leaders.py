@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.fake_api import FakeBotApi
+from local_bot_api import LocalBotApi
 from survey.enrolment import enrol_member
 from survey.storage import Database
 from tests.bot.test_sending import on_a_private_cluster
@@ -42,7 +42,7 @@ def members(db, keys, org):
 
 
 def _pulse_run(
-    tmp_path: Path, name: str, db: Database, settings, api: FakeBotApi, webhook: bool = False
+    tmp_path: Path, name: str, db: Database, settings, api: LocalBotApi, webhook: bool = False
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -69,7 +69,7 @@ def _pulse_run(
     return subprocess.Popen([str(pulse), *arguments], cwd=tmp_path, env=env, stdout=log, stderr=log)
 
 
-def _invited(api: FakeBotApi) -> Counter[int]:
+def _invited(api: LocalBotApi) -> Counter[int]:
     return Counter({user: len(api.texts(user)) for user in USERS})
 
 
@@ -81,7 +81,7 @@ async def _until(predicate: Callable[[], bool], timeout: float, what: str) -> No
         await asyncio.sleep(0.05)
 
 
-async def _settled(api: FakeBotApi) -> None:
+async def _settled(api: LocalBotApi) -> None:
     """Until no message has been sent for two ticks."""
     seen = -1
     while seen != api.count("sendMessage"):
@@ -129,7 +129,7 @@ async def test_a_frozen_leader_whose_lock_was_cut_sends_nothing_twice(
 ) -> None:
     """Leader A freezes (SIGSTOP) mid-broadcast, its lock is cut, B takes over and invites the
     rest, A is resumed: A's requests already on the wire arrive, nothing more leaves A."""
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         api.latency = 0.15
         a = _pulse_run(tmp_path, "a", db, settings, api)
         b = None
@@ -168,7 +168,7 @@ async def test_a_killed_leader_loses_at_most_its_sends_in_flight(
     """kill -9 of leader A mid-broadcast: B takes over when A's connection dies. Nobody is
     invited twice; an invitation A had claimed but not sent is counted as sent (the reminder
     and /checkin cover it), at most one per request A had on the wire."""
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         api.latency = 0.15
         a = _pulse_run(tmp_path, "a", db, settings, api, webhook=mode == "webhook")
         b = None

@@ -1,9 +1,10 @@
-"""A local Bot API server: the real python-telegram-bot talks HTTP to it, with no Telegram.
+"""The local Bot API server: the real python-telegram-bot talks HTTP to it, with no Telegram.
 
-Used by the tests, the benchmarks and `pulse demo`. It keeps a chat per user, answers the methods
-the bot uses the way Telegram does (same JSON shapes, same error envelopes), lets a caller inject
-messages and button presses and read what the bot sent, and can answer 429, 403 or 5xx on demand.
-It listens on 127.0.0.1 only.
+A supported part of Staff Pulse: `pulse demo` runs the real bot against it, the tests make it as
+strict as Telegram (``local_bot_api.refusals``), and the benchmarks measure the bot against it.
+It keeps a chat per user, answers the methods the bot uses the way Telegram does (same JSON
+shapes, same error envelopes), lets a caller inject messages and button presses and read what
+the bot sent, and can answer 429, 403 or 5xx on demand. It listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ import contextlib
 import itertools
 import json
 import multiprocessing
-import re
 import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
+
+from local_bot_api.refusals import (
+    CALLBACK_ANSWER_LIMIT,
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    Refused,
+    check_keyboard,
+    check_text,
+)
 
 #: Form fields that python-telegram-bot sends JSON-encoded; all others are plain strings.
 _JSON_FIELDS = {
@@ -78,8 +86,8 @@ class Failure:
     times: int = 1
 
 
-class FakeBotApi:
-    """Run with ``async with FakeBotApi() as api:``; give the bot ``api.base_url``."""
+class LocalBotApi:
+    """Run with ``async with LocalBotApi() as api:``; give the bot ``api.base_url``."""
 
     def __init__(
         self,
@@ -125,7 +133,7 @@ class FakeBotApi:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeBotApi:
+    async def __aenter__(self) -> LocalBotApi:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
@@ -313,7 +321,7 @@ class FakeBotApi:
             await asyncio.sleep(self.latency)
         try:
             result = await handler(params)
-        except BadRequest as exc:
+        except Refused as exc:
             self.bad_requests.append((method, exc.description))
             return _error(400, f"Bad Request: {exc.description}")
         if self._lost_replies.get(method):
@@ -358,16 +366,16 @@ class FakeBotApi:
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.strict:
-            _check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
-            _check_keyboard(params.get("reply_markup"))
+            check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
+            check_keyboard(params.get("reply_markup"))
         return self._keep(params, params.get("text"), "text")
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
-        _check_text(params.get("caption"), params.get("parse_mode"), CAPTION_LIMIT)
+        check_text(params.get("caption"), params.get("parse_mode"), CAPTION_LIMIT)
         return self._keep(params, params.get("caption"), "photo")
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
-        _check_text(params.get("caption"), params.get("parse_mode"), CAPTION_LIMIT)
+        check_text(params.get("caption"), params.get("parse_mode"), CAPTION_LIMIT)
         return self._keep(params, params.get("caption"), "document")
 
     def _keep(self, params: dict[str, Any], text: str | None, kind: str) -> dict[str, Any]:
@@ -385,15 +393,15 @@ class FakeBotApi:
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
         if sent is None or sent.deleted:
-            raise BadRequest("message to edit not found")
+            raise Refused("message to edit not found")
         if self.strict:
-            _check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
-            _check_keyboard(params.get("reply_markup"))
+            check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
+            check_keyboard(params.get("reply_markup"))
         unchanged = (
             params.get("text") == sent.text and params.get("reply_markup") == sent.reply_markup
         )
         if self.strict and unchanged:
-            raise BadRequest(
+            raise Refused(
                 "message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message"
             )
@@ -406,17 +414,17 @@ class FakeBotApi:
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
         if sent is None or sent.deleted:
-            raise BadRequest("message to edit not found")
-        _check_keyboard(params.get("reply_markup"))
+            raise Refused("message to edit not found")
+        check_keyboard(params.get("reply_markup"))
         if params.get("reply_markup") == sent.reply_markup:
-            raise BadRequest("message is not modified")
+            raise Refused("message is not modified")
         sent.reply_markup = params.get("reply_markup")
         return self._message_json(sent)
 
     async def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
         if sent is None or sent.deleted:
-            raise BadRequest("message to delete not found")
+            raise Refused("message to delete not found")
         sent.deleted = True
         return True
 
@@ -425,9 +433,9 @@ class FakeBotApi:
         issued = query_id in self._issued_callbacks
         if self.strict and (not issued or query_id in self.answered_callbacks):
             # Telegram takes one answer per button press.
-            raise BadRequest("query is too old and response timeout expired or query ID is invalid")
+            raise Refused("query is too old and response timeout expired or query ID is invalid")
         if len(params.get("text") or "") > CALLBACK_ANSWER_LIMIT:
-            raise BadRequest("MESSAGE_TOO_LONG")
+            raise Refused("MESSAGE_TOO_LONG")
         self.answered_callbacks[query_id] = params
         return True
 
@@ -478,98 +486,6 @@ async def _params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-#: Telegram's limits, in characters after entity parsing (https://core.telegram.org/bots/api).
-MESSAGE_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_ANSWER_LIMIT = 200
-CALLBACK_DATA_LIMIT = 64
-#: The tags Telegram's HTML parse mode knows; anything else is refused, as Telegram refuses it.
-HTML_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
-    "code", "pre", "blockquote", "tg-emoji",
-}  # fmt: skip
-
-
-class BadRequest(Exception):
-    """What Telegram answers with 400 and this description."""
-
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
-
-
-class _TelegramHtml(HTMLParser):
-    """Telegram's HTML parse mode: known tags only, properly nested, and every <, > and &
-    that is not markup written as an entity. Collects the visible text to measure its length."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.open: list[str] = []
-        self.visible: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in HTML_TAGS:
-            raise BadRequest(f'can\'t parse entities: Unsupported start tag "{tag}"')
-        self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.open or self.open[-1] != tag:
-            raise BadRequest(f'can\'t parse entities: Unexpected end tag "{tag}"')
-        self.open.pop()
-
-    def handle_data(self, data: str) -> None:
-        if "<" in data or ">" in data:
-            raise BadRequest("can't parse entities: unescaped < or > in the text")
-        self.visible.append(data)
-
-    def handle_entityref(self, name: str) -> None:
-        if name not in {"lt", "gt", "amp", "quot"}:
-            raise BadRequest(f'can\'t parse entities: Unsupported HTML entity "&{name};"')
-        self.visible.append("x")
-
-    def handle_charref(self, name: str) -> None:
-        self.visible.append("x")
-
-
-def _check_text(text: object, parse_mode: object, limit: int, *, required: bool = False) -> None:
-    if text is None or text == "":
-        if required:
-            raise BadRequest("message text is empty")
-        return
-    visible = str(text)
-    if parse_mode == "HTML":
-        if re.search(r"&(?!(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)", visible):
-            raise BadRequest("can't parse entities: an & that starts no entity")
-        parser = _TelegramHtml()
-        parser.feed(visible)
-        parser.close()
-        if parser.open:
-            raise BadRequest(
-                f"can't parse entities: Can't find end tag corresponding to start tag "
-                f'"{parser.open[-1]}"'
-            )
-        visible = "".join(parser.visible)
-    if len(visible.strip()) == 0 and required:
-        raise BadRequest("message text is empty")
-    if len(visible) > limit:
-        raise BadRequest("message is too long")
-
-
-def _check_keyboard(markup: object) -> None:
-    if not markup:
-        return
-    if isinstance(markup, str):
-        markup = json.loads(markup)
-    assert isinstance(markup, dict)
-    for row in markup.get("inline_keyboard", []):
-        for button in row:
-            if not button.get("text"):
-                raise BadRequest("text buttons are unallowed in the inline keyboard")
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
-                raise BadRequest("BUTTON_DATA_INVALID")
-
-
 def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
@@ -578,7 +494,7 @@ def _error(status: int, description: str, retry_after: int | None = None) -> web
 
 
 def serve_in_subprocess(token: str) -> tuple[multiprocessing.process.BaseProcess, int]:
-    """Run a FakeBotApi in a process of its own (for benchmarks: the server then does not take
+    """Run a LocalBotApi in a process of its own (for benchmarks: the server then does not take
     the bot's CPU). Returns the process (terminate it when done) and its port."""
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = context.Queue()
@@ -589,7 +505,7 @@ def serve_in_subprocess(token: str) -> tuple[multiprocessing.process.BaseProcess
 
 def _serve_forever(token: str, ports: multiprocessing.Queue[int]) -> None:
     async def main() -> None:
-        async with FakeBotApi(token) as api:
+        async with LocalBotApi(token) as api:
             ports.put(api.port)
             await asyncio.Event().wait()
 

@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.fake_api import FakeBotApi
+from local_bot_api import LocalBotApi
 
 
 async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -25,7 +25,7 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def test_real_ptb_polls_sends_edits_and_answers() -> None:
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         app = (
             Application.builder()
             .token(api.token)
@@ -53,7 +53,7 @@ async def test_real_ptb_polls_sends_edits_and_answers() -> None:
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_failures_on_demand_reach_the_library_as_telegram_errors() -> None:
-    async with FakeBotApi() as api:
+    async with LocalBotApi() as api:
         app = Application.builder().token(api.token).base_url(api.base_url).build()
         async with app:
             api.fail("sendMessage", 429, retry_after=3)
