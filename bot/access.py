@@ -18,12 +18,8 @@ from telegram.ext import ContextTypes
 from bot.context import chat_of, member_of, services_of, user_of
 from survey.enrolment import scope_of, units_named
 from survey.i18n import Texts
-from survey.roles import READERS
+from survey.roles import ACTORS, ADMINS, READERS
 from survey.storage.models import Member, Role
-
-ADMINS = frozenset({Role.ADMIN})
-#: Who may record and change actions: the managers of a unit, and admins.
-ACTORS = frozenset({Role.MANAGER, Role.ADMIN})
 
 
 @dataclass(frozen=True)

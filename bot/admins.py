@@ -21,7 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from aggregation.render import split_messages
-from bot.access import ADMINS, outside_grant, staff_member
+from bot.access import outside_grant, staff_member
 from bot.context import Pressed, chat_of, services_of, signed, user_of
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
@@ -33,6 +33,7 @@ from survey.questions import (
     load_question_set,
 )
 from survey.questions.loader import MAX_FILE_BYTES
+from survey.roles import ADMINS
 from survey.storage import Database
 from survey.storage.models import (
     Member,

@@ -30,7 +30,6 @@ from aggregation.render import (
 )
 from aggregation.report import ReportError, UnitReport, build_report
 from bot.access import (
-    ACTORS,
     edit,
     outside_grant,
     record_keyboard,
@@ -53,7 +52,7 @@ from survey.actions import (
 from survey.deliveries import results_sent
 from survey.enrolment import scope_of, unit_tree, units_named
 from survey.i18n import Texts
-from survey.roles import READERS
+from survey.roles import ACTORS, READERS
 from survey.storage.models import ActionStatus, Member, Role
 from survey.talk import TalkError, reply_target
 

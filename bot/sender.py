@@ -19,7 +19,7 @@ from telegram.ext import Application
 from aggregation.render import report_text, worker_summary_text
 from aggregation.report import ReportError, build_report
 from aggregation.worker_summary import WorkerSummary, worker_summary
-from bot.access import ACTORS, record_keyboard
+from bot.access import record_keyboard
 from bot.checkin import CheckinState, ItemView, Screen
 from bot.context import views_for
 from bot.one_message import Outcome
@@ -28,6 +28,7 @@ from survey.claims import Claim, Kind
 from survey.deliveries import Recipient, pending, report_recipients, results_recipients
 from survey.i18n import Texts
 from survey.questions.locked import LockedItem, estimated_minutes
+from survey.roles import ACTORS
 from survey.storage.models import SurveyRound
 
 log = logging.getLogger(__name__)

@@ -18,3 +18,8 @@ class Role(StrEnum):
 #: Roles that read results within their grant (reports, trends, units) and receive the reports
 #: after each close; only admins also configure.
 READERS = frozenset({Role.MANAGER, Role.SAFETY_REP, Role.ADMIN})
+#: Who may record and change actions (AFS 2023:1: act, then follow up): the managers of a unit,
+#: and admins. A safety representative follows and comments, and changes nothing.
+ACTORS = frozenset({Role.MANAGER, Role.ADMIN})
+#: Who configures: units, invites, schedules, question sets.
+ADMINS = frozenset({Role.ADMIN})
