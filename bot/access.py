@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.buttons import Button, RecordAction
 from bot.context import chat_of, member_of, services_of, user_of
 from survey.enrolment import scope_of, units_named
 from survey.i18n import Texts
@@ -98,8 +99,10 @@ async def edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup |
             raise
 
 
-def record_keyboard(t: Texts, unit_id: int, sign: Callable[[str], str]) -> InlineKeyboardMarkup:
+def record_keyboard(
+    t: Texts, unit_id: int, sign: Callable[[Button], str]
+) -> InlineKeyboardMarkup:
     """The button under a report: record what will be done about it."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t._("Record an action"), callback_data=sign(f"an|{unit_id}"))]]
+        [[InlineKeyboardButton(t._("Record an action"), callback_data=sign(RecordAction(unit_id)))]]
     )

@@ -22,7 +22,8 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from aggregation.render import split_messages
 from bot.access import outside_grant, staff_member
-from bot.context import Pressed, chat_of, services_of, signed, user_of
+from bot.buttons import ActivateQuestionSet
+from bot.context import Pressed, chat_of, route, services_of, signed, user_of
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 from survey.lifecycle import list_schedules
@@ -36,7 +37,6 @@ from survey.questions.loader import MAX_FILE_BYTES
 from survey.roles import ADMINS
 from survey.storage import Database
 from survey.storage.models import (
-    Member,
     Role,
     RoundState,
     RoundStatistic,
@@ -170,7 +170,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             [
                 InlineKeyboardButton(
                     t._("Activate"),
-                    callback_data=signed(context, f"qa|{digest}", user_of(update).id),
+                    callback_data=signed(context, ActivateQuestionSet(digest), user_of(update).id),
                 )
             ]
         ]
@@ -178,24 +178,14 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await chat.send_message("\n".join(preview), reply_markup=keyboard)
 
 
-async def on_button(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
-) -> bool:
-    """An admin's button (activating an uploaded question set); False if not one of theirs."""
-    if pressed.kind == "qa":
-        await _activate_upload(query, context, pressed.press.member, pressed.t, pressed.rest)
-        return True
-    return False
-
-
 async def _activate_upload(
     query: CallbackQuery,
     context: ContextTypes.DEFAULT_TYPE,
-    member: Member | None,
-    t: Texts,
-    digest: str,
+    pressed: Pressed,
+    button: ActivateQuestionSet,
 ) -> None:
-    question_set = context.application.bot_data.get("uploads", {}).pop(digest, None)
+    member, t = pressed.press.member, pressed.t
+    question_set = context.application.bot_data.get("uploads", {}).pop(button.digest, None)
     if member is None or member.role != Role.ADMIN or question_set is None:
         await query.answer(t._("This button is out of date."))
         return
@@ -293,3 +283,7 @@ def _rounds_overview(
                     )
                 )
     return schedules, closed
+
+
+#: The admins' buttons.
+BUTTONS = dict([route(ActivateQuestionSet, _activate_upload)])

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
-from telegram import CallbackQuery, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -31,8 +30,10 @@ from telegram.ext import (
 
 from bot import admins, managers, workers
 from bot.acknowledge import start_of_update, was_stored
+from bot.buttons import Button
+from bot.buttons import read as read_button
 from bot.checkin import CheckinState
-from bot.context import Pressed, Services, language_of, member_of, services_of
+from bot.context import ButtonHandler, Pressed, Services, language_of, member_of, services_of
 from bot.fencing import FencingRateLimiter
 from bot.prompts import answer_prompt
 from bot.settings import BotSettings
@@ -42,13 +43,12 @@ from survey.storage import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
-ButtonHandler = Callable[[CallbackQuery, ContextTypes.DEFAULT_TYPE, Pressed], Awaitable[bool]]
-#: Each audience's buttons, asked in turn; the first that knows the press handles it.
-BUTTON_HANDLERS: tuple[ButtonHandler, ...] = (
-    workers.on_button,
-    managers.on_button,
-    admins.on_button,
-)
+#: One handler per kind of button, from every audience's module (bot.buttons has the kinds).
+BUTTONS: dict[type[Button], ButtonHandler] = {
+    **workers.BUTTONS,
+    **managers.BUTTONS,
+    **admins.BUTTONS,
+}
 
 
 def build_application(
@@ -148,8 +148,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         t = Texts(language_of(update, member, services.settings.language))
         await query.answer(t._("This button is not valid."), show_alert=False)
         return
-    kind, _, rest = payload.partition("|")
-    decoded = CheckinState.decode(payload) if kind == "c1" else None
+    decoded = CheckinState.decode(payload)
+    pressed_button = None if decoded else read_button(payload)
     # The busiest press (a check-in answer) needs the member and the round: one database trip.
     press = await asyncio.to_thread(
         member_and_round,
@@ -159,11 +159,15 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         decoded[0].round_id if decoded else None,
     )
     t = Texts(language_of(update, press.member, services.settings.language))
-    pressed = Pressed(payload, kind, rest, press, t, decoded)
-    for handler in BUTTON_HANDLERS:
-        if await handler(query, context, pressed):
-            return
-    await query.answer(t._("This button is out of date."))
+    pressed = Pressed(press, t, decoded)
+    if decoded is not None:
+        await workers.checkin_button(query, context, pressed)
+        return
+    handler = BUTTONS.get(type(pressed_button)) if pressed_button is not None else None
+    if handler is None:  # a kind this version no longer makes, or fields that do not fit
+        await query.answer(t._("This button is out of date."))
+        return
+    await handler(query, context, pressed, pressed_button)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

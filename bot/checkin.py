@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.buttons import Kind
 from survey.crypto.buttons import ButtonSigner
 from survey.i18n import Texts
 from survey.questions import LockedItem
@@ -21,7 +22,7 @@ from survey.questions import LockedItem
 _DIGITS = string.digits + string.ascii_lowercase  # option index in one character (up to 36)
 SKIPPED = "-"
 FOCUS = "~"
-PREFIX = "c1"
+PREFIX = Kind.CHECKIN.value
 #: ``CheckinState.focus`` while the worker picks which answer to change from the summary.
 CHOOSING = -1
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from telegram import Chat, Update, User
+from telegram import CallbackQuery, Chat, Update, User
 from telegram.ext import ContextTypes
 
+from bot.buttons import Button
+from bot.buttons import data as button_data
 from bot.checkin import CheckinState, ItemView
 from survey.crypto import KeyRing
 from survey.enrolment import find_member
@@ -44,16 +47,26 @@ class Services:
 
 @dataclass(frozen=True)
 class Pressed:
-    """A verified button press, read once and handed to the audience's module: its signed
-    payload split as ``kind|rest``, the member (and round) behind it, and their language."""
+    """A verified button press, read once and handed to its handler: the member (and round)
+    behind it, their language, and for a check-in button its state and action."""
 
-    payload: str
-    kind: str
-    rest: str
     press: Press
     t: Texts
     #: The check-in state and action, for a check-in button ("c1|...").
     checkin: tuple[CheckinState, str] | None = None
+
+
+B = TypeVar("B", bound=Button)
+#: What handles one kind of button: the press, the context, who pressed, and the decoded button.
+ButtonHandler = Callable[[CallbackQuery, ContextTypes.DEFAULT_TYPE, Pressed, Any], Awaitable[None]]
+
+
+def route(
+    kind: type[B],
+    handler: Callable[[CallbackQuery, ContextTypes.DEFAULT_TYPE, Pressed, B], Awaitable[None]],
+) -> tuple[type[Button], ButtonHandler]:
+    """One entry of the dispatch table, typed so that a handler gets the kind it expects."""
+    return kind, handler
 
 
 def chat_of(update: Update) -> Chat:
@@ -85,8 +98,9 @@ async def member_of(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Member 
     return await asyncio.to_thread(find_member, services.db, services.keys, user_id)
 
 
-def signed(context: ContextTypes.DEFAULT_TYPE, payload: str, user_id: int) -> str:
-    return services_of(context).keys.button_signer().sign(payload, user_id)
+def signed(context: ContextTypes.DEFAULT_TYPE, button: Button, user_id: int) -> str:
+    """The callback data of ``button``, signed for ``user_id`` (bot.buttons)."""
+    return button_data(button, services_of(context).keys.button_signer(), user_id)
 
 
 async def views_for(

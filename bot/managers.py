@@ -38,7 +38,15 @@ from bot.access import (
     unit_argument,
 )
 from bot.acknowledge import answer_press, replace, say, stored
-from bot.context import Pressed, chat_of, member_of, services_of, signed, user_of
+from bot.buttons import (
+    ActionArea,
+    ActionComment,
+    ActionDue,
+    MoveAction,
+    RecordAction,
+    TalkReply,
+)
+from bot.context import Pressed, chat_of, member_of, route, services_of, signed, user_of
 from bot.one_message import send_text
 from bot.prompts import Prompt, await_answer, cancel, on_answer
 from survey.actions import (
@@ -309,18 +317,18 @@ def _action_keyboard(
     if may_act and status == ActionStatus.PLANNED:
         row.append(
             InlineKeyboardButton(
-                t._("Started"), callback_data=signed(context, f"as|{action_id}|o", user_id)
+                t._("Started"), callback_data=signed(context, MoveAction(action_id, "o"), user_id)
             )
         )
     if may_act and status != ActionStatus.DONE:
         row.append(
             InlineKeyboardButton(
-                t._("Done"), callback_data=signed(context, f"as|{action_id}|d", user_id)
+                t._("Done"), callback_data=signed(context, MoveAction(action_id, "d"), user_id)
             )
         )
     row.append(
         InlineKeyboardButton(
-            t._("Comment"), callback_data=signed(context, f"am|{action_id}", user_id)
+            t._("Comment"), callback_data=signed(context, ActionComment(action_id), user_id)
         )
     )
     return InlineKeyboardMarkup([row])
@@ -341,7 +349,7 @@ async def _press_staff(
 
 
 async def _start_recording(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: RecordAction
 ) -> None:
     """First step: what the action answers - the report's findings and areas, or else."""
     found = await _press_staff(query, context, pressed, ACTORS)
@@ -349,7 +357,7 @@ async def _start_recording(
         return
     member, scope = found
     t = pressed.t
-    unit_id = int(pressed.rest) if pressed.rest.isdigit() else -1
+    unit_id = button.unit_id
     if unit_id not in scope:
         await query.answer(outside_grant(t), show_alert=True)
         return
@@ -367,7 +375,9 @@ async def _start_recording(
         [
             InlineKeyboardButton(
                 construct_label(built, construct, member.language),
-                callback_data=signed(context, f"ac|{unit_id}|{construct}", query.from_user.id),
+                callback_data=signed(
+                    context, ActionArea(unit_id, construct), query.from_user.id
+                ),
             )
         ]
         for construct in choices
@@ -376,7 +386,7 @@ async def _start_recording(
         [
             InlineKeyboardButton(
                 t._("Something else"),
-                callback_data=signed(context, f"ac|{unit_id}|-", query.from_user.id),
+                callback_data=signed(context, ActionArea(unit_id, None), query.from_user.id),
             )
         ]
     )
@@ -387,23 +397,18 @@ async def _start_recording(
 
 
 async def _chose_area(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: ActionArea
 ) -> None:
     found = await _press_staff(query, context, pressed, ACTORS)
     if found is None:
         return
     _, scope = found
     t = pressed.t
-    unit, _, chosen = pressed.rest.partition("|")
-    if not unit.isdigit() or not chosen:
-        await query.answer(t._("This button is out of date."))
-        return
-    unit_id = int(unit)
+    unit_id, construct = button.unit_id, button.construct
     if unit_id not in scope:  # the grant changed since the question was asked
         await query.answer(outside_grant(t), show_alert=True)
         return
     await query.answer()
-    construct = None if chosen == "-" else chosen
     await await_answer(
         context, query.from_user.id, "action_title", unit=unit_id, construct=construct
     )
@@ -445,7 +450,7 @@ async def _action_owner(
     buttons = [
         InlineKeyboardButton(
             t.date(today + timedelta(days=days)),
-            callback_data=signed(context, f"ad|{days}", user_id),
+            callback_data=signed(context, ActionDue(days), user_id),
         )
         for days in DUE_CHOICES
     ]
@@ -471,14 +476,14 @@ async def _action_due_typed(
 
 
 async def _due_pressed(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: ActionDue
 ) -> None:
     prompt = (context.user_data or {}).get("prompt")
-    if not isinstance(prompt, Prompt) or prompt.kind != "action_due" or not pressed.rest.isdigit():
+    if not isinstance(prompt, Prompt) or prompt.kind != "action_due":
         await query.answer(pressed.t._("This button is out of date."))
         return
     await query.answer()
-    due = _today(context) + timedelta(days=int(pressed.rest))
+    due = _today(context) + timedelta(days=button.days)
     chat = query.message.chat  # type: ignore[union-attr]  # a button press comes with its message
     await _record(context, chat, query.from_user.id, pressed.t, prompt, due)
 
@@ -538,24 +543,20 @@ async def _record(
 
 
 async def _set_status(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: MoveAction
 ) -> None:
     found = await _press_staff(query, context, pressed, ACTORS)
     if found is None:
         return
     _, scope = found
     t = pressed.t
-    number, _, code = pressed.rest.partition("|")
-    status = {"o": ActionStatus.ONGOING, "d": ActionStatus.DONE}.get(code)
-    if not number.isdigit() or status is None:
-        await query.answer(t._("This button is out of date."))
-        return
+    status = {"o": ActionStatus.ONGOING, "d": ActionStatus.DONE}[button.status]
     try:
         action = await asyncio.to_thread(
             functools.partial(
                 set_action_status,
                 services_of(context).db,
-                int(number),
+                button.action_id,
                 status,
                 scope=scope,
                 today=_today(context),
@@ -580,16 +581,16 @@ async def _set_status(
 
 
 async def _start_comment(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    pressed: Pressed,
+    button: ActionComment,
 ) -> None:
     found = await _press_staff(query, context, pressed, READERS)
     if found is None:
         return
-    if not pressed.rest.isdigit():
-        await query.answer(pressed.t._("This button is out of date."))
-        return
     await query.answer()
-    await await_answer(context, query.from_user.id, "action_comment", action=int(pressed.rest))
+    await await_answer(context, query.from_user.id, "action_comment", action=button.action_id)
     await context.bot.send_message(
         query.from_user.id, pressed.t._("Write your comment in one message.")
     )
@@ -691,16 +692,14 @@ async def _texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
 
 
 async def _start_reply(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: TalkReply
 ) -> None:
     found = await _press_staff(query, context, pressed, READERS)
-    if found is None or not pressed.rest.isdigit():
-        if found is not None:
-            await query.answer(pressed.t._("This button is out of date."))
+    if found is None:
         return
     # Waiting for the reply comes first: a press redelivered after a restart resumes it even
     # when answering the press again is refused.
-    await await_answer(context, query.from_user.id, "talk_reply", request=int(pressed.rest))
+    await await_answer(context, query.from_user.id, "talk_reply", request=button.request_id)
     with contextlib.suppress(BadRequest):  # a press redelivered after a restart was answered
         await query.answer()
     await context.bot.send_message(
@@ -763,20 +762,14 @@ async def _reply_written(
         )
 
 
-async def on_button(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
-) -> bool:
-    """A manager's or safety representative's button; False if the press is not one of theirs."""
-    handlers = {
-        "an": _start_recording,
-        "ac": _chose_area,
-        "ad": _due_pressed,
-        "as": _set_status,
-        "am": _start_comment,
-        "tr": _start_reply,
-    }
-    handler = handlers.get(pressed.kind)
-    if handler is None:
-        return False
-    await handler(query, context, pressed)
-    return True
+#: The buttons of managers and safety representatives.
+BUTTONS = dict(
+    [
+        route(RecordAction, _start_recording),
+        route(ActionArea, _chose_area),
+        route(ActionDue, _due_pressed),
+        route(MoveAction, _set_status),
+        route(ActionComment, _start_comment),
+        route(TalkReply, _start_reply),
+    ]
+)

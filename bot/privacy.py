@@ -9,9 +9,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from survey.i18n import Texts
 
-#: Callback payload of the "technical details" button (signed like every button).
-DETAILS = "p|tech"
-
 
 def privacy_text(t: Texts, k: int) -> str:
     """Four short paragraphs a worker reads in the chat, in the language of the workplace."""

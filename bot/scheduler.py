@@ -16,6 +16,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, ContextTypes
 
 from aggregation.close import release_with_statistics
+from bot.buttons import TalkReply
+from bot.buttons import data as button_data
 from bot.outbox import outbox_of
 from bot.sender import Send, broadcast, deliver, deliver_reports, deliver_results
 from survey.actions import mark_overdue_reminded, overdue_reminders
@@ -149,8 +151,10 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
                 [
                     InlineKeyboardButton(
                         t._("Reply"),
-                        callback_data=services.keys.button_signer().sign(
-                            f"tr|{due.request_id}", due.to.chat_id
+                        callback_data=button_data(
+                            TalkReply(due.request_id),
+                            services.keys.button_signer(),
+                            due.to.chat_id,
                         ),
                     )
                 ]

@@ -20,6 +20,8 @@ from aggregation.render import report_text, worker_summary_text
 from aggregation.report import ReportError, build_report
 from aggregation.worker_summary import WorkerSummary, worker_summary
 from bot.access import record_keyboard
+from bot.buttons import Results as ButtonResults
+from bot.buttons import data as button_data
 from bot.checkin import CheckinState, ItemView, Screen
 from bot.context import views_for
 from bot.one_message import Outcome
@@ -165,7 +167,9 @@ async def deliver_reports(application: Application, round_id: int) -> SendReport
                 record_keyboard(
                     Texts(target.language),
                     target.unit_id,
-                    functools.partial(services.keys.button_signer().sign, user_id=target.chat_id),
+                    functools.partial(
+                        button_data, signer=services.keys.button_signer(), user_id=target.chat_id
+                    ),
                 ),
             )
         outcome = await outbox.send(
@@ -222,7 +226,8 @@ async def deliver_results(
             texts[key] = worker_summary_text(summary, target.language)
         t = Texts(target.language)
         button = InlineKeyboardButton(
-            t._("No more summaries"), callback_data=signer.sign("rs|off", target.chat_id)
+            t._("No more summaries"),
+            callback_data=button_data(ButtonResults("off"), signer, target.chat_id),
         )
         claim = Claim(Kind.RESULTS, round_id, target.member_id)
         sends.append((claim, target, [(texts[key], InlineKeyboardMarkup([[button]]))]))

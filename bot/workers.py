@@ -20,6 +20,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.access import edit
 from bot.acknowledge import answer_press, replace, stored
+from bot.buttons import AfterCheckin, ChooseLanguage, Leave, PrivacyDetails, Results, Talk
 from bot.checkin import CheckinState, Screen, answers_of, step
 from bot.commands import set_staff_commands, staff_commands, worker_commands
 from bot.context import (
@@ -27,12 +28,13 @@ from bot.context import (
     chat_of,
     language_of,
     member_of,
+    route,
     services_of,
     signed,
     user_of,
     views_for,
 )
-from bot.privacy import DETAILS, details_keyboard, details_text, privacy_text
+from bot.privacy import details_keyboard, details_text, privacy_text
 from survey.deliveries import set_wants_results
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
 from survey.i18n import Texts
@@ -47,7 +49,6 @@ from survey.invites import (
 )
 from survey.lifecycle import Press, has_answered, open_round_for
 from survey.roles import READERS
-from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
 from survey.storage.models import Member, MemberStatus, Role, SurveyRound, TalkRecipient
 from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
@@ -116,7 +117,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         + "\n\n"
         + privacy_text(t, services.settings.min_group_size),
         parse_mode=ParseMode.HTML,
-        reply_markup=details_keyboard(t, signed(context, DETAILS, user.id)),
+        reply_markup=details_keyboard(t, signed(context, PrivacyDetails(), user.id)),
     )
     await chat.send_message(
         t._("Which language do you want?"), reply_markup=_language_keyboard(context, user.id)
@@ -146,8 +147,12 @@ def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Inli
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("Svenska", callback_data=signed(context, "l|sv", user_id)),
-                InlineKeyboardButton("English", callback_data=signed(context, "l|en", user_id)),
+                InlineKeyboardButton(
+                    "Svenska", callback_data=signed(context, ChooseLanguage("sv"), user_id)
+                ),
+                InlineKeyboardButton(
+                    "English", callback_data=signed(context, ChooseLanguage("en"), user_id)
+                ),
             ]
         ]
     )
@@ -175,7 +180,7 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await chat_of(update).send_message(
         privacy_text(t, services.settings.min_group_size),
         parse_mode=ParseMode.HTML,
-        reply_markup=details_keyboard(t, signed(context, DETAILS, user_of(update).id)),
+        reply_markup=details_keyboard(t, signed(context, PrivacyDetails(), user_of(update).id)),
     )
 
 
@@ -247,9 +252,11 @@ async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         [
             [
                 InlineKeyboardButton(
-                    t._("Leave"), callback_data=signed(context, "q|leave", user.id)
+                    t._("Leave"), callback_data=signed(context, Leave("leave"), user.id)
                 ),
-                InlineKeyboardButton(t._("Stay"), callback_data=signed(context, "q|stay", user.id)),
+                InlineKeyboardButton(
+                    t._("Stay"), callback_data=signed(context, Leave("stay"), user.id)
+                ),
             ]
         ]
     )
@@ -305,8 +312,12 @@ async def _screen(
 
 
 async def _choose_language(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, member: Member | None, chosen: str
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    pressed: Pressed,
+    button: ChooseLanguage,
 ) -> None:
+    member, chosen = pressed.press.member, button.language
     services = services_of(context)
     t = Texts(chosen)
     if member is not None:
@@ -325,14 +336,11 @@ def _set_language(db: Database, member_id: int, language: str) -> None:
 
 
 async def _leave_answer(
-    query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
-    member: Member | None,
-    t: Texts,
-    choice: str,
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: Leave
 ) -> None:
+    member, t = pressed.press.member, pressed.t
     await query.answer()
-    if choice != "leave" or member is None:
+    if button.choice != "leave" or member is None:
         await query.edit_message_text(t._("Good, you stay."))
         return
     await asyncio.to_thread(leave, services_of(context).db, member.id)
@@ -437,17 +445,18 @@ async def _acknowledge_saved(
             [
                 InlineKeyboardButton(
                     t._("Delete the message"),
-                    callback_data=signed(context, "x|", query.from_user.id),
+                    callback_data=signed(context, AfterCheckin(""), query.from_user.id),
                 ),
                 InlineKeyboardButton(
-                    t._("Keep it"), callback_data=signed(context, "x|keep", query.from_user.id)
+                    t._("Keep it"),
+                    callback_data=signed(context, AfterCheckin("keep"), query.from_user.id),
                 ),
             ],
             # The same offer after every check-in, whatever was answered (it is /talk).
             [
                 InlineKeyboardButton(
                     t._("I would like to talk about my work situation"),
-                    callback_data=signed(context, "tk|", query.from_user.id),
+                    callback_data=signed(context, Talk(None), query.from_user.id),
                 )
             ],
         ]
@@ -476,40 +485,41 @@ def _thanks(t: Texts) -> str:
 # --- buttons -------------------------------------------------------------------------------------
 
 
-async def on_button(
+async def checkin_button(
     query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
-) -> bool:
-    """A worker's button (language, check-in, thanks, leave, privacy details); False if the
-    press is not one of theirs."""
-    member, t, kind, rest = pressed.press.member, pressed.t, pressed.kind, pressed.rest
-    if kind == "l" and rest in SUPPORTED_LANGUAGES:
-        await _choose_language(query, context, member, rest)
-    elif kind == "x" and rest == "keep":
-        await query.answer()
+) -> None:
+    """A check-in button (its own codec: bot.checkin)."""
+    member = pressed.press.member
+    if pressed.checkin is None or member is None:
+        await query.answer(pressed.t._("This button is out of date."))
+        return
+    await _checkin_press(query, context, member, pressed.t, pressed.checkin, pressed.press)
+
+
+async def _after_checkin(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: AfterCheckin
+) -> None:
+    """Under the thanks: keep the check-in message, or remove it from the chat."""
+    await query.answer()
+    if button.choice == "keep":
         with contextlib.suppress(TelegramError):
-            await edit(query, html.escape(_thanks(t)), None)
-    elif kind == "x":
-        await query.answer()
-        try:
-            await query.message.delete()  # type: ignore[union-attr]  # a button press always comes with its message
-        except TelegramError:
-            log.info("could not delete a check-in message (older than 48 h or not allowed)")
-    elif pressed.payload == DETAILS:
-        await query.answer()
-        await context.bot.send_message(
-            query.from_user.id, details_text(t), parse_mode=ParseMode.HTML
-        )
-    elif kind == "q":
-        await _leave_answer(query, context, member, t, rest)
-    elif kind == "rs":
-        await _results_choice(query, context, member, t, rest == "on")
-    elif kind == "tk":
-        await _talk_press(query, context, member, t, rest)
-    elif pressed.checkin is not None and member is not None:
-        await _checkin_press(query, context, member, t, pressed.checkin, pressed.press)
-    else:
-        return False
-    return True
+            await edit(query, html.escape(_thanks(pressed.t)), None)
+        return
+    try:
+        await query.message.delete()  # type: ignore[union-attr]  # a button press always comes with its message
+    except TelegramError:
+        log.info("could not delete a check-in message (older than 48 h or not allowed)")
+
+
+async def _privacy_details(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, _: PrivacyDetails
+) -> None:
+    await query.answer()
+    await context.bot.send_message(
+        query.from_user.id, details_text(pressed.t), parse_mode=ParseMode.HTML
+    )
+
+
 
 
 # --- results summaries on or off -----------------------------------------------------------------
@@ -534,23 +544,20 @@ def _results_setting(
             "note and the actions taken. Language: /language."
         )
         button = InlineKeyboardButton(
-            t._("No more summaries"), callback_data=signed(context, "rs|off", user_id)
+            t._("No more summaries"), callback_data=signed(context, Results("off"), user_id)
         )
     else:
         text = t._("Results summaries are off. Language: /language.")
         button = InlineKeyboardButton(
-            t._("Send me the results"), callback_data=signed(context, "rs|on", user_id)
+            t._("Send me the results"), callback_data=signed(context, Results("on"), user_id)
         )
     return text, InlineKeyboardMarkup([[button]])
 
 
 async def _results_choice(
-    query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
-    member: Member | None,
-    t: Texts,
-    wanted: bool,
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: Results
 ) -> None:
+    member, t, wanted = pressed.press.member, pressed.t, button.choice == "on"
     if member is None:
         await query.answer(_not_enrolled(t), show_alert=True)
         return
@@ -606,31 +613,23 @@ async def _talk_offer(
         TalkRecipient.SAFETY_REP: t._("The safety representative"),
     }
     row = [
-        InlineKeyboardButton(names[r], callback_data=signed(context, f"tk|{r.value}", user_id))
+        InlineKeyboardButton(names[r], callback_data=signed(context, Talk(r), user_id))
         for r in available
     ]
     return _talk_text(t), InlineKeyboardMarkup([row])
 
 
 async def _talk_press(
-    query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
-    member: Member | None,
-    t: Texts,
-    choice: str,
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: Talk
 ) -> None:
+    member, t, recipient = pressed.press.member, pressed.t, button.recipient
     if member is None or member.role != Role.WORKER:
         await query.answer(t._("This is for workers of a unit."), show_alert=True)
         return
-    if not choice:  # the button after a check-in: the same offer as /talk
+    if recipient is None:  # the button after a check-in: the same offer as /talk
         await query.answer()
         text, keyboard = await _talk_offer(context, member, t, query.from_user.id)
         await context.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
-        return
-    try:
-        recipient = TalkRecipient(choice)
-    except ValueError:
-        await query.answer(t._("This button is out of date."))
         return
     services = services_of(context)
     today = services.settings.today(services.clock())
@@ -666,3 +665,16 @@ async def _talk_press(
             ).format(whom=whom)
         ),
     )
+
+
+#: The workers' buttons (the check-in's come through ``checkin_button``).
+BUTTONS = dict(
+    [
+        route(ChooseLanguage, _choose_language),
+        route(AfterCheckin, _after_checkin),
+        route(PrivacyDetails, _privacy_details),
+        route(Leave, _leave_answer),
+        route(Results, _results_choice),
+        route(Talk, _talk_press),
+    ]
+)
