@@ -21,8 +21,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from aggregation.findings import changes
-from aggregation.render import action_status, construct_label, index_text
 from aggregation.report import UnitReport, trend_rows
+from aggregation.wording import action_status, construct_label, index_text
 from survey.i18n import Texts
 
 Cell = str | float | int | date | None

@@ -20,10 +20,10 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from aggregation.render import split_messages
 from bot.access import outside_grant, staff_member
 from bot.buttons import ActivateQuestionSet
 from bot.context import Pressed, chat_of, route, services_of, signed, user_of
+from bot.messages import split_messages
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 from survey.lifecycle import list_schedules

@@ -21,14 +21,8 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from aggregation.charts import area_chart, units_heatmap
 from aggregation.findings import ranked_findings
-from aggregation.render import (
-    action_lines,
-    action_status,
-    construct_label,
-    report_text,
-    split_messages,
-)
 from aggregation.report import ReportError, UnitReport, build_report
+from aggregation.wording import action_status, construct_label
 from bot.access import (
     edit,
     outside_grant,
@@ -47,6 +41,7 @@ from bot.buttons import (
     TalkReply,
 )
 from bot.context import Pressed, chat_of, member_of, route, services_of, signed, user_of
+from bot.messages import action_lines, report_text, split_messages
 from bot.one_message import send_text
 from bot.prompts import Prompt, await_answer, cancel, on_answer
 from survey.actions import (

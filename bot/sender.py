@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application
 
-from aggregation.render import report_text, worker_summary_text
 from aggregation.report import ReportError, build_report
 from aggregation.worker_summary import WorkerSummary, worker_summary
 from bot.access import record_keyboard
@@ -24,6 +23,7 @@ from bot.buttons import Results as ButtonResults
 from bot.buttons import data as button_data
 from bot.checkin import CheckinState, ItemView, Screen
 from bot.context import views_for
+from bot.messages import report_text, worker_summary_text
 from bot.one_message import Outcome
 from bot.outbox import Part, outbox_of
 from survey.claims import Claim, Kind

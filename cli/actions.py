@@ -24,8 +24,8 @@ def list_command(
     it was published (the same figures as the unit's report)."""
     from sqlmodel import col, select
 
-    from aggregation.render import action_status, followup_text
     from aggregation.report import build_report
+    from aggregation.wording import action_status, followup_text
     from survey.enrolment import subtree_ids
     from survey.i18n import Texts
     from survey.storage.models import Unit

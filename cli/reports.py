@@ -32,8 +32,8 @@ def report(
     from aggregation.charts import trend_chart, units_heatmap
     from aggregation.exports import actions_csv, report_csv, report_xlsx
     from aggregation.html_report import report_html
-    from aggregation.render import report_text
     from aggregation.report import build_report, unit_heatmap_data
+    from bot.messages import report_text
 
     if out is None and format not in (Format.TEXT, Format.CSV):
         err.print(f"[red]Error:[/red] --out is needed for {format.value}", highlight=False)

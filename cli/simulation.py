@@ -39,9 +39,10 @@ from telegram import Update
 from aggregation.charts import response_rate_chart, trend_chart, units_heatmap
 from aggregation.close import release_with_statistics
 from aggregation.html_report import report_html
-from aggregation.render import action_status, followup_text, report_text
 from aggregation.report import UnitReport, build_report
+from aggregation.wording import action_status, followup_text
 from bot.app import Services, build_application
+from bot.messages import report_text
 from bot.scheduler import run_tick
 from bot.settings import BotSettings
 from local_bot_api import LocalBotApi, Sent

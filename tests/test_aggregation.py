@@ -20,7 +20,6 @@ from aggregation.close import (
 )
 from aggregation.exports import report_csv, report_xlsx
 from aggregation.html_report import report_html
-from aggregation.render import report_text, split_messages
 from aggregation.report import (
     build_report,
     organisation_trends,
@@ -28,6 +27,7 @@ from aggregation.report import (
     unit_heatmap_data,
     unit_heatmap_moves,
 )
+from bot.messages import report_text, split_messages
 from survey.enrolment import create_unit, enrol_member
 from survey.lifecycle import create_schedule, tick
 from survey.questions import import_question_set, load_question_set_file, parse_items

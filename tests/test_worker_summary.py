@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregation.close import close_round
-from aggregation.render import worker_summary_text
 from aggregation.worker_summary import response_band, worker_summary
+from bot.messages import worker_summary_text
 from survey.submissions import submit
 from tests.conftest import DEFAULT_ITEMS
 
