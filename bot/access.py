@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.buttons import Button, RecordAction
-from bot.context import chat_of, member_of, services_of, user_of
+from bot.context import Pressed, chat_of, member_of, services_of, user_of
 from survey.enrolment import scope_of, units_named
 from survey.i18n import Texts
 from survey.roles import ACTORS, ADMINS, READERS
@@ -106,3 +106,19 @@ def record_keyboard(
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(t._("Record an action"), callback_data=sign(RecordAction(unit_id)))]]
     )
+
+
+async def press_staff(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    pressed: Pressed,
+    roles: frozenset[Role],
+) -> tuple[Member, set[int]] | None:
+    """The staff member behind a press and their grant, if their role is one of ``roles``;
+    otherwise the press is answered with why not."""
+    member = pressed.press.member
+    if member is None or member.role not in roles:
+        await query.answer(refusal(pressed.t, roles), show_alert=True)
+        return None
+    scope = await asyncio.to_thread(scope_of, services_of(context).db, member)
+    return member, scope

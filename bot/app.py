@@ -1,7 +1,8 @@
 """The Telegram application: which handler gets which update, and what every update shares.
 
-The handlers live by audience - ``bot.workers``, ``bot.managers`` (managers and safety
-representatives), ``bot.admins`` - and no rule lives in any of them: they turn an update into
+The handlers live by audience and concern - ``bot.worker_membership``, ``bot.worker_checkin``,
+``bot.worker_talk``; ``bot.staff_reports``, ``bot.staff_actions``, ``bot.staff_talk`` (managers and
+safety representatives); ``bot.admins`` - and no rule lives in any of them: they turn an update into
 survey/ and aggregation/ calls and the outcome into text in the person's language. This module
 builds the application, refuses group chats (P8), verifies every button press once, and keeps
 errors out of the logs' personal data (P4).
@@ -28,7 +29,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admins, managers, workers
+from bot import (
+    admins,
+    staff_actions,
+    staff_reports,
+    staff_talk,
+    worker_checkin,
+    worker_membership,
+    worker_talk,
+)
 from bot.acknowledge import start_of_update, was_stored
 from bot.buttons import Button
 from bot.buttons import read as read_button
@@ -45,8 +54,11 @@ log = logging.getLogger(__name__)
 
 #: One handler per kind of button, from every audience's module (bot.buttons has the kinds).
 BUTTONS: dict[type[Button], ButtonHandler] = {
-    **workers.BUTTONS,
-    **managers.BUTTONS,
+    **worker_membership.BUTTONS,
+    **worker_checkin.BUTTONS,
+    **worker_talk.BUTTONS,
+    **staff_actions.BUTTONS,
+    **staff_talk.BUTTONS,
     **admins.BUTTONS,
 }
 
@@ -82,8 +94,11 @@ def build_application(
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, start_of_update), group=-100)
     application.add_handler(MessageHandler(~private, refuse_group), group=-1)
-    workers.add_worker_handlers(application)
-    managers.add_reader_handlers(application)
+    worker_membership.add_membership_handlers(application)
+    worker_checkin.add_checkin_handlers(application)
+    worker_talk.add_talk_handlers(application)
+    staff_reports.add_report_handlers(application)
+    staff_actions.add_action_handlers(application)
     admins.add_admin_handlers(application)
     # Last: any other message in a private chat (plain text, an unknown command) gets help.
     application.add_handler(
@@ -133,7 +148,7 @@ async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     is_command = message is not None and (message.text or "").startswith("/")
     if not is_command and await answer_prompt(update, context):
         return
-    await workers.plain_message(update, context)
+    await worker_membership.plain_message(update, context)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -161,7 +176,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t = Texts(language_of(update, press.member, services.settings.language))
     pressed = Pressed(press, t, decoded)
     if decoded is not None:
-        await workers.checkin_button(query, context, pressed)
+        await worker_checkin.checkin_button(query, context, pressed)
         return
     handler = BUTTONS.get(type(pressed_button)) if pressed_button is not None else None
     if handler is None:  # a kind this version no longer makes, or fields that do not fit
