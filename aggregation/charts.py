@@ -17,7 +17,8 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
 from aggregation.findings import change_margin
-from aggregation.report import UnitReport, latest_asked, unit_heatmap
+from aggregation.heatmap import unit_heatmap
+from aggregation.report import UnitReport, latest_asked
 from survey.i18n import Texts
 from survey.storage import Database
 

@@ -21,7 +21,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from aggregation.findings import changes
-from aggregation.report import UnitReport, trend_rows
+from aggregation.report import UnitReport
+from aggregation.trends import trend_rows
 from aggregation.wording import action_status, construct_label, index_text
 from survey.i18n import Texts
 

@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregation.report import Alert, UnitReport
+from aggregation.alerts import Alert
+from aggregation.report import UnitReport
 
 #: Two-sided 95 %: a change this many standard errors away is called clear.
 Z_95 = 1.96

@@ -18,7 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from aggregation.charts import response_rate_chart, trend_chart
 from aggregation.findings import Change, changes, ranked_findings
-from aggregation.report import UnitReport, trend_rows
+from aggregation.report import UnitReport
+from aggregation.trends import trend_rows
 from aggregation.wording import (
     action_status,
     alert_sentence,

@@ -6,32 +6,25 @@ can show nothing that disclosure control did not already allow. Open rounds do n
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Text, cast
 from sqlmodel import col, select
 
+from aggregation.alerts import Alert, evaluate_alerts
 from aggregation.disclosure import Tree, audit
-from aggregation.holdback import HoldBackError, hold_back
-from aggregation.pinning import ItemScale
-from aggregation.statistics import followup_infos, item_constructs, item_infos, item_scales
+from aggregation.report_audit import _audited_rounds, _sets_of
 from survey.actions import followup_key, list_actions
 from survey.enrolment import subtree_ids
-from survey.questions import load_version_by_id, parse_items
-from survey.questions.model import QuestionSet
 from survey.storage import Database
 from survey.storage.models import ActionStatus, RoundState, RoundStatistic, SurveyRound, Unit
 
 log = logging.getLogger(__name__)
+
 
 #: The conservative spread of the 0–100 indices used to judge changes (PULSE_CHANGE_SPREAD).
 DEFAULT_CHANGE_SPREAD = 25.0
@@ -48,15 +41,6 @@ class RoundRef:
     closed_at: datetime
     k: int
     spread_k: int
-
-
-@dataclass(frozen=True)
-class Alert:
-    item: str
-    rule: str
-    #: Plain words: which rule fired and on what figures.
-    finding: dict[str, Any]
-    advice: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -342,183 +326,6 @@ def _actions(
     return rows
 
 
-def _audited_rounds(
-    db: Database,
-    rounds: list[SurveyRound],
-    rows: Sequence[tuple[int, int, Mapping[str, Any]]],
-) -> tuple[set[int], list[tuple[int, int, Mapping[str, Any]]]]:
-    """Every round's stored figures as the pinning audit (``aggregation.pinning``) lets them
-    leave, judged on everything each round published (``rows``: all its stored figures), before
-    anything leaves: what it refuses is held back (``aggregation.holdback``), and a round whose
-    participation it refuses is left out whole. Returns the rounds left out and the rows."""
-    sets = _sets_of(db, rounds)
-    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
-    for round_id, unit, figure in rows:
-        by_round.setdefault(round_id, {})[unit] = figure
-    withheld: set[int] = set()
-    kept: list[tuple[int, int, Mapping[str, Any]]] = []
-    for survey_round in rounds:
-        round_id = survey_round.id or 0
-        figures = by_round.get(round_id, {})
-        if not figures:
-            continue
-        asked = [item["key"] for item in survey_round.items]
-        round_sets: list[tuple[QuestionSet, Mapping[str, str]]] = [
-            (sets[v], {}) for v in survey_round.question_set_versions if v in sets
-        ]
-        infos = item_infos(round_sets, asked) if round_sets else []
-        infos += followup_infos(parse_items(survey_round.items))
-        audited = _audited(
-            {unit: figure.get("parent") for unit, figure in figures.items()},
-            {int(unit): n for unit, n in survey_round.member_counts.items()},
-            figures,
-            item_scales(infos),
-            survey_round.min_group_size,
-            survey_round.known_others,
-            item_constructs(infos),
-        )
-        if audited is None:
-            withheld.add(round_id)
-            continue
-        kept += [(round_id, unit, figure) for unit, figure in audited.items()]
-    return withheld, kept
-
-
-#: The pinning audit's outcome by the digest of everything it judged. A closed round's
-#: publication never changes (a different re-publication is refused), so every report of every
-#: unit would otherwise repeat the same audit of the same twelve rounds.
-_VERDICTS: dict[str, dict[int, Mapping[str, Any]] | None] = {}
-_VERDICTS_KEPT = 4096
-
-
-def _audited(
-    parents: dict[int, Any],
-    members: dict[int, int],
-    figures: dict[int, Mapping[str, Any]],
-    scales: list[ItemScale],
-    k: int,
-    known: int,
-    constructs: dict[str, str],
-) -> dict[int, Mapping[str, Any]] | None:
-    """One round's figures as they may leave (None: not at all), remembered by the digest of
-    the audit's whole input, so an outcome is reused only for exactly the same publication."""
-    digest = hashlib.sha256(
-        json.dumps(
-            [
-                sorted(parents.items()),
-                sorted(members.items()),
-                sorted((unit, figure) for unit, figure in figures.items()),
-                [dataclasses.asdict(scale) for scale in scales],
-                k,
-                known,
-                sorted(constructs.items()),
-            ],
-            sort_keys=True,
-            default=str,
-        ).encode()
-    ).hexdigest()
-    if digest not in _VERDICTS:
-        outcome: dict[int, Mapping[str, Any]] | None
-        try:
-            outcome = dict(
-                hold_back(parents, members, figures, scales, k, known, constructs).figures
-            )
-        except HoldBackError:
-            outcome = None
-        if len(_VERDICTS) >= _VERDICTS_KEPT:
-            _VERDICTS.clear()
-        _VERDICTS[digest] = outcome
-    return _VERDICTS[digest]
-
-
-def evaluate_alerts(report: UnitReport, series: list[dict[str, Any]]) -> list[Alert]:
-    """The question sets' alert rules on the unit's published figures, latest round last."""
-    if not series or not series[-1].get("shown"):
-        return []
-    alerts = []
-    latest = series[-1]
-    for key, item in report.items.items():
-        for rule in item["alerts"]:
-            kind, threshold = rule["kind"], rule["threshold"]
-            finding: dict[str, Any] | None = None
-            if kind == "share_unfavourable":
-                run = rule["consecutive_rounds"]
-                shares = [
-                    f.get("items", {}).get(key, {}).get("unfavourable_share") for f in series[-run:]
-                ]
-                if len(shares) == run and all(s is not None and s >= threshold for s in shares):
-                    finding = {"shares": shares, "threshold": threshold, "rounds": run}
-            else:
-                construct = item["construct"]
-                index = latest.get("constructs", {}).get(construct, {}).get("index")
-                if index is None:
-                    continue
-                if (kind == "index_at_least" and index >= threshold) or (
-                    kind == "index_at_most" and index <= threshold
-                ):
-                    finding = {"index": index, "threshold": threshold, "construct": construct}
-                elif kind == "index_drop" and len(series) >= 2:
-                    before = series[-2].get("constructs", {}).get(construct, {}).get("index")
-                    if before is not None and before - index >= threshold:
-                        finding = {
-                            "before": before,
-                            "index": index,
-                            "threshold": threshold,
-                            "construct": construct,
-                        }
-            if finding is not None:
-                alerts.append(Alert(key, kind, finding, rule["advice"]))
-    return alerts
-
-
-@dataclass(frozen=True)
-class TrendRow:
-    """One construct's latest figures; NaN where not shown."""
-
-    construct: str
-    round_id: int
-    index: float
-    change_previous: float
-    change_4_round_mean: float
-    parent: float
-    organisation: float
-
-
-def trend_rows(report: UnitReport) -> list[TrendRow]:
-    """Per construct, from the rounds that asked it: the latest index, its change against the
-    previous such round and against the mean of the four before, the parent's and the
-    organisation's index in that round, and when that was."""
-    rows = []
-    nan = float("nan")
-    for construct in report.indices.columns:
-        asked = report.asked[construct]
-        rounds = [r for r, was in zip(asked.index.tolist(), asked.tolist(), strict=True) if was]
-        if not rounds:
-            continue
-        values = report.indices.loc[rounds, construct].to_numpy(dtype=float)
-        latest_round = rounds[-1]
-        latest = float(values[-1])
-        previous = float(values[-2]) if len(values) > 1 else nan
-        earlier = values[-5:-1][~np.isnan(values[-5:-1])]
-        rows.append(
-            TrendRow(
-                construct=str(construct),
-                round_id=int(latest_round),
-                index=latest,
-                change_previous=latest - previous,
-                change_4_round_mean=latest - float(earlier.mean()) if len(earlier) else nan,
-                parent=_frame_value(report.parent_indices, latest_round, construct),
-                organisation=_frame_value(report.org_indices, latest_round, construct),
-            )
-        )
-    return rows
-
-
-def _frame_value(frame: pd.DataFrame, row: int, column: str) -> float:
-    value = frame.at[row, column]
-    return float(value)  # type: ignore[arg-type]  # pandas-stubs types a cell as any scalar; index frames hold floats
-
-
 def audit_report(db: Database, report: UnitReport) -> None:
     """Re-audit, per round and measure, what this report publishes, against the unit tree as it
     was when the round closed (stored with its figures)."""
@@ -563,15 +370,6 @@ def _rate(figure: dict[str, Any]) -> float | None:
     return min(1.0, figure["respondents"] / figure["members"])
 
 
-def _sets_of(db: Database, rounds: list[SurveyRound]) -> dict[int, QuestionSet]:
-    sets: dict[int, QuestionSet] = {}
-    for survey_round in rounds:
-        for version_id in survey_round.question_set_versions:
-            if version_id not in sets:
-                _, sets[version_id] = load_version_by_id(db, version_id)
-    return sets
-
-
 def latest_asked(report: UnitReport) -> dict[str, RoundRef]:
     """Per construct, the latest round that asked it (rotation: not always the latest round)."""
     found: dict[str, RoundRef] = {}
@@ -583,159 +381,3 @@ def latest_asked(report: UnitReport) -> dict[str, RoundRef]:
                 found[construct] = ref
                 break
     return found
-
-
-@dataclass(frozen=True)
-class _Heat:
-    """What the sub-units heatmap reads: units in tree order with their row names, and the
-    figures of the rounds it shows (each area's latest round that asked it, and the one before
-    that, for the change)."""
-
-    rows: list[tuple[int, str]]
-    by_round: dict[int, dict[int, Mapping[str, Any]]]
-    asked_in: dict[str, RoundRef]
-    before: dict[str, RoundRef]
-
-
-def _heat(db: Database, report: UnitReport) -> _Heat | None:
-    latest = report.latest_round
-    if latest is None:
-        return None
-    asked_in = latest_asked(report)
-    before: dict[str, RoundRef] = {}
-    for construct, ref in asked_in.items():
-        earlier = report.rounds[: report.rounds.index(ref)]
-        asked = [r for r in earlier if bool(report.asked[construct].get(r.round_id, False))]
-        if asked:
-            before[construct] = asked[-1]
-    wanted = {latest.round_id, *(r.round_id for r in (*asked_in.values(), *before.values()))}
-    with db.session() as session:
-        names = dict(session.exec(select(Unit.id, Unit.name)).all())
-    # The audited figures, never the stored ones: what the report's audit held back stays back.
-    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
-    for (round_id, unit), figure in report.audited.items():
-        if round_id in wanted:
-            by_round.setdefault(round_id, {})[unit] = figure
-    figures = by_round.get(latest.round_id, {})
-    kids = Tree({unit: figure.get("parent") for unit, figure in figures.items()}).children()
-    rows: list[tuple[int, str]] = []
-
-    def walk(unit: int, depth: int) -> None:
-        # Indented as in the tree (no-break spaces survive the chart's label).
-        name = "\u00a0\u00a0\u00a0" * depth + names.get(unit, str(unit))
-        if figures[unit].get("shown"):
-            # "n≥7" where the count is published as "at least 7", as the report says it.
-            sign = "≥" if figures[unit].get("respondents_at_least") else "="
-            name += f" (n{sign}{figures[unit]['respondents']})"
-        rows.append((unit, name))
-        for child in sorted(kids.get(unit, []), key=lambda u: names.get(u, "")):
-            walk(child, depth + 1)
-
-    if report.unit_id in figures:
-        walk(report.unit_id, 0)
-    return _Heat(rows, by_round, asked_in, before)
-
-
-Heat = dict[str, dict[str, float | tuple[float, float] | None]]
-Moves = dict[str, dict[str, tuple[float, float, float]]]
-
-
-def unit_heatmap(db: Database, report: UnitReport) -> tuple[Heat, Moves]:
-    """The sub-units heatmap's figures and its changes, read once (see the two below)."""
-    heat = _heat(db, report)
-    if heat is None:
-        return {}, {}
-    return _heat_cells(heat), _heat_moves(heat)
-
-
-def unit_heatmap_data(db: Database, report: UnitReport) -> Heat:
-    """The unit and every unit below it, in tree order, with each construct's index from the
-    latest round that asked it; None where hidden (drawn hatched). Row names carry the number
-    who answered in the latest round."""
-    return unit_heatmap(db, report)[0]
-
-
-def unit_heatmap_moves(db: Database, report: UnitReport) -> Moves:
-    """Per row and construct of the heatmap: (change since the round before that asked it,
-    respondents now, respondents then), where both rounds show an exact index."""
-    return unit_heatmap(db, report)[1]
-
-
-def _heat_cells(heat: _Heat) -> Heat:
-    data: Heat = {}
-    for unit, name in heat.rows:
-        data[name] = {
-            construct: _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
-            for construct, ref in heat.asked_in.items()
-        }
-    return data
-
-
-def _heat_moves(heat: _Heat) -> Moves:
-    moves: Moves = {}
-    for unit, name in heat.rows:
-        for construct, ref in heat.asked_in.items():
-            earlier = heat.before.get(construct)
-            if earlier is None:
-                continue
-            now = _shown_entry(heat.by_round, ref.round_id, unit, construct)
-            then = _shown_entry(heat.by_round, earlier.round_id, unit, construct)
-            if not now or not then or "range" in now or "range" in then:
-                continue
-            n_now = heat.by_round[ref.round_id][unit]["respondents"]
-            n_then = heat.by_round[earlier.round_id][unit]["respondents"]
-            moves.setdefault(name, {})[construct] = (
-                float(now["index"]) - float(then["index"]),
-                float(n_now),
-                float(n_then),
-            )
-    return moves
-
-
-def _shown_entry(
-    by_round: dict[int, dict[int, Mapping[str, Any]]], round_id: int, unit: int, construct: str
-) -> dict[str, Any] | None:
-    figure = by_round.get(round_id, {}).get(unit, {})
-    if not figure.get("shown"):
-        return None
-    entry = figure.get("constructs", {}).get(construct)
-    return dict(entry) if entry else None
-
-
-def _cell(entry: dict[str, Any] | None) -> float | tuple[float, float] | None:
-    """A heatmap cell: the index, its published range where only a range is published, or
-    None where hidden."""
-    if entry is None:
-        return None
-    if "range" in entry:
-        low, high = entry["range"]
-        return (float(low), float(high))
-    return float(entry["index"])
-
-
-def organisation_trends(db: Database, unit_id: int, rounds: int = 52) -> pd.DataFrame:
-    """Construct indices of every unit in ``unit_id``'s rounds, one row per (round, unit), one
-    column per construct; hidden figures are NaN. Reads only the compact ``indices`` column,
-    as text decoded in one pass: per-row JSON decoding would cost more than everything else."""
-    with db.transaction() as connection:
-        closed = connection.execute(
-            select(SurveyRound.id, SurveyRound.member_counts)
-            .where(SurveyRound.state == RoundState.CLOSED)
-            .order_by(col(SurveyRound.closes_at))
-        ).all()
-        round_ids = [r for r, counts in closed if str(unit_id) in counts][-rounds:]
-        rows = connection.execute(
-            select(
-                RoundStatistic.round_id,
-                RoundStatistic.unit_id,
-                cast(RoundStatistic.indices, Text),
-            ).where(col(RoundStatistic.round_id).in_(round_ids))
-        ).all()
-    records = json.loads("[" + ",".join(text for _, _, text in rows) + "]")
-    frame = pd.DataFrame.from_records(
-        records,
-        index=pd.MultiIndex.from_arrays(
-            [[r for r, _, _ in rows], [u for _, u, _ in rows]], names=["round_id", "unit_id"]
-        ),
-    )
-    return frame.sort_index()

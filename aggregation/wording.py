@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from aggregation.alerts import Alert
 from aggregation.findings import Change, Finding
-from aggregation.report import Alert, FollowUp, UnitReport
+from aggregation.report import FollowUp, UnitReport
 from survey.i18n import Texts
 from survey.storage.models import ActionStatus
 

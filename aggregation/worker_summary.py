@@ -16,7 +16,8 @@ from datetime import date, datetime
 from sqlmodel import col, select
 
 from aggregation.findings import Change, changes
-from aggregation.report import ActionRow, UnitReport, build_report, trend_rows
+from aggregation.report import ActionRow, UnitReport, build_report
+from aggregation.trends import trend_rows
 from survey.storage import Database
 from survey.storage.models import (
     ActionStatus,

@@ -26,7 +26,7 @@ from sqlmodel import col
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aggregation.close import compute_statistics
-from aggregation.report import organisation_trends
+from aggregation.trends import organisation_trends
 from bench.bench_core import Installation, _enrol_bulk
 from bench.report import publish
 from survey.crypto import Unsealer, seal_context

@@ -10,7 +10,8 @@ import re
 from datetime import date
 
 from aggregation.findings import changes, ranked_findings
-from aggregation.report import ActionRow, UnitReport, trend_rows
+from aggregation.report import ActionRow, UnitReport
+from aggregation.trends import trend_rows
 from aggregation.wording import (
     action_status,
     alert_sentence,

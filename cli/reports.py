@@ -31,8 +31,9 @@ def report(
     answers are never shown) and an audit before anything is written."""
     from aggregation.charts import trend_chart, units_heatmap
     from aggregation.exports import actions_csv, report_csv, report_xlsx
+    from aggregation.heatmap import unit_heatmap_data
     from aggregation.html_report import report_html
-    from aggregation.report import build_report, unit_heatmap_data
+    from aggregation.report import build_report
     from bot.messages import report_text
 
     if out is None and format not in (Format.TEXT, Format.CSV):

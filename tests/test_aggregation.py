@@ -19,14 +19,10 @@ from aggregation.close import (
     release_with_statistics,
 )
 from aggregation.exports import report_csv, report_xlsx
+from aggregation.heatmap import unit_heatmap_data, unit_heatmap_moves
 from aggregation.html_report import report_html
-from aggregation.report import (
-    build_report,
-    organisation_trends,
-    trend_rows,
-    unit_heatmap_data,
-    unit_heatmap_moves,
-)
+from aggregation.report import build_report
+from aggregation.trends import organisation_trends, trend_rows
 from bot.messages import report_text, split_messages
 from survey.enrolment import create_unit, enrol_member
 from survey.lifecycle import create_schedule, tick
@@ -298,7 +294,7 @@ def test_exports_open_as_swedish_excel_expects(db, keys, settings, org) -> None:
 
     from openpyxl import load_workbook
 
-    from aggregation.report import unit_heatmap_data
+    from aggregation.heatmap import unit_heatmap_data
 
     root = org[0]
     _run_week(db, keys, settings, org, 0, stress=4)

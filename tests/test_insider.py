@@ -275,7 +275,8 @@ def test_case_4_a_close_keeps_the_round_and_logs_no_group_fact(db, keys, setting
     # A round stored before holding back existed (the figure still in the database): every
     # output of a report holds it back too, the sub-units heatmap included, which used to read
     # the stored figures a second time.
-    from aggregation.report import build_report, unit_heatmap_data
+    from aggregation.heatmap import unit_heatmap_data
+    from aggregation.report import build_report
 
     with db.session() as session:
         row = session.get(RoundStatistic, (round_id, team.id))
