@@ -19,6 +19,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from aggregation.findings import change_margin
 from aggregation.heatmap import unit_heatmap
 from aggregation.report import UnitReport, latest_asked
+from survey.figures import construct_of, not_published
 from survey.i18n import Texts
 from survey.storage import Database
 
@@ -104,9 +105,9 @@ def _panel(
     # A figure published only as a range is drawn as its range, with the line through its
     # middle: the chart never claims more than the report.
     for position, ref in zip(x, report.rounds, strict=True):
-        entry = report.published.get((ref.round_id, report.unit_id), {})
-        published = entry.get("constructs", {}).get(construct, {}) if entry.get("shown") else {}
-        if "range" in published:
+        entry = report.published.get((ref.round_id, report.unit_id), not_published())
+        published = construct_of(entry, construct) if entry.get("shown") else None
+        if published is not None and "range" in published:
             low, high = published["range"]
             axis.vlines(position, low, high, color=OKABE_ITO[0], linewidth=4, alpha=0.35)
     for position in x[_hidden_rounds(report, construct)]:

@@ -11,7 +11,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -28,6 +27,7 @@ from aggregation.statistics import (
     round_figures,
 )
 from survey.crypto import KeyRing, Unsealer, seal_context
+from survey.figures import UnitFigure, as_stored, stored_figure
 from survey.questions import load_version_by_id, parse_items
 from survey.questions.locked import LockedItem
 from survey.storage import Database
@@ -199,7 +199,9 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         for unit, figure in figures.items():
             indices = {c: v["index"] for c, v in figure.get("constructs", {}).items()}
             session.add(
-                RoundStatistic(round_id=round_id, unit_id=unit, figures=figure, indices=indices)
+                RoundStatistic(
+                    round_id=round_id, unit_id=unit, figures=as_stored(figure), indices=indices
+                )
             )
     shown = sum(1 for f in figures.values() if f["shown"])
     return shown, len(figures) - shown
@@ -246,7 +248,7 @@ def _release_counts(db: Database, round_id: int) -> list[int]:
         )
 
 
-def published(db: Database, round_ids: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+def published(db: Database, round_ids: list[int]) -> dict[tuple[int, int], UnitFigure]:
     """Stored figures keyed by (round, unit)."""
     with db.session() as session:
         rows = session.execute(
@@ -254,4 +256,4 @@ def published(db: Database, round_ids: list[int]) -> dict[tuple[int, int], dict[
                 col(RoundStatistic.round_id).in_(round_ids)
             )
         ).all()
-    return {(r, u): f for r, u, f in rows}
+    return {(r, u): stored_figure(f) for r, u, f in rows}

@@ -24,6 +24,7 @@ from aggregation.findings import changes
 from aggregation.report import UnitReport
 from aggregation.trends import trend_rows
 from aggregation.wording import action_status, construct_label, index_text
+from survey.figures import construct_of, not_published
 from survey.i18n import Texts
 
 Cell = str | float | int | date | None
@@ -242,9 +243,9 @@ def _index_cell(
     text = index_text(t, report, round_id, unit, construct)
     if text == "–":
         return None
-    figure = report.published.get((round_id, unit), {})
-    entry = figure.get("constructs", {}).get(construct, {})
-    if "index" in entry and "range" not in entry:
+    figure = report.published.get((round_id, unit), not_published())
+    entry = construct_of(figure, construct)
+    if entry is not None and "range" not in entry:
         return round(float(entry["index"]), 1)
     return text
 

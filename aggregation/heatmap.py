@@ -5,14 +5,13 @@ the round before that asked it. Reads the report's audited figures only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlmodel import select
 
 from aggregation.disclosure import Tree
 from aggregation.report import RoundRef, UnitReport, latest_asked
+from survey.figures import ConstructFigure, UnitFigure, construct_of, not_published
 from survey.storage import Database
 from survey.storage.models import Unit
 
@@ -24,7 +23,7 @@ class _Heat:
     that, for the change)."""
 
     rows: list[tuple[int, str]]
-    by_round: dict[int, dict[int, Mapping[str, Any]]]
+    by_round: dict[int, dict[int, UnitFigure]]
     asked_in: dict[str, RoundRef]
     before: dict[str, RoundRef]
 
@@ -44,7 +43,7 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
     with db.session() as session:
         names = dict(session.exec(select(Unit.id, Unit.name)).all())
     # The audited figures, never the stored ones: what the report's audit held back stays back.
-    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
+    by_round: dict[int, dict[int, UnitFigure]] = {}
     for (round_id, unit), figure in report.audited.items():
         if round_id in wanted:
             by_round.setdefault(round_id, {})[unit] = figure
@@ -116,8 +115,8 @@ def _heat_moves(heat: _Heat) -> Moves:
             then = _shown_entry(heat.by_round, earlier.round_id, unit, construct)
             if not now or not then or "range" in now or "range" in then:
                 continue
-            n_now = heat.by_round[ref.round_id][unit]["respondents"]
-            n_then = heat.by_round[earlier.round_id][unit]["respondents"]
+            n_now = heat.by_round[ref.round_id][unit].get("respondents", 0)
+            n_then = heat.by_round[earlier.round_id][unit].get("respondents", 0)
             moves.setdefault(name, {})[construct] = (
                 float(now["index"]) - float(then["index"]),
                 float(n_now),
@@ -127,16 +126,16 @@ def _heat_moves(heat: _Heat) -> Moves:
 
 
 def _shown_entry(
-    by_round: dict[int, dict[int, Mapping[str, Any]]], round_id: int, unit: int, construct: str
-) -> dict[str, Any] | None:
-    figure = by_round.get(round_id, {}).get(unit, {})
+    by_round: dict[int, dict[int, UnitFigure]], round_id: int, unit: int, construct: str
+) -> ConstructFigure | None:
+    figure = by_round.get(round_id, {}).get(unit, not_published())
     if not figure.get("shown"):
         return None
-    entry = figure.get("constructs", {}).get(construct)
-    return dict(entry) if entry else None
+    entry = construct_of(figure, construct)
+    return ConstructFigure(**entry) if entry else None
 
 
-def _cell(entry: dict[str, Any] | None) -> float | tuple[float, float] | None:
+def _cell(entry: ConstructFigure | None) -> float | tuple[float, float] | None:
     """A heatmap cell: the index, its published range where only a range is published, or
     None where hidden."""
     if entry is None:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aggregation.pinning import ItemScale, Pin, pinning_audit
+from survey.figures import HeldBack as HeldBackKind
+from survey.figures import ItemFigure, RoundFigures, UnitFigure
 
 
 class HoldBackError(RuntimeError):
@@ -37,7 +38,7 @@ class HoldBackError(RuntimeError):
 
 @dataclass(frozen=True)
 class HeldBack:
-    figures: dict[int, dict[str, Any]]
+    figures: RoundFigures
     #: How many figures (an item's share or mean at one unit) were held back.
     count: int
 
@@ -45,7 +46,7 @@ class HeldBack:
 def hold_back(
     parent: Mapping[int, int | None],
     members: Mapping[int, int],
-    figures: Mapping[int, Mapping[str, Any]],
+    figures: Mapping[int, UnitFigure],
     scales: Sequence[ItemScale],
     k: int,
     known: int,
@@ -59,10 +60,10 @@ def hold_back(
     after which the audit refuses least; ties go to a mean. Deterministic: the same publication
     is always held back the same way, so a recomputation publishes the same."""
 
-    def audit(current: Mapping[int, Mapping[str, Any]]) -> list[Pin]:
+    def audit(current: Mapping[int, UnitFigure]) -> list[Pin]:
         return pinning_audit(parent, members, current, scales, k, known)
 
-    current = copy.deepcopy({unit: dict(figure) for unit, figure in figures.items()})
+    current: RoundFigures = copy.deepcopy(dict(figures))
     count = 0
     pins = audit(current)
     while pins:
@@ -88,18 +89,18 @@ def hold_back(
 
 
 def _candidates(
-    figures: Mapping[int, Mapping[str, Any]], parent: Mapping[int, int | None], pin: Pin
-) -> list[tuple[str, int]]:
+    figures: Mapping[int, UnitFigure], parent: Mapping[int, int | None], pin: Pin
+) -> list[tuple[HeldBackKind, int]]:
     """What could go for a refusal of ``pin``: the share tying the pinned atom to others (at the
     closest unit at or above it that publishes one), and the mean of the pinned unit and of every
     unit under that share, each a different atom the share spans."""
     owner: int | None = pin.unit
     while owner is not None:
-        entry = figures.get(owner, {}).get("items", {}).get(pin.measure, {})
-        if "unfavourable_share" in entry:
+        entry = figures[owner].get("items", {}).get(pin.measure) if owner in figures else None
+        if entry is not None and "unfavourable_share" in entry:
             break
         owner = parent.get(owner)
-    found = [("share", pin.unit), ("mean", pin.unit)]
+    found: list[tuple[HeldBackKind, int]] = [("share", pin.unit), ("mean", pin.unit)]
     if owner is not None:
         for unit in sorted(figures):
             above: int | None = unit
@@ -113,22 +114,21 @@ def _candidates(
 
 
 def _hold_one(
-    figures: dict[int, dict[str, Any]],
+    figures: RoundFigures,
     parent: Mapping[int, int | None],
     key: str,
     unit: int,
     constructs: Mapping[str, str],
-    what: str,
+    what: HeldBackKind,
 ) -> bool:
     """Hold back item ``key``'s share at the closest unit at or above ``unit`` that publishes
     one (``what`` = "share"), or its mean at ``unit`` ("mean") with the area index built on it
     there; False where there is no such figure."""
 
-    def entry(at: int | None) -> dict[str, Any] | None:
+    def entry(at: int | None) -> ItemFigure | None:
         if at is None or at not in figures or not figures[at].get("shown"):
             return None
-        found = figures[at].get("items", {}).get(key)
-        return found if isinstance(found, dict) else None
+        return figures[at].get("items", {}).get(key)
 
     if what == "share":
         at: int | None = unit
@@ -148,8 +148,9 @@ def _hold_one(
     found["held_back"] = sorted({*found.get("held_back", []), "mean"})
     construct = constructs.get(key)
     figure = figures[unit]
-    if construct and construct in figure.get("constructs", {}):
-        figure["constructs"].pop(construct)
+    held = figure.get("constructs", {})
+    if construct and construct in held:
+        held.pop(construct)
         figure["constructs_held_back"] = sorted(
             {*figure.get("constructs_held_back", []), construct}
         )

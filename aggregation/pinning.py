@@ -39,7 +39,9 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
+
+from survey.figures import ItemFigure, UnitFigure
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ SHARE_ROUNDING = 0.0001
 def pinning_audit(
     parent: Mapping[int, int | None],
     roster: Mapping[int, int],
-    figures: Mapping[int, Mapping[str, Any]],
+    figures: Mapping[int, UnitFigure],
     items: Sequence[ItemScale],
     k: int,
     known: int,
@@ -115,7 +117,7 @@ class _Tree:
 def _participation(
     tree: _Tree,
     roster: Mapping[int, int],
-    figures: Mapping[int, Mapping[str, Any]],
+    figures: Mapping[int, UnitFigure],
     k: int,
     known: int,
 ) -> list[Pin]:
@@ -325,10 +327,10 @@ class _Atom:
 
 
 def _answers(
-    tree: _Tree, figures: Mapping[int, Mapping[str, Any]], item: ItemScale, *, insider: bool
+    tree: _Tree, figures: Mapping[int, UnitFigure], item: ItemScale, *, insider: bool
 ) -> list[Pin]:
     entries = {
-        u: f["items"][item.key]
+        u: f.get("items", {})[item.key]
         for u, f in figures.items()
         if f.get("shown") and u in tree.parent and item.key in f.get("items", {})
     }
@@ -454,9 +456,9 @@ def _closest_above(tree: _Tree, unit: int, marked: set[int]) -> int | None:
 
 def _derive(
     tree: _Tree,
-    entries: Mapping[int, Mapping[str, Any]],
+    entries: Mapping[int, ItemFigure],
     marked: set[int],
-    kind: str,
+    kind: Literal["mean", "share"],
     rounding: float,
 ) -> dict[int, tuple[int, float, float]]:
     """(n, low, high) of every atom: a marked unit's range minus its closest marked
@@ -479,7 +481,7 @@ def _derive(
     return atoms
 
 
-def _range(entry: Mapping[str, Any], kind: str) -> tuple[float, float]:
+def _range(entry: ItemFigure, kind: Literal["mean", "share"]) -> tuple[float, float]:
     if kind == "mean":
         low, high = entry["mean"]
         return float(low), float(high)

@@ -20,6 +20,14 @@ from aggregation.disclosure import Tree, audit
 from aggregation.report_audit import _audited_rounds, _sets_of
 from survey.actions import followup_key, list_actions
 from survey.enrolment import subtree_ids
+from survey.figures import (
+    ItemFigure,
+    UnitFigure,
+    asked_areas,
+    item_of,
+    not_published,
+    stored_figure,
+)
 from survey.storage import Database
 from survey.storage.models import ActionStatus, RoundState, RoundStatistic, SurveyRound, Unit
 
@@ -50,7 +58,7 @@ class FollowUp:
     round_id: int
     #: None while its round is open or when it closed without figures for the unit.
     closed_at: datetime | None
-    figure: dict[str, Any] | None
+    figure: ItemFigure | None
     k: int
 
     @property
@@ -101,7 +109,7 @@ class UnitReport:
     asked: pd.DataFrame
     response_rate: pd.Series
     respondents: pd.Series
-    latest: dict[str, Any]
+    latest: UnitFigure
     construct_labels: dict[str, dict[str, str]]
     construct_better: dict[str, str]
     items: dict[str, dict[str, Any]]
@@ -109,10 +117,10 @@ class UnitReport:
     #: The spread (0–100 scale) against which changes are judged (aggregation/findings.py).
     change_spread: float = DEFAULT_CHANGE_SPREAD
     #: (round, unit) -> figures: everything this report shows, for the audit.
-    published: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    published: dict[tuple[int, int], UnitFigure] = field(default_factory=dict)
     #: (round, unit) -> figures of every unit of the report's rounds, as the pinning audit lets
     #: them leave (what it refuses held back): the one source for everything built from them.
-    audited: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    audited: dict[tuple[int, int], UnitFigure] = field(default_factory=dict)
     #: Actions of the unit and its sub-units, open ones first.
     actions: list[ActionRow] = field(default_factory=list)
 
@@ -147,14 +155,16 @@ def build_report(
                 col(RoundStatistic.round_id).in_(round_ids)
             )
         ).all()
-    withheld, rows = _audited_rounds(db, relevant, rows)
+    withheld, audited_rows = _audited_rounds(
+        db, relevant, [(r, u, stored_figure(f)) for r, u, f in rows]
+    )
     if withheld:
         # A round whose participation counts would pin someone (published under earlier,
         # weaker rules) is left out of every report rather than shown again (P6).
         log.warning("rounds left out of a report by the pinning audit: %s", sorted(withheld))
         relevant = [r for r in relevant if r.id not in withheld]
-    figures: dict[tuple[int, int], dict[str, Any]] = {
-        (round_id, unit): dict(figure) for round_id, unit, figure in rows
+    figures: dict[tuple[int, int], UnitFigure] = {
+        (round_id, unit): UnitFigure(**figure) for round_id, unit, figure in audited_rows
     }
     parent = units.get(unit.parent_id) if unit.parent_id else None
     org = unit
@@ -202,18 +212,20 @@ def build_report(
         """The units above this one in the tree the round was published on: after a move, an
         old round is compared with the parent it had then, never with today's."""
         path: list[int] = []
-        current = figures.get((round_id, unit_id), {}).get("parent")
+        current = figures.get((round_id, unit_id), not_published()).get("parent")
         while current is not None and current not in path:
             path.append(current)
-            current = figures.get((round_id, current), {}).get("parent")
+            current = figures.get((round_id, current), not_published()).get("parent")
         return path
 
     def series(of_unit: int | None) -> pd.DataFrame:
         data = []
         for ref in refs:
-            f = figures.get((ref.round_id, of_unit), {}) if of_unit is not None else {}
+            f = not_published()
+            if of_unit is not None:
+                f = figures.get((ref.round_id, of_unit), f)
             if of_unit != unit_id and of_unit not in above_then(ref.round_id):
-                f = {}  # not above this unit in that round: nothing to compare with
+                f = not_published()  # not above this unit in that round: nothing to compare with
             constructs = f.get("constructs", {}) if f.get("shown") else {}
             data.append({name: c["index"] for name, c in constructs.items()})
         return pd.DataFrame(
@@ -221,11 +233,9 @@ def build_report(
         )[columns]
 
     own = [figures[(r.round_id, unit_id)] for r in refs]
-    columns = sorted(
-        {c for f in own for c in f.get("asked", f.get("constructs", {}))} & set(labels)
-    )
+    columns = sorted({c for f in own for c in asked_areas(f)} & set(labels))
     asked = pd.DataFrame(
-        [{c: c in f.get("asked", f.get("constructs", {})) for c in columns} for f in own],
+        [{c: c in asked_areas(f) for c in columns} for f in own],
         index=[r.round_id for r in refs],
         columns=columns,
         dtype=bool,
@@ -251,7 +261,7 @@ def build_report(
             index=[r.round_id for r in refs],
             dtype=float,
         ),
-        latest=own[-1] if own else {"shown": False},
+        latest=own[-1] if own else not_published(),
         construct_labels=labels,
         construct_better=better,
         items=items,
@@ -262,7 +272,9 @@ def build_report(
     report.published = {
         key: value for key, value in figures.items() if key[1] in shown_units and value.get("shown")
     }
-    report.alerts = evaluate_alerts(report, [figures.get((r.round_id, unit_id), {}) for r in refs])
+    report.alerts = evaluate_alerts(
+        report, [figures.get((r.round_id, unit_id), not_published()) for r in refs]
+    )
     report.actions = _actions(db, unit_id, figures, {r.round_id for r in refs}, report.published)
     audit_report(db, report)
     return report
@@ -271,9 +283,9 @@ def build_report(
 def _actions(
     db: Database,
     unit_id: int,
-    audited: Mapping[tuple[int, int], dict[str, Any]],
+    audited: Mapping[tuple[int, int], UnitFigure],
     reported: set[int],
-    published: dict[tuple[int, int], dict[str, Any]],
+    published: dict[tuple[int, int], UnitFigure],
 ) -> list[ActionRow]:
     """The unit's and its sub-units' actions; a follow-up answer is shown from its round's
     audited figures for the action's unit, and only when that round is one the report covers,
@@ -296,7 +308,7 @@ def _actions(
             unit_figure = audited.get((survey_round.id, action.unit_id))
             figure = None
             if unit_figure is not None and unit_figure.get("shown") and survey_round.id in reported:
-                figure = unit_figure.get("items", {}).get(followup_key(action.id))
+                figure = item_of(unit_figure, followup_key(action.id))
                 if figure is not None:
                     published[(survey_round.id, action.unit_id)] = unit_figure
             closed = survey_round.closed_at or survey_round.closes_at
@@ -338,7 +350,7 @@ def audit_report(db: Database, report: UnitReport) -> None:
     trees: dict[int, dict[int, int | None]] = {}
     for round_id, unit, figure in rows:
         trees.setdefault(round_id, {})[unit] = figure.get("parent")
-    by_round: dict[int, dict[int, dict[str, Any]]] = {}
+    by_round: dict[int, dict[int, UnitFigure]] = {}
     for (round_id, unit), figure in report.published.items():
         by_round.setdefault(round_id, {})[unit] = figure
     k_of = {ref.round_id: ref for ref in report.rounds}
@@ -347,14 +359,11 @@ def audit_report(db: Database, report: UnitReport) -> None:
         if ref is None:
             continue
         tree = Tree(trees.get(round_id, {}))
-        problems = audit(tree, {u: f["respondents"] for u, f in units.items()}, ref.k)
+        problems = audit(tree, {u: f.get("respondents", 0) for u, f in units.items()}, ref.k)
         for key in {key for f in units.values() for key in f.get("items", {})}:
-            shown = {u: f["items"][key]["n"] for u, f in units.items() if key in f.get("items", {})}
-            spread = {
-                u: f["items"][key]["n"]
-                for u, f in units.items()
-                if "unfavourable_share" in f.get("items", {}).get(key, {})
-            }
+            entries = {u: e for u, f in units.items() if (e := item_of(f, key)) is not None}
+            shown = {u: e["n"] for u, e in entries.items()}
+            spread = {u: e["n"] for u, e in entries.items() if "unfavourable_share" in e}
             problems += audit(tree, shown, ref.k) + audit(tree, spread, ref.spread_k)
         if problems:
             # Name the unit, not the group size: the message ends up in logs (P6).
@@ -364,10 +373,11 @@ def audit_report(db: Database, report: UnitReport) -> None:
             )
 
 
-def _rate(figure: dict[str, Any]) -> float | None:
-    if not figure.get("shown") or not figure.get("members"):
+def _rate(figure: UnitFigure) -> float | None:
+    members = figure.get("members")
+    if not figure.get("shown") or not members:
         return None
-    return min(1.0, figure["respondents"] / figure["members"])
+    return min(1.0, figure.get("respondents", 0) / members)
 
 
 def latest_asked(report: UnitReport) -> dict[str, RoundRef]:

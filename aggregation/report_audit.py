@@ -15,6 +15,7 @@ from typing import Any
 from aggregation.holdback import HoldBackError, hold_back
 from aggregation.pinning import ItemScale
 from aggregation.statistics import followup_infos, item_constructs, item_infos, item_scales
+from survey.figures import UnitFigure
 from survey.questions import load_version_by_id, parse_items
 from survey.questions.model import QuestionSet
 from survey.storage import Database
@@ -24,18 +25,18 @@ from survey.storage.models import SurveyRound
 def _audited_rounds(
     db: Database,
     rounds: list[SurveyRound],
-    rows: Sequence[tuple[int, int, Mapping[str, Any]]],
-) -> tuple[set[int], list[tuple[int, int, Mapping[str, Any]]]]:
+    rows: Sequence[tuple[int, int, UnitFigure]],
+) -> tuple[set[int], list[tuple[int, int, UnitFigure]]]:
     """Every round's stored figures as the pinning audit (``aggregation.pinning``) lets them
     leave, judged on everything each round published (``rows``: all its stored figures), before
     anything leaves: what it refuses is held back (``aggregation.holdback``), and a round whose
     participation it refuses is left out whole. Returns the rounds left out and the rows."""
     sets = _sets_of(db, rounds)
-    by_round: dict[int, dict[int, Mapping[str, Any]]] = {}
+    by_round: dict[int, dict[int, UnitFigure]] = {}
     for round_id, unit, figure in rows:
         by_round.setdefault(round_id, {})[unit] = figure
     withheld: set[int] = set()
-    kept: list[tuple[int, int, Mapping[str, Any]]] = []
+    kept: list[tuple[int, int, UnitFigure]] = []
     for survey_round in rounds:
         round_id = survey_round.id or 0
         figures = by_round.get(round_id, {})
@@ -66,19 +67,19 @@ def _audited_rounds(
 #: The pinning audit's outcome by the digest of everything it judged. A closed round's
 #: publication never changes (a different re-publication is refused), so every report of every
 #: unit would otherwise repeat the same audit of the same twelve rounds.
-_VERDICTS: dict[str, dict[int, Mapping[str, Any]] | None] = {}
+_VERDICTS: dict[str, dict[int, UnitFigure] | None] = {}
 _VERDICTS_KEPT = 4096
 
 
 def _audited(
     parents: dict[int, Any],
     members: dict[int, int],
-    figures: dict[int, Mapping[str, Any]],
+    figures: dict[int, UnitFigure],
     scales: list[ItemScale],
     k: int,
     known: int,
     constructs: dict[str, str],
-) -> dict[int, Mapping[str, Any]] | None:
+) -> dict[int, UnitFigure] | None:
     """One round's figures as they may leave (None: not at all), remembered by the digest of
     the audit's whole input, so an outcome is reused only for exactly the same publication."""
     digest = hashlib.sha256(
@@ -97,7 +98,7 @@ def _audited(
         ).encode()
     ).hexdigest()
     if digest not in _VERDICTS:
-        outcome: dict[int, Mapping[str, Any]] | None
+        outcome: dict[int, UnitFigure] | None
         try:
             outcome = dict(
                 hold_back(parents, members, figures, scales, k, known, constructs).figures

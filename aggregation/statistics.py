@@ -20,6 +20,7 @@ import pandas as pd
 
 from aggregation.disclosure import Tree, audit, blocks, rolled_up, suppress
 from aggregation.pinning import ItemScale
+from survey.figures import ConstructFigure, RoundFigures, UnitFigure
 from survey.grouping import OUTSIDER, kept_answers, min_block, release_plan
 from survey.questions.locked import LockedItem
 from survey.questions.model import Item, QuestionSet
@@ -137,8 +138,8 @@ def round_figures(
     k: int,
     spread_k: int,
     known: int,
-    participation: Mapping[int, Mapping[str, Any]] | None = None,
-) -> dict[int, dict[str, Any]]:
+    participation: Mapping[int, UnitFigure] | None = None,
+) -> RoundFigures:
     """Published figures per unit of the round's scope ({"shown": False} where hidden).
 
     ``answers`` are (unit, response id, answers); ``members`` the members attached to each unit
@@ -219,18 +220,19 @@ def round_figures(
     for construct in asked:
         keys = [i.key for i in items if i.construct == construct and i.index_scores is not None]
         for unit in shown:
-            ranges = [figures[unit]["items"].get(key, {}).get("mean") for key in keys]
-            if any(r is None for r in ranges):
+            unit_items = figures[unit]["items"]
+            ranges = [unit_items[key]["mean"] for key in keys if "mean" in unit_items.get(key, {})]
+            if len(ranges) < len(keys):
                 continue
             low = sum(r[0] for r in ranges) / len(ranges)
             high = sum(r[1] for r in ranges) / len(ranges)
-            entry = {
-                "n": min(figures[unit]["items"][key]["n"] for key in keys),
+            index: ConstructFigure = {
+                "n": min(unit_items[key]["n"] for key in keys),
                 "index": round((low + high) / 2, 1),
             }
             if high - low > 1e-9:
-                entry["range"] = list(_published_range(low, high, 1))
-            figures[unit]["constructs"][construct] = entry
+                index["range"] = list(_published_range(low, high, 1))
+            figures[unit]["constructs"][construct] = index
     return figures
 
 
@@ -316,19 +318,22 @@ def _published_range(low: float, high: float, digits: int) -> tuple[float, float
 
 def participation_figures(
     tree: Tree, members: Mapping[int, int], answered: Mapping[int, int], k: int, known: int
-) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
+) -> tuple[RoundFigures, dict[int, int]]:
     """Which units are shown and how many answered, as published, and per group how many
     answers are left out (``survey.grouping.release_plan``)."""
     plan = release_plan(tree, members, answered, k, known)
     return _with_measures(plan.figures), plan.left_out
 
 
-def _with_measures(participation: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+def _with_measures(participation: Mapping[int, UnitFigure]) -> RoundFigures:
     """The participation figures, with room for the measures of shown units."""
-    figures = {int(unit): dict(figure) for unit, figure in participation.items()}
+    figures: RoundFigures = {
+        int(unit): UnitFigure(**figure) for unit, figure in participation.items()
+    }
     for figure in figures.values():
         if figure["shown"]:
-            figure |= {"items": {}, "constructs": {}}
+            figure["items"] = {}
+            figure["constructs"] = {}
     return figures
 
 

@@ -5,11 +5,11 @@ exports and the CLI, from published, audited figures only (hidden cells carry th
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from aggregation.alerts import Alert
 from aggregation.findings import Change, Finding
 from aggregation.report import FollowUp, UnitReport
+from survey.figures import ItemFigure, UnitFigure, construct_of
 from survey.i18n import Texts
 from survey.storage.models import ActionStatus
 
@@ -64,7 +64,7 @@ def finding_advice(t: Texts, finding: Finding, language: str) -> str:
     )
 
 
-def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: str) -> str:
+def hidden_reason(t: Texts, figure: UnitFigure, k: int, closed: str, where: str) -> str:
     """Why a unit shows nothing, truthfully and without telling more than the rules allow: a
     unit is hidden for its roster (too few members), for its neighbours (showing it would let a
     smaller group be worked out by subtraction), or because fewer than k answered in the part
@@ -87,11 +87,11 @@ def hidden_reason(t: Texts, figure: dict[str, Any], k: int, closed: str, where: 
     ).format(date=closed, k=k, parent=where)
 
 
-def answered_text(t: Texts, figure: dict[str, Any], rate: float) -> str:
+def answered_text(t: Texts, figure: UnitFigure, rate: float) -> str:
     """ "12 answered (80 %)", or "at least 12 answered" where the group's count was capped
     (P6: nobody, not even a colleague who knows who was on leave, can tell that everyone else
     answered)."""
-    n = figure["respondents"]
+    n = figure.get("respondents", 0)
     if figure.get("respondents_at_least"):
         text = t._("at least {n} answered").format(n=n)
         if not math.isnan(rate):
@@ -110,15 +110,17 @@ def index_text(
 ) -> str:
     """An index as published: the value, or its range where the group's answers were so
     extreme that the exact value could pin someone's answer."""
-    figure = report.published.get((round_id, unit_id), {}) if unit_id is not None else {}
-    entry = figure.get("constructs", {}).get(construct, {})
+    figure = report.published.get((round_id, unit_id)) if unit_id is not None else None
+    entry = construct_of(figure, construct) if figure is not None else None
+    if entry is None:
+        return "–"
     if "range" in entry:
         low, high = entry["range"]
         return f"{t.number(low)}–{t.number(high)}"
-    return t.number(entry["index"]) if "index" in entry else "–"
+    return t.number(entry["index"])
 
 
-def share_text(t: Texts, figure: dict[str, Any]) -> str:
+def share_text(t: Texts, figure: ItemFigure) -> str:
     if "unfavourable_range" in figure:
         low, high = figure["unfavourable_range"]
         if high >= 1.0:
@@ -126,7 +128,7 @@ def share_text(t: Texts, figure: dict[str, Any]) -> str:
         if low <= 0.0:
             return t._("at most {share}").format(share=t.percent(high))
         return f"{t.percent(low)}–{t.percent(high)}"
-    return t.percent(figure["unfavourable_share"])
+    return t.percent(figure.get("unfavourable_share", 0.0))
 
 
 def unfavourable_answers(report: UnitReport, language: str) -> list[tuple[str, list[str], str]]:

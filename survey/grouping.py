@@ -23,7 +23,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from survey.figures import RoundFigures, UnitFigure
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ class ReleasePlan:
     answered."""
 
     #: Per unit of the scope: the participation part of its published figures.
-    figures: dict[int, dict[str, Any]]
+    figures: RoundFigures
     #: Per unit: the shown unit whose group (block) its answers belong to, or None.
     group: dict[int, int | None]
     #: Per shown unit: how many answers of its group are left out (above its cap).
@@ -276,20 +277,19 @@ def release_plan(
         published_block[unit] = block_answers - left_out[unit]
         if block_members > 0 and published_block[unit] == room:
             at_cap.add(unit)
-    figures: dict[int, dict[str, Any]] = {}
+    figures: RoundFigures = {}
     for unit in tree.parent:  # the tree as it was at close, so later audits judge the same tree
-        figure: dict[str, Any] = {"shown": unit in shown, "parent": tree.parent[unit]}
+        figure: UnitFigure = {"shown": unit in shown, "parent": tree.parent[unit]}
         if unit not in candidates:
             # Decided from the roster alone: safe to say, with the size it falls short of.
-            figure |= {"reason": "members", "min_members": min_block(k, known)}
+            figure["reason"] = "members"
+            figure["min_members"] = min_block(k, known)
         elif unit in decided.limited:
             figure["reason"] = "neighbours"  # decided from the roster and the hidden units
         if unit in shown:
             within = [b for b in shown if b == unit or unit in tree.ancestors(b)]
-            figure |= {
-                "respondents": sum(published_block[b] for b in within),
-                "members": roster[unit],
-            }
+            figure["respondents"] = sum(published_block[b] for b in within)
+            figure["members"] = roster[unit]
             if any(b in at_cap for b in within):
                 # A block published at its limit may hide more answers: "at least n answered".
                 figure["respondents_at_least"] = True

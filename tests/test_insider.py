@@ -20,6 +20,7 @@ from aggregation.holdback import hold_back
 from aggregation.pinning import pinning_audit
 from aggregation.statistics import ItemInfo, participation_figures
 from aggregation.worker_summary import response_band
+from survey.figures import RoundFigures
 from survey.grouping import OUTSIDER
 from tests.test_pinning import FIVE, scale_item, scales
 from tests.test_pinning import publish as pinning_publish
@@ -33,7 +34,7 @@ def publish(
     answers: Sequence[tuple[int, Mapping[str, Any]]],
     items: Sequence[ItemInfo],
     known: int,
-) -> dict[int, dict[str, Any]]:
+) -> RoundFigures:
     return pinning_publish(parent, roster, answers, items, k=K, known=known)
 
 

@@ -22,6 +22,7 @@ from aggregation.close import StatisticsError
 from aggregation.disclosure import Tree
 from aggregation.pinning import ItemScale, _Atom, _possible_answers, pinning_audit
 from aggregation.statistics import ItemInfo, participation_figures, round_figures
+from survey.figures import RoundFigures
 from survey.grouping import OUTSIDER
 from survey.submissions import submit
 
@@ -54,7 +55,7 @@ def publish(
     items: Sequence[ItemInfo] = (),
     k: int = K,
     known: int = J,
-) -> dict[int, dict[str, Any]]:
+) -> RoundFigures:
     tagged = [(unit, f"{n:08d}", a) for n, (unit, a) in enumerate(answers)]
     return round_figures(
         tree=Tree(dict(parent)),
@@ -332,7 +333,7 @@ def test_the_audit_catches_what_the_old_rules_published() -> None:
     they were published: for an outsider."""
     stress = [scale_item("stress", "stress")]
     # Attack 1: "6 answered (100%)" for the enhet of Ann and her team.
-    old: dict[int, dict[str, Any]] = {
+    old: RoundFigures = {
         ENHET: {"shown": True, "respondents": 6, "members": 6, "items": {}, "constructs": {}},
         TEAM: {"shown": False},
     }
@@ -345,30 +346,30 @@ def test_the_audit_catches_what_the_old_rules_published() -> None:
     old[ENHET]["respondents"] = 4
     assert pinning_audit(ANN_TREE, roster, old, [], K, OUTSIDER) == []
     # Attack 2: "Stress: 100" for a team of five.
-    team = {
+    team: RoundFigures = {
         1: {
             "shown": True,
             "respondents": 5,
             "members": 6,
-            "items": {"stress": {"n": 5, "mean": [100.0, 100.0]}},
+            "items": {"stress": {"n": 5, "lineage": "stress", "mean": [100.0, 100.0]}},
             "constructs": {},
         }
     }
     pins = pinning_audit({1: None}, {1: 6}, team, scales(stress), K, OUTSIDER)
     assert [p.measure for p in pins] == ["stress"]
     # A parent and a child whose difference is a unanimous block.
-    nested = {
+    nested: RoundFigures = {
         1: {
             "shown": True,
             "respondents": 10,
             "members": 12,
-            "items": {"stress": {"n": 10, "mean": [62.5, 62.5]}},
+            "items": {"stress": {"n": 10, "lineage": "stress", "mean": [62.5, 62.5]}},
         },
         2: {
             "shown": True,
             "respondents": 5,
             "members": 6,
-            "items": {"stress": {"n": 5, "mean": [25.0, 25.0]}},
+            "items": {"stress": {"n": 5, "lineage": "stress", "mean": [25.0, 25.0]}},
         },
     }
     assert [
@@ -393,7 +394,7 @@ def test_attack_3_moving_units_and_recomputing_publishes_nothing_new(make_world)
         submit(world.db, world.keys, member_id=member.id, round_id=world.round.id, answers=answers)
     close_round(world.db, world.keys, world.round.id)
 
-    def stored() -> dict[int, dict[str, Any]]:
+    def stored() -> RoundFigures:
         with world.db.session() as session:
             rows = session.exec(select(RoundStatistic)).all()
             return {row.unit_id: row.figures for row in rows}
