@@ -7,7 +7,7 @@ can show nothing that disclosure control did not already allow. Open rounds do n
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from survey.figures import (
     not_published,
     stored_figure,
 )
+from survey.questions.model import QuestionSet
 from survey.storage import Database
 from survey.storage.models import ActionStatus, RoundState, RoundStatistic, SurveyRound, Unit
 
@@ -137,24 +138,7 @@ def build_report(
     change_spread: float = DEFAULT_CHANGE_SPREAD,
 ) -> UnitReport:
     """The report of ``unit_id`` over its last ``rounds`` closed rounds."""
-    with db.session() as session:
-        unit = session.get(Unit, unit_id)
-        if unit is None:
-            raise ReportError(f"unit {unit_id} does not exist")
-        units = {u.id: u for u in session.exec(select(Unit)).all()}
-        closed = session.exec(
-            select(SurveyRound)
-            .where(SurveyRound.state == RoundState.CLOSED)
-            .order_by(col(SurveyRound.closes_at))
-        ).all()
-        relevant = [r for r in closed if str(unit_id) in r.member_counts][-rounds:]
-        round_ids = [r.id for r in relevant]
-        # The figures alone (not the compact indices): a report decodes each stored figure once.
-        rows = session.exec(
-            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                col(RoundStatistic.round_id).in_(round_ids)
-            )
-        ).all()
+    unit, units, relevant, rows = _stored_rounds(db, unit_id, rounds)
     withheld, audited_rows = _audited_rounds(
         db, relevant, [(r, u, stored_figure(f)) for r, u, f in rows]
     )
@@ -175,7 +159,88 @@ def build_report(
         for r in relevant
         if (r.id, unit_id) in figures
     ]
-    sets = _sets_of(db, relevant)
+    labels, better, items = _question_texts(_sets_of(db, relevant))
+    own = [figures[(r.round_id, unit_id)] for r in refs]
+    columns = sorted({c for f in own for c in asked_areas(f)} & set(labels))
+    asked = pd.DataFrame(
+        [{c: c in asked_areas(f) for c in columns} for f in own],
+        index=[r.round_id for r in refs],
+        columns=columns,
+        dtype=bool,
+    )
+
+    def series(of_unit: int | None) -> pd.DataFrame:
+        return _indices(figures, refs, unit_id, of_unit, columns)
+
+    report = UnitReport(
+        unit_id=unit_id,
+        unit_name=unit.name,
+        parent_id=parent.id if parent else None,
+        parent_name=parent.name if parent else None,
+        org_id=org.id,
+        org_name=org.name,
+        rounds=refs,
+        indices=series(unit_id),
+        parent_indices=series(parent.id if parent else None),
+        org_indices=series(org.id),
+        asked=asked,
+        response_rate=pd.Series(
+            [_rate(f) for f in own], index=[r.round_id for r in refs], dtype=float
+        ),
+        respondents=pd.Series(
+            [f.get("respondents") if f.get("shown") else None for f in own],
+            index=[r.round_id for r in refs],
+            dtype=float,
+        ),
+        latest=own[-1] if own else not_published(),
+        construct_labels={c: labels[c] for c in columns},
+        construct_better=better,
+        items=items,
+        change_spread=change_spread,
+    )
+    shown_units = {unit_id, org.id, *([parent.id] if parent else [])}
+    report.audited = figures
+    report.published = {
+        key: value for key, value in figures.items() if key[1] in shown_units and value.get("shown")
+    }
+    report.alerts = evaluate_alerts(
+        report, [figures.get((r.round_id, unit_id), not_published()) for r in refs]
+    )
+    report.actions = _actions(db, unit_id, figures, {r.round_id for r in refs}, report.published)
+    audit_report(db, report)
+    return report
+
+
+def _stored_rounds(
+    db: Database, unit_id: int, rounds: int
+) -> tuple[Unit, dict[int, Unit], list[SurveyRound], Sequence[tuple[int, int, Mapping[str, Any]]]]:
+    """The unit, every unit, its last ``rounds`` closed rounds and their stored figures."""
+    with db.session() as session:
+        unit = session.get(Unit, unit_id)
+        if unit is None:
+            raise ReportError(f"unit {unit_id} does not exist")
+        units = {u.id: u for u in session.exec(select(Unit)).all()}
+        closed = session.exec(
+            select(SurveyRound)
+            .where(SurveyRound.state == RoundState.CLOSED)
+            .order_by(col(SurveyRound.closes_at))
+        ).all()
+        relevant = [r for r in closed if str(unit_id) in r.member_counts][-rounds:]
+        round_ids = [r.id for r in relevant]
+        # The figures alone (not the compact indices): a report decodes each stored figure once.
+        rows = session.exec(
+            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
+                col(RoundStatistic.round_id).in_(round_ids)
+            )
+        ).all()
+    return unit, units, relevant, rows
+
+
+def _question_texts(
+    sets: Mapping[int, QuestionSet],
+) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, dict[str, Any]]]:
+    """Per area its label by language and which way is better; per item what the report says
+    about it (its text, area, unfavourable answers' labels and alert rules)."""
     labels: dict[str, dict[str, str]] = {}
     better: dict[str, str] = {}
     items: dict[str, dict[str, Any]] = {}
@@ -207,77 +272,43 @@ def build_report(
                 },
                 "alerts": [a.model_dump() for a in item.alerts],
             }
+    return labels, better, items
 
-    def above_then(round_id: int) -> list[int]:
-        """The units above this one in the tree the round was published on: after a move, an
-        old round is compared with the parent it had then, never with today's."""
-        path: list[int] = []
-        current = figures.get((round_id, unit_id), not_published()).get("parent")
-        while current is not None and current not in path:
-            path.append(current)
-            current = figures.get((round_id, current), not_published()).get("parent")
-        return path
 
-    def series(of_unit: int | None) -> pd.DataFrame:
-        data = []
-        for ref in refs:
-            f = not_published()
-            if of_unit is not None:
-                f = figures.get((ref.round_id, of_unit), f)
-            if of_unit != unit_id and of_unit not in above_then(ref.round_id):
-                f = not_published()  # not above this unit in that round: nothing to compare with
-            constructs = f.get("constructs", {}) if f.get("shown") else {}
-            data.append({name: c["index"] for name, c in constructs.items()})
-        return pd.DataFrame(
-            data, index=[r.round_id for r in refs], columns=sorted(labels), dtype=float
-        )[columns]
+def _above_then(
+    figures: Mapping[tuple[int, int], UnitFigure], round_id: int, unit_id: int
+) -> list[int]:
+    """The units above ``unit_id`` in the tree the round was published on: after a move, an
+    old round is compared with the parent it had then, never with today's."""
+    path: list[int] = []
+    current = figures.get((round_id, unit_id), not_published()).get("parent")
+    while current is not None and current not in path:
+        path.append(current)
+        current = figures.get((round_id, current), not_published()).get("parent")
+    return path
 
-    own = [figures[(r.round_id, unit_id)] for r in refs]
-    columns = sorted({c for f in own for c in asked_areas(f)} & set(labels))
-    asked = pd.DataFrame(
-        [{c: c in asked_areas(f) for c in columns} for f in own],
-        index=[r.round_id for r in refs],
-        columns=columns,
-        dtype=bool,
-    )
-    labels = {c: labels[c] for c in columns}
-    report = UnitReport(
-        unit_id=unit_id,
-        unit_name=unit.name,
-        parent_id=parent.id if parent else None,
-        parent_name=parent.name if parent else None,
-        org_id=org.id,
-        org_name=org.name,
-        rounds=refs,
-        indices=series(unit_id),
-        parent_indices=series(parent.id if parent else None),
-        org_indices=series(org.id),
-        asked=asked,
-        response_rate=pd.Series(
-            [_rate(f) for f in own], index=[r.round_id for r in refs], dtype=float
-        ),
-        respondents=pd.Series(
-            [f.get("respondents") if f.get("shown") else None for f in own],
-            index=[r.round_id for r in refs],
-            dtype=float,
-        ),
-        latest=own[-1] if own else not_published(),
-        construct_labels=labels,
-        construct_better=better,
-        items=items,
-        change_spread=change_spread,
-    )
-    shown_units = {unit_id, org.id, *([parent.id] if parent else [])}
-    report.audited = figures
-    report.published = {
-        key: value for key, value in figures.items() if key[1] in shown_units and value.get("shown")
-    }
-    report.alerts = evaluate_alerts(
-        report, [figures.get((r.round_id, unit_id), not_published()) for r in refs]
-    )
-    report.actions = _actions(db, unit_id, figures, {r.round_id for r in refs}, report.published)
-    audit_report(db, report)
-    return report
+
+def _indices(
+    figures: Mapping[tuple[int, int], UnitFigure],
+    refs: list[RoundRef],
+    unit_id: int,
+    of_unit: int | None,
+    columns: list[str],
+) -> pd.DataFrame:
+    """Area indices of ``of_unit`` (the unit, or a unit above it then) round by round; NaN
+    where hidden or not asked."""
+    data = []
+    for ref in refs:
+        f = not_published()
+        if of_unit is not None:
+            f = figures.get((ref.round_id, of_unit), f)
+        if of_unit != unit_id and of_unit not in _above_then(figures, ref.round_id, unit_id):
+            f = not_published()  # not above this unit in that round: nothing to compare with
+        constructs = f.get("constructs", {}) if f.get("shown") else {}
+        data.append({name: c["index"] for name, c in constructs.items()})
+    return pd.DataFrame(data, index=[r.round_id for r in refs], columns=columns, dtype=float)[
+        columns
+    ]
 
 
 def _actions(

@@ -10,7 +10,7 @@ import re
 from datetime import date
 
 from aggregation.findings import changes, ranked_findings
-from aggregation.report import ActionRow, UnitReport
+from aggregation.report import ActionRow, RoundRef, UnitReport
 from aggregation.trends import trend_rows
 from aggregation.wording import (
     action_status,
@@ -57,20 +57,50 @@ def report_text(report: UnitReport, language: str) -> list[str]:
         )
         + f" · {esc(answered_text(t, figures, report.response_rate.iloc[-1]))}"
     )
-
     findings = ranked_findings(report)
     if findings:
         lines += ["", "<b>" + esc(t._("To do now")) + "</b>"]
         for number, finding in enumerate(findings, 1):
             lines.append(f"{number}. " + esc(finding_sentence(t, report, finding, language)))
             lines.append("   → " + esc(finding_advice(t, finding, language)))
+    lines += _index_lines(t, report, latest)
+    lines += _unfavourable_lines(t, report)
+    first = {id(finding.alert) for finding in findings if finding.alert is not None}
+    rest = [alert for alert in report.alerts if id(alert) not in first]
+    if rest:
+        lines += ["", "<b>⚠ " + esc(t._("More alerts")) + "</b>"]
+        for alert in rest:
+            lines.append("• " + esc(alert_sentence(t, report, alert, language)))
+            lines.append("  → " + esc(alert.advice.get(language) or alert.advice.get("en", "")))
+    if report.actions:
+        today = latest.closed_at.date()
+        lines += ["", "<b>" + esc(t._("Actions")) + "</b>"]
+        for action in report.actions[:8]:
+            lines += ["• " + "\n  ".join(action_lines(t, action, today, report))]
+        if len(report.actions) > 8:
+            lines.append(esc(t._("All of them: /actions")))
+    lines += [
+        "",
+        "<i>"
+        + esc(
+            t._(
+                "Changes are marked clear only where they are larger than chance allows for "
+                "the number who answered. Figures for fewer than {k} answers are never shown."
+            ).format(k=k)
+        )
+        + "</i>",
+    ]
+    return split_messages(lines)
 
+
+def _index_lines(t: Texts, report: UnitReport, latest: RoundRef) -> list[str]:
+    """Each area's latest index, with clear changes and the units above it for comparison."""
+    esc = html.escape
     moved = changes(report)
     rows = [row for row in trend_rows(report) if not math.isnan(row.index)]
-    if rows:
-        lines += ["", "<b>" + esc(t._("Indices (0–100)")) + "</b>"]
+    lines = ["", "<b>" + esc(t._("Indices (0–100)")) + "</b>"] if rows else []
     for row in rows:
-        label = construct_label(report, row.construct, language)
+        label = construct_label(report, row.construct, t.language)
         direction = (
             t._("higher is better")
             if report.construct_better.get(row.construct) == "higher_is_better"
@@ -93,47 +123,26 @@ def report_text(report: UnitReport, language: str) -> list[str]:
             value = index_text(t, report, row.round_id, report.org_id, row.construct)
             parts.append(f"{esc(report.org_name)} {esc(value)}")
         lines.append("• " + " · ".join(parts))
+    return lines
 
-    shares = unfavourable_answers(report, language)
-    if shares:
-        lines += ["", "<b>" + esc(t._("Unfavourable answers")) + "</b>"]
-        for share, labels, text in shares[:6]:
-            lines.append(
-                "• "
-                + esc(
-                    t._('{share} answered {answers}: "{question}"').format(
-                        share=share, answers=t._(" or ").join(labels), question=text
-                    )
+
+def _unfavourable_lines(t: Texts, report: UnitReport) -> list[str]:
+    """The latest round's most frequent unfavourable answers, at most six."""
+    esc = html.escape
+    shares = unfavourable_answers(report, t.language)
+    if not shares:
+        return []
+    lines = ["", "<b>" + esc(t._("Unfavourable answers")) + "</b>"]
+    for share, labels, text in shares[:6]:
+        lines.append(
+            "• "
+            + esc(
+                t._('{share} answered {answers}: "{question}"').format(
+                    share=share, answers=t._(" or ").join(labels), question=text
                 )
             )
-
-    first = {id(finding.alert) for finding in findings if finding.alert is not None}
-    rest = [alert for alert in report.alerts if id(alert) not in first]
-    if rest:
-        lines += ["", "<b>⚠ " + esc(t._("More alerts")) + "</b>"]
-        for alert in rest:
-            lines.append("• " + esc(alert_sentence(t, report, alert, language)))
-            lines.append("  → " + esc(alert.advice.get(language) or alert.advice.get("en", "")))
-
-    if report.actions:
-        today = latest.closed_at.date()
-        lines += ["", "<b>" + esc(t._("Actions")) + "</b>"]
-        for action in report.actions[:8]:
-            lines += ["• " + "\n  ".join(action_lines(t, action, today, report))]
-        if len(report.actions) > 8:
-            lines.append(esc(t._("All of them: /actions")))
-    lines += [
-        "",
-        "<i>"
-        + esc(
-            t._(
-                "Changes are marked clear only where they are larger than chance allows for "
-                "the number who answered. Figures for fewer than {k} answers are never shown."
-            ).format(k=k)
         )
-        + "</i>",
-    ]
-    return split_messages(lines)
+    return lines
 
 
 def split_messages(lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

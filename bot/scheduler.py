@@ -6,7 +6,7 @@ import asyncio
 import functools
 import html
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -18,7 +18,7 @@ from telegram.ext import Application, ContextTypes
 from aggregation.close import release_with_statistics
 from bot.buttons import TalkReply
 from bot.buttons import data as button_data
-from bot.outbox import outbox_of
+from bot.outbox import Part, outbox_of
 from bot.sender import Send, broadcast, deliver, deliver_reports, deliver_results
 from survey.actions import mark_overdue_reminded, overdue_reminders
 from survey.claims import Claim, Kind, reopen_unconfirmed
@@ -29,7 +29,7 @@ from survey.storage import Database
 from survey.storage.engine import DatabaseUnavailableError
 from survey.storage.leader import LeaderLock
 from survey.storage.models import RoundState, RoundStatistic, SurveyRound
-from survey.talk import due_talks, purge_talks
+from survey.talk import DueTalk, due_talks, purge_talks
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,23 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
     """The day's duties that are not rounds: one reminder per overdue action, and yesterday's
     requests to talk, in one batch at the day's delivery hour."""
     services = application.bot_data["services"]
-    local = now.astimezone(ZoneInfo(services.settings.timezone))
     today = services.settings.today(now)
+    await _remind_overdue(application, today)
+    local = now.astimezone(ZoneInfo(services.settings.timezone))
+    if local.hour < services.settings.talk_delivery_hour:
+        return
+    for due in await asyncio.to_thread(due_talks, services.db, services.keys, today):
+        claim = Claim(Kind.TALK, due.request_id, due.to.member_id, day=today)
+        request = _talk_request(application, due)
+        await outbox_of(application).send(application, claim, due.to, [request])
+    await asyncio.to_thread(purge_talks, services.db, today)
+
+
+async def _remind_overdue(application: Application, today: date) -> None:
+    """One reminder per overdue action to each of its managers (one claim per recipient: a
+    failed send is tried again for that manager alone on the next tick, and nobody who had it
+    gets it twice)."""
+    services = application.bot_data["services"]
     for reminder in await asyncio.to_thread(overdue_reminders, services.db, today):
         targets = await asyncio.to_thread(
             recipients_of, services.db, services.keys, list(reminder.manager_ids)
@@ -123,46 +138,32 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
                     )
                 )
             )
-            # One claim per recipient: a failed send is tried again for that manager alone on
-            # the next tick, and nobody who had it gets it twice.
             claim = Claim(Kind.OVERDUE, reminder.action.id, target.member_id)
             sends.append((claim, target, [(text, None)]))
         sent = await broadcast(application, sends)
         if not sent.failed and not sent.stopped:
             await asyncio.to_thread(mark_overdue_reminded, services.db, reminder.action.id)
-    if local.hour < services.settings.talk_delivery_hour:
-        return
-    for due in await asyncio.to_thread(due_talks, services.db, services.keys, today):
-        t = Texts(due.to.language)
-        text = (
-            "<b>"
-            + html.escape(t._("A request to talk"))
-            + "</b>\n"
-            + html.escape(
-                t._(
-                    "{name} would like to talk about their work situation (asked {date}). They "
-                    "chose to tell you who they are; their check-in answers stay anonymous and "
-                    "this request says nothing about them."
-                ).format(name=due.name, date=t.date(due.requested_on))
-            )
+
+
+def _talk_request(application: Application, due: DueTalk) -> Part:
+    """A request to talk as its recipient reads it, with the Reply button."""
+    services = application.bot_data["services"]
+    t = Texts(due.to.language)
+    text = (
+        "<b>"
+        + html.escape(t._("A request to talk"))
+        + "</b>\n"
+        + html.escape(
+            t._(
+                "{name} would like to talk about their work situation (asked {date}). They "
+                "chose to tell you who they are; their check-in answers stay anonymous and "
+                "this request says nothing about them."
+            ).format(name=due.name, date=t.date(due.requested_on))
         )
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        t._("Reply"),
-                        callback_data=button_data(
-                            TalkReply(due.request_id),
-                            services.keys.button_signer(),
-                            due.to.chat_id,
-                        ),
-                    )
-                ]
-            ]
-        )
-        claim = Claim(Kind.TALK, due.request_id, due.to.member_id, day=today)
-        await outbox_of(application).send(application, claim, due.to, [(text, keyboard)])
-    await asyncio.to_thread(purge_talks, services.db, today)
+    )
+    reply = button_data(TalkReply(due.request_id), services.keys.button_signer(), due.to.chat_id)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t._("Reply"), callback_data=reply)]])
+    return text, keyboard
 
 
 def _open_rounds(db: Database) -> list[SurveyRound]:
