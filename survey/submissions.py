@@ -34,7 +34,7 @@ from sqlalchemy import (
     select as core_select,  # more than four columns: SQLModel's select stops at four
 )
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from survey.crypto import KeyRing, Sealer, SealingError, Unsealer, seal, seal_context
 from survey.grouping import Tree, kept_answers, release_plan
@@ -337,16 +337,7 @@ def release_round(
         )
         order = list(pool)
         secrets.SystemRandom().shuffle(order)
-        opened: dict[str, tuple[bytes, dict[str, AnswerValue]]] = {}
-        for position, (pool_id, unit_id, sealed) in enumerate(order):
-            try:
-                plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
-                opened[str(pool_id)] = (plaintext, decode_answers(plaintext))
-            except (SealingError, ValueError) as exc:
-                raise ReleaseError(
-                    f"round {round_id}: a pooled answer does not open ({exc}); nothing was "
-                    f"released (failed at {position + 1} of {len(order)})"
-                ) from exc
+        opened = _unseal_all(unsealer, round_id, order)
         groups = kept_answers(
             plan,
             [(unit, str(pid)) for pid, unit, _ in pool],
@@ -356,25 +347,7 @@ def release_round(
         # Questions asked of part of the scope only (a follow-up about one unit's action): an
         # answer stored under a wider group loses them, or they would tell its unit (P1).
         narrow = [item for item in parse_items(survey_round.items) if item.units is not None]
-        rows = []
-        for pool_id, _, _ in order:
-            plaintext, answers = opened[str(pool_id)]
-            group = groups.get(str(pool_id))
-            if group is None:
-                continue  # no group may publish it: it is destroyed with the pool
-            dropped = [i.key for i in narrow if i.key in answers and group not in (i.units or ())]
-            if dropped:
-                for key in dropped:
-                    del answers[key]
-                plaintext = encode_answers(answers)
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "round_id": round_id,
-                    "unit_id": group,
-                    "sealed": sealer.seal(plaintext, seal_context(round_id, group)),
-                }
-            )
+        rows = _resealed(sealer, round_id, order, opened, groups, narrow)
         if rows:
             session.execute(insert(Response), rows)
         per_unit = {
@@ -389,25 +362,79 @@ def release_round(
                 ],
             )
         survey_round.publication = {str(unit): f for unit, f in plan.figures.items()}
-        # Row headers (P2): each delivery row's foreign-key check locked its member's row and
-        # left its transaction id there (PostgreSQL's xmax): the invitation's on members who
-        # answered, the reminder's on those who did not. One update of every member the round
-        # reached gives them all this transaction's id instead, in their existing row order.
-        reached = select(Delivery.member_id).where(col(Delivery.round_id) == round_id)
-        session.execute(
-            update(Member)
-            .where(or_(col(Member.unit_id).in_(scope), col(Member.id).in_(reached)))
-            .values(id=Member.id)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(delete(PoolSubmission).where(col(PoolSubmission.round_id) == round_id))
-        session.execute(delete(Participation).where(col(Participation.round_id) == round_id))
-        # Reminder records would say who had not answered: they go with the participation.
-        session.execute(delete(Delivery).where(col(Delivery.round_id) == round_id))
+        _forget_who_answered(session, round_id, scope)
         survey_round.state = RoundState.CLOSED
         survey_round.closed_at = now or datetime.now(UTC)
     scrubbed = scrub_round(db, round_id)
     return ReleaseSummary(round_id, len(rows), per_unit, scrubbed=scrubbed)
+
+
+def _unseal_all(
+    unsealer: Unsealer, round_id: int, order: Sequence[tuple[Any, int, bytes]]
+) -> dict[str, tuple[bytes, dict[str, AnswerValue]]]:
+    """Every pooled answer opened (in the shuffled order), or nothing released at all."""
+    opened: dict[str, tuple[bytes, dict[str, AnswerValue]]] = {}
+    for position, (pool_id, unit_id, sealed) in enumerate(order):
+        try:
+            plaintext = unsealer.unseal(sealed, seal_context(round_id, unit_id))
+            opened[str(pool_id)] = (plaintext, decode_answers(plaintext))
+        except (SealingError, ValueError) as exc:
+            raise ReleaseError(
+                f"round {round_id}: a pooled answer does not open ({exc}); nothing was "
+                f"released (failed at {position + 1} of {len(order)})"
+            ) from exc
+    return opened
+
+
+def _resealed(
+    sealer: Sealer,
+    round_id: int,
+    order: Sequence[tuple[Any, int, bytes]],
+    opened: dict[str, tuple[bytes, dict[str, AnswerValue]]],
+    groups: Mapping[str, int],
+    narrow: list[LockedItem],
+) -> list[dict[str, Any]]:
+    """The released rows, in the shuffled order: each kept answer re-sealed under its group,
+    without the answers to questions its group was not asked as a whole (P1)."""
+    rows = []
+    for pool_id, _, _ in order:
+        plaintext, answers = opened[str(pool_id)]
+        group = groups.get(str(pool_id))
+        if group is None:
+            continue  # no group may publish it: it is destroyed with the pool
+        dropped = [i.key for i in narrow if i.key in answers and group not in (i.units or ())]
+        if dropped:
+            for key in dropped:
+                del answers[key]
+            plaintext = encode_answers(answers)
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "round_id": round_id,
+                "unit_id": group,
+                "sealed": sealer.seal(plaintext, seal_context(round_id, group)),
+            }
+        )
+    return rows
+
+
+def _forget_who_answered(session: Session, round_id: int, scope: list[int]) -> None:
+    """Destroy the pool, who answered and who was reminded, leaving no trace in row headers."""
+    # Row headers (P2): each delivery row's foreign-key check locked its member's row and
+    # left its transaction id there (PostgreSQL's xmax): the invitation's on members who
+    # answered, the reminder's on those who did not. One update of every member the round
+    # reached gives them all this transaction's id instead, in their existing row order.
+    reached = select(Delivery.member_id).where(col(Delivery.round_id) == round_id)
+    session.execute(
+        update(Member)
+        .where(or_(col(Member.unit_id).in_(scope), col(Member.id).in_(reached)))
+        .values(id=Member.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(PoolSubmission).where(col(PoolSubmission.round_id) == round_id))
+    session.execute(delete(Participation).where(col(Participation.round_id) == round_id))
+    # Reminder records would say who had not answered: they go with the participation.
+    session.execute(delete(Delivery).where(col(Delivery.round_id) == round_id))
 
 
 SCRUBBED_TABLES = ("pool_submission", "participation", "delivery")
