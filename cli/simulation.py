@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from sqlmodel import select
 from telegram import Update
+from telegram.ext import Application
 
 from aggregation.charts import response_rate_chart, trend_chart, units_heatmap
 from aggregation.close import release_with_statistics
@@ -207,9 +208,29 @@ class Town:
     question_set: QuestionSet
 
 
+@dataclass
+class _Story:
+    """What every step of the demo shares: the bot and its server, the town, the seeded
+    generators, and the clock the bot reads (the story moves it)."""
+
+    api: LocalBotApi
+    application: Application
+    town: Town
+    keys: KeyRing
+    clock: dict[str, datetime]
+    rng: random.Random
+    chance: random.Random
+    weeks: int
+    start_day: date
+    on_step: Callable[[str, float], None]
+    result: DemoResult
+
+
 async def run_demo(
     out: Path, *, weeks: int, workers: int, seed: int, on_step: Callable[[str, float], None]
 ) -> DemoResult:
+    """The whole story: people join in Telegram, weeks of check-ins and closes, an action and
+    its follow-up, the last week answered with the buttons, then the reports and charts."""
     rng = random.Random(seed)
     # Which answers a group's cap leaves out at close: seeded too, so the same seed gives the
     # same figures (the product itself uses the system's cryptographic generator).
@@ -230,30 +251,12 @@ async def run_demo(
             language="sv",
         )
         town = _build_town(settings, start_day)
-        db = town.db
         keys = key_ring(settings)
-        services = Services(
-            db,
-            keys,
-            settings,
-            SubmissionIntake(db, keys),
-            clock=lambda: clock["now"],
-            chance=chance,
-        )
-        application = build_application(
-            BotSettings(
-                _env_file=None,
-                bot_token=SecretStr(api.token),
-                bot_api_url=api.base_url,
-                bot_file_url=api.base_file_url,
-            ),
-            services,
-            rate_limit=False,
-            # A local server answers at once: a few connections serve better than hundreds,
-            # whose bookkeeping the HTTP client would walk on every request.
-            connection_pool_size=8,
-        )
+        application = _demo_bot(api, town, keys, clock, chance)
         result = DemoResult(out, data_dir / "pulse.sqlite3")
+        story = _Story(
+            api, application, town, keys, clock, rng, chance, weeks, start_day, on_step, result
+        )
         async with application:
             await application.start()
             # Updates reach the bot the way a webhook delivers them: straight onto its queue.
@@ -263,111 +266,172 @@ async def run_demo(
             try:
                 on_step("Workers and managers join by invite link in Telegram", 0)
                 people = await _join(api, town, workers, rng)
-                members = {p.user_id: find_member(db, keys, p.user_id) for p in people}
-                for week in range(weeks - 1):
-                    on_step(
-                        f"Week {week + 1}: check-ins through the survey API, then the close",
-                        week / weeks,
-                    )
-                    opens = _local_nine(start_day + timedelta(weeks=week))
-                    result.answered += await asyncio.to_thread(
-                        _seed_week, town, keys, people, members, week, weeks, opens, rng, chance
-                    )
-                    closed = opens + timedelta(hours=72)
-                    if week == weeks // 2 - 1:
-                        on_step(
-                            "Familjehem's manager records the mentoring as an action; the "
-                            "safety representative comments; workers get their results",
-                            (week + 0.5) / weeks,
-                        )
-                        clock["now"] = closed + timedelta(hours=1)
-                        await _record_mentoring(api)
-                        clock["now"] = closed + timedelta(hours=settings.results_delay_hours + 1)
-                        await run_tick(application)
-                    elif week == weeks // 2 + 1:
-                        on_step(
-                            "The mentoring is done: the next check-in asks Familjehem whether "
-                            "it made a difference",
-                            (week + 0.5) / weeks,
-                        )
-                        clock["now"] = closed + timedelta(hours=1)
-                        await _mark_done(api)
-                on_step(f"Week {weeks}: the check-in opens in Telegram", (weeks - 1) / weeks)
-                opens = _local_nine(start_day + timedelta(weeks=weeks - 1))
-                clock["now"] = opens
-                await run_tick(application)
-                bad = {p.user_id: badness(p.story, weeks - 1, weeks, rng) for p in people}
-                first = [p for p in people if rng.random() < p.diligence * 0.8]
-                # Everyone presses at once, each with a generator of their own, drawn in a
-                # fixed order: what they answer does not depend on who is served first.
-                own = {p.user_id: random.Random(rng.getrandbits(64)) for p in people}
-                on_step(
-                    f"Week {weeks}: {len(first)} workers press the buttons",
-                    (weeks - 0.8) / weeks,
-                )
-
-                async def press_all(group: list[Worker]) -> list[int]:
-                    return await asyncio.gather(
-                        *(
-                            answer(
-                                api,
-                                p,
-                                api.last(p.user_id),
-                                town.question_set,
-                                bad[p.user_id],
-                                own[p.user_id],
-                            )
-                            for p in group
-                        )
-                    )
-
-                presses = await press_all(first)
-                on_step(
-                    f"Week {weeks}: one reminder to those who have not answered",
-                    (weeks - 0.5) / weeks,
-                )
-                clock["now"] = opens + timedelta(hours=24)
-                await run_tick(application)
-                later = [p for p in people if p not in first and rng.random() < p.diligence]
-                presses += await press_all(later)
-                result.presses = sum(presses)
-                result.answered_in_telegram = len(first) + len(later)
-                result.answered += result.answered_in_telegram
-                on_step(
-                    f"Week {weeks}: the round closes, managers get reports in Telegram",
-                    (weeks - 0.2) / weeks,
-                )
-                clock["now"] = opens + timedelta(hours=72)
-                await run_tick(application)
+                await _seeded_weeks(story, people)
+                await _last_week_in_telegram(story, people)
             finally:
                 await application.stop()
         on_step("Writing the reports and charts", 1.0)
-        files, reports = _write_reports(db, town.units, out)
-        result.files += files
-        built = reports["Barnutredning Norr"]
-        result.summary = report_text(built, "sv")
-        manager_chat = api.texts(5_000_000_001)
-        received = sum("Staff Pulse –" in t for t in manager_chat)
-        result.summary.append(f"(Chefen för Barn och familj fick {received} rapporter i Telegram.)")
-        familjehem = reports["Familjehem"]
-        for action in familjehem.actions:
-            result.summary.append(
-                f"Åtgärd i Familjehem: {action.title} – {action_status(Texts('sv'), action.status)}"
-                + (
-                    f". {followup_text(Texts('sv'), action.followup)}"
-                    if action.followup is not None
-                    else ""
-                )
-            )
-        worker = next(p.user_id for p in people if p.unit == "Familjehem")
-        summaries = [t for t in api.texts(worker) if t.startswith("<b>Resultat för")]
-        with_action = sum(MENTORING in text for text in summaries)
-        result.summary.append(
-            f"(En medarbetare i Familjehem fick {len(summaries)} resultatsammanfattningar i "
-            f"Telegram; {with_action} av dem visade den nya åtgärden.)"
-        )
-        db.dispose()
+        _summarise(story, people, out)
+        town.db.dispose()
     return result
+
+
+def _demo_bot(
+    api: LocalBotApi,
+    town: Town,
+    keys: KeyRing,
+    clock: dict[str, datetime],
+    chance: random.Random,
+) -> Application:
+    """The real bot on the local server, reading the story's clock."""
+    services = Services(
+        town.db,
+        keys,
+        town.settings,
+        SubmissionIntake(town.db, keys),
+        clock=lambda: clock["now"],
+        chance=chance,
+    )
+    return build_application(
+        BotSettings(
+            _env_file=None,
+            bot_token=SecretStr(api.token),
+            bot_api_url=api.base_url,
+            bot_file_url=api.base_file_url,
+        ),
+        services,
+        rate_limit=False,
+        # A local server answers at once: a few connections serve better than hundreds,
+        # whose bookkeeping the HTTP client would walk on every request.
+        connection_pool_size=8,
+    )
+
+
+async def _seeded_weeks(story: _Story, people: list[Worker]) -> None:
+    """Every week but the last: check-ins through the survey API, then the close; halfway,
+    the mentoring action is recorded and later marked done."""
+    town, weeks, clock = story.town, story.weeks, story.clock
+    members = {p.user_id: find_member(town.db, story.keys, p.user_id) for p in people}
+    for week in range(weeks - 1):
+        story.on_step(
+            f"Week {week + 1}: check-ins through the survey API, then the close", week / weeks
+        )
+        opens = _local_nine(story.start_day + timedelta(weeks=week))
+        story.result.answered += await asyncio.to_thread(
+            _seed_week,
+            town,
+            story.keys,
+            people,
+            members,
+            week,
+            weeks,
+            opens,
+            story.rng,
+            story.chance,
+        )
+        closed = opens + timedelta(hours=72)
+        if week == weeks // 2 - 1:
+            story.on_step(
+                "Familjehem's manager records the mentoring as an action; the "
+                "safety representative comments; workers get their results",
+                (week + 0.5) / weeks,
+            )
+            clock["now"] = closed + timedelta(hours=1)
+            await _record_mentoring(story.api)
+            clock["now"] = closed + timedelta(hours=town.settings.results_delay_hours + 1)
+            await run_tick(story.application)
+        elif week == weeks // 2 + 1:
+            story.on_step(
+                "The mentoring is done: the next check-in asks Familjehem whether "
+                "it made a difference",
+                (week + 0.5) / weeks,
+            )
+            clock["now"] = closed + timedelta(hours=1)
+            await _mark_done(story.api)
+
+
+async def _last_week_in_telegram(story: _Story, people: list[Worker]) -> None:
+    """The last week as people live it: the invitation, presses, one reminder, the close."""
+    api, application, rng, weeks, clock = (
+        story.api,
+        story.application,
+        story.rng,
+        story.weeks,
+        story.clock,
+    )
+    story.on_step(f"Week {weeks}: the check-in opens in Telegram", (weeks - 1) / weeks)
+    opens = _local_nine(story.start_day + timedelta(weeks=weeks - 1))
+    clock["now"] = opens
+    await run_tick(application)
+    bad = {p.user_id: badness(p.story, weeks - 1, weeks, rng) for p in people}
+    first = [p for p in people if rng.random() < p.diligence * 0.8]
+    # Everyone presses at once, each with a generator of their own, drawn in a fixed order:
+    # what they answer does not depend on who is served first.
+    own = {p.user_id: random.Random(rng.getrandbits(64)) for p in people}
+    story.on_step(f"Week {weeks}: {len(first)} workers press the buttons", (weeks - 0.8) / weeks)
+
+    async def press_all(group: list[Worker]) -> list[int]:
+        return await asyncio.gather(
+            *(
+                answer(
+                    api,
+                    p,
+                    api.last(p.user_id),
+                    story.town.question_set,
+                    bad[p.user_id],
+                    own[p.user_id],
+                )
+                for p in group
+            )
+        )
+
+    presses = await press_all(first)
+    story.on_step(
+        f"Week {weeks}: one reminder to those who have not answered", (weeks - 0.5) / weeks
+    )
+    clock["now"] = opens + timedelta(hours=24)
+    await run_tick(application)
+    later = [p for p in people if p not in first and rng.random() < p.diligence]
+    presses += await press_all(later)
+    result = story.result
+    result.presses = sum(presses)
+    result.answered_in_telegram = len(first) + len(later)
+    result.answered += result.answered_in_telegram
+    story.on_step(
+        f"Week {weeks}: the round closes, managers get reports in Telegram",
+        (weeks - 0.2) / weeks,
+    )
+    clock["now"] = opens + timedelta(hours=72)
+    await run_tick(application)
+
+
+def _summarise(story: _Story, people: list[Worker], out: Path) -> None:
+    """The reports and charts on disk, and what the story's people saw in Telegram."""
+    api, result = story.api, story.result
+    files, reports = _write_reports(story.town.db, story.town.units, out)
+    result.files += files
+    built = reports["Barnutredning Norr"]
+    result.summary = report_text(built, "sv")
+    manager_chat = api.texts(5_000_000_001)
+    received = sum("Staff Pulse –" in t for t in manager_chat)
+    result.summary.append(f"(Chefen för Barn och familj fick {received} rapporter i Telegram.)")
+    familjehem = reports["Familjehem"]
+    for action in familjehem.actions:
+        result.summary.append(
+            f"Åtgärd i Familjehem: {action.title} – {action_status(Texts('sv'), action.status)}"
+            + (
+                f". {followup_text(Texts('sv'), action.followup)}"
+                if action.followup is not None
+                else ""
+            )
+        )
+    worker = next(p.user_id for p in people if p.unit == "Familjehem")
+    summaries = [t for t in api.texts(worker) if t.startswith("<b>Resultat för")]
+    with_action = sum(MENTORING in text for text in summaries)
+    result.summary.append(
+        f"(En medarbetare i Familjehem fick {len(summaries)} resultatsammanfattningar i "
+        f"Telegram; {with_action} av dem visade den nya åtgärden.)"
+    )
 
 
 def _button(message: Sent, label: str) -> str:
