@@ -172,6 +172,9 @@ def heatmap_chart(
 
     Cells are coloured by how favourable they are (so 'higher is worse' indices are flipped for
     the colour only; the number shown is the index itself).
+
+    Long because it draws one figure top to bottom (cells, hatching, labels, legend); split, the
+    drawing order would be lost.
     """
     t = Texts(language)
     names = list(units)

@@ -27,7 +27,7 @@ from aggregation.statistics import (
     round_figures,
 )
 from survey.crypto import KeyRing, Unsealer, seal_context
-from survey.figures import UnitFigure, as_stored, stored_figure
+from survey.figures import RoundFigures, UnitFigure, as_stored, stored_figure
 from survey.questions import load_version_by_id, parse_items
 from survey.questions.locked import LockedItem
 from survey.storage import Database
@@ -87,7 +87,11 @@ def release_with_statistics(
 
 
 def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int, int]:
-    """(Re)compute and store the published figures of a closed round; returns (shown, hidden)."""
+    """(Re)compute and store the published figures of a closed round; returns (shown, hidden).
+
+    Long because it reads everything the round locked in one session before anything is unsealed;
+    holding back and storing are functions of their own.
+    """
     with db.session() as session:
         survey_round = session.get(SurveyRound, round_id)
         if survey_round is None:
@@ -140,13 +144,7 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         )
         for unit_id, response_id, sealed in rows
     ]
-    sets = []
-    for version_id in version_ids:
-        row, question_set = load_version_by_id(db, version_id)
-        sets.append((question_set, row.lineage))
-    asked = [item.key for item in locked]
-    infos = item_infos(sets, asked) if sets else _plain_infos(locked)
-    infos += followup_infos(locked)
+    infos = _infos_of(db, version_ids, locked)
     if publication is not None:
         # Released by groups: the tree and who-answered figures were decided at close, and each
         # answer already carries its group (survey.grouping).
@@ -170,6 +168,46 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
         known=known,
         participation=publication,
     )
+    figures = _held_back(round_id, tree, members, figures, infos, k, known)
+    if stored:
+        before = {unit: figure for unit, (figure, _) in stored.items()}
+        if before != figures:
+            raise StatisticsError(
+                f"round {round_id}: recomputing would publish figures that differ from those "
+                "published at close; both together could reveal individual answers, so the "
+                "published figures stay as they are"
+            )
+    else:
+        _store(db, round_id, figures)
+    shown = sum(1 for f in figures.values() if f["shown"])
+    return shown, len(figures) - shown
+
+
+def _infos_of(
+    db: Database, version_ids: list[int], locked: Sequence[LockedItem]
+) -> list[ItemInfo]:
+    """What the statistics need to know of each item the round asked: from its question-set
+    versions (scales, areas, lineage), or counts only for a round opened without a set."""
+    sets = []
+    for version_id in version_ids:
+        row, question_set = load_version_by_id(db, version_id)
+        sets.append((question_set, row.lineage))
+    asked = [item.key for item in locked]
+    infos = item_infos(sets, asked) if sets else _plain_infos(locked)
+    return infos + followup_infos(locked)
+
+
+def _held_back(
+    round_id: int,
+    tree: Tree,
+    members: dict[int, int],
+    figures: RoundFigures,
+    infos: list[ItemInfo],
+    k: int,
+    known: int,
+) -> RoundFigures:
+    """The figures with what the pinning audit refuses held back; the log says how many,
+    never which or why (that would be a fact about answers)."""
     try:
         held = hold_back(
             tree.parent, members, figures, item_scales(infos), k, known, item_constructs(infos)
@@ -183,17 +221,12 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
             round_id,
             "1 figure was" if held.count == 1 else f"{held.count} figures were",
         )
-    figures = held.figures
-    if stored:
-        before = {unit: figure for unit, (figure, _) in stored.items()}
-        if before != figures:
-            raise StatisticsError(
-                f"round {round_id}: recomputing would publish figures that differ from those "
-                "published at close; both together could reveal individual answers, so the "
-                "published figures stay as they are"
-            )
-        shown = sum(1 for f in figures.values() if f["shown"])
-        return shown, len(figures) - shown
+    return held.figures
+
+
+def _store(db: Database, round_id: int, figures: RoundFigures) -> None:
+    """The round's published figures, replacing any, with each unit's indices apart (trends
+    read only those)."""
     with db.session() as session:
         session.execute(delete(RoundStatistic).where(col(RoundStatistic.round_id) == round_id))
         for unit, figure in figures.items():
@@ -203,8 +236,6 @@ def compute_statistics(db: Database, keys: KeyRing, round_id: int) -> tuple[int,
                     round_id=round_id, unit_id=unit, figures=as_stored(figure), indices=indices
                 )
             )
-    shown = sum(1 for f in figures.values() if f["shown"])
-    return shown, len(figures) - shown
 
 
 def _plain_infos(locked: Sequence[LockedItem]) -> list[ItemInfo]:

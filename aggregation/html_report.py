@@ -129,6 +129,8 @@ def _actions(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]
 
 
 def _sections(report: UnitReport, t: Texts, language: str) -> dict[str, Any]:
+    """The report's sections in page order. Long because each section is a few lines of the
+    same shape, read top to bottom like the page."""
     latest = report.latest_round
     assert latest is not None
     findings = ranked_findings(report)

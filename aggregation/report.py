@@ -137,7 +137,11 @@ def build_report(
     *,
     change_spread: float = DEFAULT_CHANGE_SPREAD,
 ) -> UnitReport:
-    """The report of ``unit_id`` over its last ``rounds`` closed rounds."""
+    """The report of ``unit_id`` over its last ``rounds`` closed rounds.
+
+    Long because it assembles one UnitReport field by field; reading the rounds, the question texts
+    and the indices are functions of their own.
+    """
     unit, units, relevant, rows = _stored_rounds(db, unit_id, rounds)
     withheld, audited_rows = _audited_rounds(
         db, relevant, [(r, u, stored_figure(f)) for r, u, f in rows]

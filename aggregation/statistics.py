@@ -159,6 +159,9 @@ def round_figures(
        subtraction of published figures nor a respondent who knows their own answer pins
        anyone else's;
     4. a construct's index is the mean of its items' means, so it adds nothing to them.
+
+    Long because the rules above are applied in one place, in their order, so that a reviewer can
+    check each step against docs/privacy.md.
     """
     in_scope = [(unit, rid, a) for unit, rid, a in answers if unit in tree.parent]
     if participation is None:  # answers still by unit: group them as the release would

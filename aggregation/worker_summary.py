@@ -77,7 +77,10 @@ def worker_summary(
     db: Database, round_id: int, unit_id: int, *, change_spread: float
 ) -> WorkerSummary | None:
     """The summary of round ``round_id`` for a worker of ``unit_id``; None when the round has
-    no statistics (yet) or the unit was not in it."""
+    no statistics (yet) or the unit was not in it.
+
+    Long because it picks, in the order the message shows them, what a worker may see of one round.
+    """
     with db.session() as session:
         parents = dict(session.exec(select(Unit.id, Unit.parent_id)).all())
         names = dict(session.exec(select(Unit.id, Unit.name)).all())

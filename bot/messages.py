@@ -199,7 +199,10 @@ def action_lines(
 
 
 def worker_summary_text(summary: WorkerSummary, language: str) -> str:
-    """A worker's results after a round, as one short Telegram message (HTML)."""
+    """A worker's results after a round, as one short Telegram message (HTML).
+
+    Long because it lays out the message top to bottom, line by line as the worker reads it.
+    """
     t = Texts(language)
     esc = html.escape
     week = t.week(summary.closed_at)

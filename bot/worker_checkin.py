@@ -85,6 +85,8 @@ async def _checkin_press(
     decoded: tuple[CheckinState, str],
     press: Press,
 ) -> None:
+    """One press of a check-in button: the next screen, or the summary, or sending. Long
+    because each action of the check-in's codec is one short branch."""
     services = services_of(context)
     state, action = decoded
     # An old invitation or reminder says so at the first press, not after the last question.

@@ -146,7 +146,11 @@ def redeem_invite(
     language: str,
     now: datetime | None = None,
 ) -> Member:
-    """Enrol the person behind ``telegram_user_id`` with the invite's unit and role."""
+    """Enrol the person behind ``telegram_user_id`` with the invite's unit and role.
+
+    Long because it is one transaction: the attempt is counted before the code is looked up, then
+    checked, then used, in that order, so that concurrent guesses cannot pass the limit.
+    """
     now = now or datetime.now(UTC)
     if language not in SUPPORTED_LANGUAGES:
         language = settings.language

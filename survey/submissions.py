@@ -292,6 +292,9 @@ def release_round(
     ``chance`` picks the answers a group's cap leaves out: the system's cryptographic generator,
     except in `pulse demo`, which passes a seeded one so that the same seed gives the same
     figures (the choice is made over the answers' contents, never their order of arrival).
+
+    Long because it is one transaction: either the whole round is released and its pool destroyed,
+    or nothing is; its steps are the functions below.
     """
     with db.session() as session:
         survey_round = session.get(SurveyRound, round_id)
@@ -478,7 +481,10 @@ class Regrouped:
 def regroup_closed_rounds(db: Database, keys: KeyRing, apply: bool = False) -> list[Regrouped]:
     """Rounds closed before answers were released by group (their ``publication`` is empty):
     move each answer into the group its round was published under, and destroy answers that no
-    published figure covers (P1). Needs the report private key. A dry run unless ``apply``."""
+    published figure covers (P1). Needs the report private key. A dry run unless ``apply``.
+
+    Long because it is one migration step per round, in one transaction each, read top to bottom.
+    """
     with db.session() as session:
         rounds = session.execute(
             select(SurveyRound.id, SurveyRound.report_key_id).where(

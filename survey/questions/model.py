@@ -135,7 +135,11 @@ Path = tuple[str | int, ...]
 
 
 def check_consistency(qs: QuestionSet) -> list[tuple[Path, Phrase]]:
-    """Problems that span fields, each with the path of the value to fix."""
+    """Problems that span fields, each with the path of the value to fix.
+
+    Long because it is a flat list of independent checks, each with its own message and path: split,
+    they would only be harder to find.
+    """
     problems: list[tuple[Path, Phrase]] = []
     languages = set(qs.languages)
     allowed_languages = ", ".join(qs.languages)
@@ -255,6 +259,8 @@ def _check_item_type(
     path: Path,
     need_languages: Callable[[Mapping[Language, object] | None, Path], None],
 ) -> list[tuple[Path, Phrase]]:
+    """Problems of one item's type (scale, choice, text) and its options. Long because it is a flat
+    list of independent checks, each with its own message and path."""
     problems: list[tuple[Path, Phrase]] = []
     if item.type == "scale":
         if item.scale is None:
