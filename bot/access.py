@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from bot.buttons import Button, RecordAction
 from bot.context import Pressed, chat_of, member_of, services_of, user_of
+from bot.shared import Context
 from survey.enrolment import scope_of, units_named
 from survey.i18n import Texts
 from survey.roles import ACTORS, ADMINS, READERS
@@ -33,7 +33,7 @@ class Staff:
 
 async def staff_member(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     roles: frozenset[Role] = READERS,
 ) -> Staff | None:
     """The staff member behind the update, if their role may do this; otherwise says why."""
@@ -60,7 +60,7 @@ def outside_grant(t: Texts) -> str:
 
 
 async def unit_argument(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, staff: Staff, words: list[str]
+    update: Update, context: Context, staff: Staff, words: list[str]
 ) -> int | None:
     """The unit ``words`` name: none (one's own unit), an id, or a name within the grant.
     Says what is wrong and returns None when that is not one unit of the grant."""
@@ -110,7 +110,7 @@ def record_keyboard(
 
 async def press_staff(
     query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     pressed: Pressed,
     roles: frozenset[Role],
 ) -> tuple[Member, set[int]] | None:

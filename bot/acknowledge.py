@@ -18,9 +18,9 @@ from contextvars import ContextVar
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import ContextTypes
 
 from bot.one_message import may_have_arrived, seconds_of
+from bot.shared import Context
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def was_stored() -> bool:
     return _STORED.get()
 
 
-async def start_of_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start_of_update(update: object, context: Context) -> None:
     """First handler of every update (group -100): nothing of it is stored yet."""
     _STORED.set(False)
 

@@ -18,12 +18,13 @@ from sqlmodel import col, select
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.access import outside_grant, staff_member
 from bot.buttons import ActivateQuestionSet
 from bot.context import Pressed, chat_of, route, services_of, signed, user_of
 from bot.messages import split_messages
+from bot.shared import App, Context
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 from survey.lifecycle import list_schedules
@@ -49,14 +50,14 @@ log = logging.getLogger(__name__)
 UPLOAD_CHECK_SECONDS = 10
 
 
-def add_admin_handlers(application: Application) -> None:
+def add_admin_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("invite", invite, filters=private))
     application.add_handler(CommandHandler("rounds", rounds, filters=private))
     application.add_handler(MessageHandler(private & filters.Document.ALL, upload))
 
 
-async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def invite(update: Update, context: Context) -> None:
     """/invite <unit> <worker|manager|admin>: an invite link and its QR code (admins)."""
     staff = await staff_member(update, context, roles=ADMINS)
     if staff is None:
@@ -123,7 +124,7 @@ def _qr_into(link: str, buffer: io.BytesIO) -> None:
     buffer.seek(0)
 
 
-async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def upload(update: Update, context: Context) -> None:
     """An admin sends a question-set YAML: checked; errors listed, or a preview to activate."""
     staff = await staff_member(update, context, roles=ADMINS)
     if staff is None:
@@ -155,7 +156,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await chat.send_message("\n".join(lines))
         return
     digest = hashlib.sha256(content).hexdigest()[:16]
-    context.application.bot_data.setdefault("uploads", {})[digest] = question_set
+    context.application.bot_data.uploads[digest] = question_set
     rounds = max(item.cadence for item in question_set.items)
     preview = [
         t._("Question set {id}: {n} items, valid.").format(
@@ -180,12 +181,12 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _activate_upload(
     query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     pressed: Pressed,
     button: ActivateQuestionSet,
 ) -> None:
     member, t = pressed.press.member, pressed.t
-    question_set = context.application.bot_data.get("uploads", {}).pop(button.digest, None)
+    question_set = context.application.bot_data.uploads.pop(button.digest, None)
     if member is None or member.role != Role.ADMIN or question_set is None:
         await query.answer(t._("This button is out of date."))
         return
@@ -210,7 +211,7 @@ async def _activate_upload(
     await query.edit_message_text(text)
 
 
-async def rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rounds(update: Update, context: Context) -> None:
     """/rounds: schedules, and response rates of closed rounds (admins; never open counts)."""
     staff = await staff_member(update, context, roles=ADMINS)
     if staff is None:

@@ -23,7 +23,6 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseRateLimiter,
     CallbackQueryHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
@@ -46,6 +45,7 @@ from bot.context import ButtonHandler, Pressed, Services, language_of, member_of
 from bot.fencing import FencingRateLimiter
 from bot.prompts import answer_prompt
 from bot.settings import BotSettings
+from bot.shared import CONTEXT_TYPES, App, Context
 from survey.i18n import Texts
 from survey.lifecycle import member_and_round
 from survey.storage import DatabaseUnavailableError
@@ -75,6 +75,7 @@ def build_application(
         raise ValueError("PULSE_BOT_TOKEN is not set (the token BotFather gave you)")
     builder: ApplicationBuilder = (
         Application.builder()
+        .context_types(CONTEXT_TYPES)
         .token(bot_settings.bot_token.get_secret_value())
         .base_url(bot_settings.bot_api_url)
         .base_file_url(bot_settings.bot_file_url)
@@ -89,8 +90,8 @@ def build_application(
     # Many people press buttons at once after a broadcast: handle their updates concurrently
     # (each handler waits on the database in a worker thread; double taps are caught by survey/).
     builder = builder.concurrent_updates(True)
-    application = builder.build()
-    application.bot_data["services"] = services
+    application: App = builder.build()
+    application.bot_data.services = services
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, start_of_update), group=-100)
     application.add_handler(MessageHandler(~private, refuse_group), group=-1)
@@ -109,20 +110,20 @@ def build_application(
     return application
 
 
-async def _release_leadership(application: Application) -> None:
+async def _release_leadership(application: App) -> None:
     """Let another bot process take over the scheduler at once, not when this connection dies."""
-    leader = application.bot_data.get("leader")
+    leader = application.bot_data.leader
     if leader is not None:
         await asyncio.to_thread(leader.release)
 
 
-async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refuse_group(update: Update, context: Context) -> None:
     """P8: nothing runs in groups. Say why once, then leave."""
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
         return
     t = Texts(language_of(update, None, services_of(context).settings.language))
-    refused = context.application.bot_data.setdefault("refused_chats", set())
+    refused = context.application.bot_data.refused_chats
     if chat.id not in refused:
         refused.add(chat.id)
         try:
@@ -141,7 +142,7 @@ async def refuse_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         log.warning("could not leave a group chat (%s); will try again", type(exc).__name__)
 
 
-async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def text_message(update: Update, context: Context) -> None:
     """A typed message: the answer to what the bot asked (a description, a comment, a
     reply), or else help."""
     message = update.effective_message
@@ -151,7 +152,7 @@ async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await worker_membership.plain_message(update, context)
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: Context) -> None:
     """Every press is answered (no spinning clock), also when it is forged or out of date."""
     query = update.callback_query
     assert query is not None
@@ -185,7 +186,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await handler(query, context, pressed, pressed_button)
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Log without personal data (no update contents: P4), tell the person, keep running."""
     error = context.error
     if isinstance(error, DatabaseUnavailableError):

@@ -8,8 +8,9 @@ import logging
 
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
-from telegram.ext import Application
 
+from bot.context import services_from
+from bot.shared import App
 from survey.deliveries import staff_chats
 from survey.i18n import Texts
 from survey.storage.models import Role
@@ -50,12 +51,12 @@ def staff_commands(language: str, role: Role) -> list[BotCommand]:
     return [*commands, BotCommand("help", t._("what this bot does"))]
 
 
-async def set_commands(application: Application) -> None:
+async def set_commands(application: App) -> None:
     """Workers' menu for everyone (per language); managers' and admins' in their own chats."""
     try:
         for language in ("sv", "en"):
             await application.bot.set_my_commands(worker_commands(language), language_code=language)
-        services = application.bot_data["services"]
+        services = services_from(application)
         for chat_id, language, role in await asyncio.to_thread(
             staff_chats, services.db, services.keys
         ):
@@ -68,7 +69,7 @@ async def set_commands(application: Application) -> None:
 
 
 async def set_staff_commands(
-    application: Application,
+    application: App,
     chat_id: int,
     language: str,
     role: Role,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Chat, Update, User
-from telegram.ext import ContextTypes
 
 from bot.buttons import Button
 from bot.buttons import data as button_data
 from bot.checkin import CheckinState, ItemView
+from bot.shared import App, BotData, Context
 from survey.crypto import KeyRing
 from survey.enrolment import find_member
 from survey.i18n import Texts
@@ -58,12 +58,12 @@ class Pressed:
 
 B = TypeVar("B", bound=Button)
 #: What handles one kind of button: the press, the context, who pressed, and the decoded button.
-ButtonHandler = Callable[[CallbackQuery, ContextTypes.DEFAULT_TYPE, Pressed, Any], Awaitable[None]]
+ButtonHandler = Callable[[CallbackQuery, Context, Pressed, Any], Awaitable[None]]
 
 
 def route(
     kind: type[B],
-    handler: Callable[[CallbackQuery, ContextTypes.DEFAULT_TYPE, Pressed, B], Awaitable[None]],
+    handler: Callable[[CallbackQuery, Context, Pressed, B], Awaitable[None]],
 ) -> tuple[type[Button], ButtonHandler]:
     """One entry of the dispatch table, typed so that a handler gets the kind it expects."""
     return kind, handler
@@ -82,8 +82,15 @@ def user_of(update: Update) -> User:
     return update.effective_user
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]
+def services_of(context: Context) -> Services:
+    return services_from(context.application)
+
+
+def services_from(application: App) -> Services:
+    """The survey services (build_application sets them before anything runs)."""
+    services = application.bot_data.services
+    assert services is not None, "build_application gives the application its services"
+    return services
 
 
 def language_of(update: Update, member: Member | None, default: str) -> str:
@@ -93,26 +100,27 @@ def language_of(update: Update, member: Member | None, default: str) -> str:
     return code[:2] if code[:2] in SUPPORTED_LANGUAGES else default
 
 
-async def member_of(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Member | None:
+async def member_of(context: Context, user_id: int) -> Member | None:
     services = services_of(context)
     return await asyncio.to_thread(find_member, services.db, services.keys, user_id)
 
 
-def signed(context: ContextTypes.DEFAULT_TYPE, button: Button, user_id: int) -> str:
+def signed(context: Context, button: Button, user_id: int) -> str:
     """The callback data of ``button``, signed for ``user_id`` (bot.buttons)."""
     return button_data(button, services_of(context).keys.button_signer(), user_id)
 
 
 async def views_for(
-    bot_data: dict, survey_round: SurveyRound, language: str, unit_id: int
+    bot_data: BotData, survey_round: SurveyRound, language: str, unit_id: int
 ) -> list[ItemView]:
     """A round's questions for a member of ``unit_id``, in ``language``, cached: a round's
     items are locked when it opens (P7), so they never change, and every button press needs
     them. A follow-up question is shown only to the units of its action."""
-    cache = bot_data.setdefault("round_views", {})
+    cache = bot_data.round_views
     key = (survey_round.id, language)
     if key not in cache:
-        services: Services = bot_data["services"]
+        services = bot_data.services
+        assert services is not None, "build_application gives the application its services"
         questions = await asyncio.to_thread(
             round_questions, services.db, survey_round.items, language
         )

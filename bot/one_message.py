@@ -17,9 +17,10 @@ import httpx
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application
 
+from bot.context import services_from
 from bot.fencing import NotClaimed, NotLeading
+from bot.shared import App
 from survey.deliveries import Recipient
 from survey.enrolment import set_status
 from survey.storage.models import MemberStatus
@@ -31,7 +32,7 @@ Outcome = Literal["sent", "claimed", "unreachable", "not leading", "failed"]
 
 
 async def send_text(
-    application: Application,
+    application: App,
     target: Recipient,
     text: str,
     keyboard: InlineKeyboardMarkup | None = None,
@@ -40,7 +41,7 @@ async def send_text(
     """One HTML message to one member: "sent" (or maybe sent: the reply was lost),
     "unreachable" (403: marked so), "not leading" (fenced: another process sends instead) or
     "failed" (provably not delivered; the next tick tries again)."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     for attempt in range(NETWORK_RETRIES + 1):
         try:
             await application.bot.send_message(

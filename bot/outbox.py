@@ -23,10 +23,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardMarkup
-from telegram.ext import Application
 
+from bot.context import services_from
 from bot.fencing import NotClaimed, claimed_by, fenced_by
 from bot.one_message import Outcome, send_text
+from bot.shared import App
 from survey.claims import AT_LEAST_ONCE, Claim, claim_many, confirm_many, release_many
 from survey.deliveries import Recipient
 from survey.group_commit import GroupCommit
@@ -52,7 +53,7 @@ class Outbox:
 
     async def send(
         self,
-        application: Application,
+        application: App,
         claim: Claim,
         target: Recipient,
         parts: Sequence[Part],
@@ -76,7 +77,7 @@ class Outbox:
                 raise NotClaimed(recorded=True)
 
         outcome: Outcome = "sent"
-        with fenced_by(application.bot_data.get("leader")), claimed_by(claim_it):
+        with fenced_by(application.bot_data.leader), claimed_by(claim_it):
             for text, keyboard in parts:
                 outcome = await send_text(application, target, text, keyboard, backoff)
                 if outcome != "sent":
@@ -137,9 +138,7 @@ class Outbox:
             log.warning("messages can be recorded again; sending resumes")
 
 
-def outbox_of(application: Application) -> Outbox:
-    outbox = application.bot_data.get("outbox")
-    if outbox is None:
-        outbox = Outbox(application.bot_data["services"].db)
-        application.bot_data["outbox"] = outbox
-    return outbox
+def outbox_of(application: App) -> Outbox:
+    if application.bot_data.outbox is None:
+        application.bot_data.outbox = Outbox(services_from(application).db)
+    return application.bot_data.outbox

@@ -18,9 +18,9 @@ import logging
 from aiohttp import web
 from telegram import Update
 from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter
-from telegram.ext import Application
 
 from bot.one_message import seconds_of
+from bot.shared import App
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class ConfirmAfterHandling:
 
     def __init__(
         self,
-        application: Application,
+        application: App,
         timeout: float = 10,
         limit: int = 100,
         backoff: float = 1.0,
@@ -145,7 +145,7 @@ class WebhookServer:
 
     def __init__(
         self,
-        application: Application,
+        application: App,
         secret: str,
         listen: str = "127.0.0.1",
         port: int = 8443,

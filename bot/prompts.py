@@ -15,12 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from bot.context import member_of, services_of
+from bot.shared import Context
 from survey.prompts import forget_prompt, pending_prompt, remember_prompt
 
-Answer = Callable[[Update, ContextTypes.DEFAULT_TYPE, "Prompt", str], Awaitable[None]]
+Answer = Callable[[Update, Context, "Prompt", str], Awaitable[None]]
 _HANDLERS: dict[str, Answer] = {}
 
 
@@ -41,7 +41,7 @@ def on_answer(kind: str) -> Callable[[Answer], Answer]:
 
 
 async def await_answer(
-    context: ContextTypes.DEFAULT_TYPE, user_id: int, kind: str, **data: Any
+    context: Context, user_id: int, kind: str, **data: Any
 ) -> None:
     """Wait for ``user_id``'s next plain message as the answer to a prompt of ``kind``."""
     assert context.user_data is not None, "prompts are asked in private chats"
@@ -54,7 +54,7 @@ async def await_answer(
         )
 
 
-async def cancel(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> None:
+async def cancel(context: Context, user_id: int) -> None:
     if context.user_data is not None:
         context.user_data.pop("prompt", None)
     member = await member_of(context, user_id)
@@ -62,7 +62,7 @@ async def cancel(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> None:
         await asyncio.to_thread(forget_prompt, services_of(context).db, member.id)
 
 
-async def answer_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def answer_prompt(update: Update, context: Context) -> bool:
     """Hand a plain text to the awaiting prompt; False when nothing was awaited."""
     message = update.effective_message
     user = update.effective_user
@@ -80,7 +80,7 @@ async def answer_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
     return True
 
 
-async def _remembered(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> Prompt | None:
+async def _remembered(context: Context, user_id: int) -> Prompt | None:
     """The prompt kept in the database from before a restart, put back in ``user_data``."""
     member = await member_of(context, user_id)
     if member is None:

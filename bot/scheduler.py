@@ -13,13 +13,14 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import Application, ContextTypes
 
 from aggregation.close import release_with_statistics
 from bot.buttons import TalkReply
 from bot.buttons import data as button_data
+from bot.context import services_from
 from bot.outbox import Part, outbox_of
 from bot.sender import Send, broadcast, deliver, deliver_reports, deliver_results
+from bot.shared import App, Context
 from survey.actions import mark_overdue_reminded, overdue_reminders
 from survey.claims import Claim, Kind, reopen_unconfirmed
 from survey.deliveries import recipients_of
@@ -34,20 +35,22 @@ from survey.talk import DueTalk, due_talks, purge_talks
 log = logging.getLogger(__name__)
 
 
-def schedule_ticks(application: Application, interval: float) -> None:
-    application.bot_data["leader"] = LeaderLock(application.bot_data["services"].db)
+def schedule_ticks(application: App, interval: float) -> None:
+    application.bot_data.leader = LeaderLock(services_from(application).db)
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     application.job_queue.run_repeating(tick_job, interval=interval, first=0.1, name="tick")
 
 
-async def tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def tick_job(context: Context) -> None:
     await run_tick(context.application)
 
 
-async def run_tick(application: Application) -> None:
+async def run_tick(application: App) -> None:
     """One pass; only the leading process does anything (two bots never double-send)."""
-    services = application.bot_data["services"]
-    leader: LeaderLock = application.bot_data.setdefault("leader", LeaderLock(services.db))
+    services = services_from(application)
+    if application.bot_data.leader is None:
+        application.bot_data.leader = LeaderLock(services.db)
+    leader = application.bot_data.leader
     if not await asyncio.to_thread(leader.try_lead):
         return
     await _take_over(application, leader)
@@ -83,25 +86,25 @@ async def run_tick(application: Application) -> None:
             await asyncio.to_thread(mark_reminded, services.db, round_id, now)
 
 
-async def _take_over(application: Application, leader: LeaderLock) -> None:
+async def _take_over(application: App, leader: LeaderLock) -> None:
     """Once per won lead: what an earlier leader left unconfirmed and must not be lost (a
     report, a request to talk) is sent again (survey.claims)."""
-    if application.bot_data.get("taken_over_term") == leader.term:
+    if application.bot_data.taken_over_term == leader.term:
         return
     try:
-        reopened = await asyncio.to_thread(reopen_unconfirmed, application.bot_data["services"].db)
+        reopened = await asyncio.to_thread(reopen_unconfirmed, services_from(application).db)
     except (SQLAlchemyError, DatabaseUnavailableError) as exc:
         log.warning("cannot take over unconfirmed messages yet: %s", type(exc).__name__)
         return
-    application.bot_data["taken_over_term"] = leader.term
+    application.bot_data.taken_over_term = leader.term
     if reopened:
         log.warning("%d message(s) left unconfirmed by an earlier leader are sent again", reopened)
 
 
-async def follow_up_actions(application: Application, now: datetime) -> None:
+async def follow_up_actions(application: App, now: datetime) -> None:
     """The day's duties that are not rounds: one reminder per overdue action, and yesterday's
     requests to talk, in one batch at the day's delivery hour."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     today = services.settings.today(now)
     await _remind_overdue(application, today)
     local = now.astimezone(ZoneInfo(services.settings.timezone))
@@ -114,11 +117,11 @@ async def follow_up_actions(application: Application, now: datetime) -> None:
     await asyncio.to_thread(purge_talks, services.db, today)
 
 
-async def _remind_overdue(application: Application, today: date) -> None:
+async def _remind_overdue(application: App, today: date) -> None:
     """One reminder per overdue action to each of its managers (one claim per recipient: a
     failed send is tried again for that manager alone on the next tick, and nobody who had it
     gets it twice)."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     for reminder in await asyncio.to_thread(overdue_reminders, services.db, today):
         targets = await asyncio.to_thread(
             recipients_of, services.db, services.keys, list(reminder.manager_ids)
@@ -145,9 +148,9 @@ async def _remind_overdue(application: Application, today: date) -> None:
             await asyncio.to_thread(mark_overdue_reminded, services.db, reminder.action.id)
 
 
-def _talk_request(application: Application, due: DueTalk) -> Part:
+def _talk_request(application: App, due: DueTalk) -> Part:
     """A request to talk as its recipient reads it, with the Reply button."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     t = Texts(due.to.language)
     text = (
         "<b>"

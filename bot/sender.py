@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import Application
 
 from aggregation.report import ReportError, build_report
 from aggregation.worker_summary import WorkerSummary, worker_summary
@@ -22,10 +21,11 @@ from bot.access import record_keyboard
 from bot.buttons import Results as ButtonResults
 from bot.buttons import data as button_data
 from bot.checkin import CheckinState, ItemView, Screen
-from bot.context import views_for
+from bot.context import services_from, views_for
 from bot.messages import report_text, worker_summary_text
 from bot.one_message import Outcome
 from bot.outbox import Part, outbox_of
+from bot.shared import App
 from survey.claims import Claim, Kind
 from survey.deliveries import Recipient, pending, report_recipients, results_recipients
 from survey.i18n import Texts
@@ -60,7 +60,7 @@ Send = tuple[Claim, Recipient, list[Part]]
 
 
 async def broadcast(
-    application: Application, sends: list[Send], backoff: float = 1.0, concurrency: int = 40
+    application: App, sends: list[Send], backoff: float = 1.0, concurrency: int = 40
 ) -> SendReport:
     """Send each once, several in flight at once: enough to reach Telegram's 30 messages/s
     with a second of latency each (the rate limiter, not this loop, keeps within Telegram's
@@ -88,7 +88,7 @@ async def broadcast(
 
 
 async def deliver(
-    application: Application,
+    application: App,
     survey_round: SurveyRound,
     kind: Kind,
     backoff: float = 1.0,
@@ -96,7 +96,7 @@ async def deliver(
 ) -> SendReport:
     """Send ``kind`` (invitation or reminder) for ``survey_round`` to everyone who has not
     answered and not had it yet."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     targets = await asyncio.to_thread(pending, services.db, services.keys, survey_round.id, kind)
     views = {
         (target.language, target.unit_id): await views_for(
@@ -120,13 +120,13 @@ async def deliver(
 
 
 def _checkin_message(
-    application: Application,
+    application: App,
     survey_round: SurveyRound,
     target: Recipient,
     kind: Kind,
     views: list[ItemView],
 ) -> Part:
-    services = application.bot_data["services"]
+    services = services_from(application)
     t = Texts(target.language)
     screen = Screen(views, t, services.keys.button_signer(), target.chat_id)
     question, keyboard = screen.render(CheckinState(survey_round.id, ()))
@@ -137,10 +137,10 @@ def _checkin_message(
     return "<i>" + html.escape(heading) + "</i>\n\n" + question, keyboard
 
 
-async def deliver_reports(application: Application, round_id: int) -> SendReport:
+async def deliver_reports(application: App, round_id: int) -> SendReport:
     """After a round closed: each manager gets the report of the unit they were granted. A
     report must not be lost: one that a crash left unconfirmed is sent again (survey.claims)."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     report = SendReport()
     targets = await asyncio.to_thread(report_recipients, services.db, services.keys, round_id)
     outbox = outbox_of(application)
@@ -197,11 +197,11 @@ def _invitation_heading(t: Texts, items: list[LockedItem]) -> str:
 
 
 async def deliver_results(
-    application: Application, round_id: int, concurrency: int = 40
+    application: App, round_id: int, concurrency: int = 40
 ) -> SendReport:
     """After a round closed (and the manager had time to add a note): each active worker gets
     their group's results, once. Summaries are built once per unit and language."""
-    services = application.bot_data["services"]
+    services = services_from(application)
     targets = await asyncio.to_thread(results_recipients, services.db, services.keys, round_id)
     summaries: dict[int, WorkerSummary | None] = {}
     for unit_id in sorted({target.unit_id for target in targets}):

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, filters
 
 from aggregation.findings import ranked_findings
 from aggregation.wording import action_status, construct_label
@@ -40,6 +40,7 @@ from bot.buttons import (
 from bot.context import Pressed, chat_of, member_of, route, services_of, signed, user_of
 from bot.messages import action_lines
 from bot.prompts import Prompt, await_answer, cancel, on_answer
+from bot.shared import App, Context
 from bot.staff_reports import report_of
 from survey.actions import (
     ActionError,
@@ -58,7 +59,7 @@ from survey.storage.models import ActionStatus
 log = logging.getLogger(__name__)
 
 
-def add_action_handlers(application: Application) -> None:
+def add_action_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("actions", actions, filters=private))
     application.add_handler(CommandHandler("note", note, filters=private))
@@ -70,12 +71,12 @@ DUE_CHOICES = (14, 30, 90)
 MAX_LISTED = 10
 
 
-def _today(context: ContextTypes.DEFAULT_TYPE) -> date:
+def _today(context: Context) -> date:
     services = services_of(context)
     return services.settings.today(services.clock())
 
 
-async def actions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def actions(update: Update, context: Context) -> None:
     """/actions [unit] [overdue]: the actions of a unit in the grant and its sub-units, each
     with its buttons (status for managers and admins, a comment for everyone here)."""
     staff = await staff_member(update, context)
@@ -124,7 +125,7 @@ async def actions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _action_keyboard(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     t: Texts,
     action_id: int,
     status: ActionStatus,
@@ -153,7 +154,7 @@ def _action_keyboard(
 
 
 async def _start_recording(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: RecordAction
+    query: CallbackQuery, context: Context, pressed: Pressed, button: RecordAction
 ) -> None:
     """First step: what the action answers - the report's findings and areas, or else."""
     found = await press_staff(query, context, pressed, ACTORS)
@@ -201,7 +202,7 @@ async def _start_recording(
 
 
 async def _chose_area(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: ActionArea
+    query: CallbackQuery, context: Context, pressed: Pressed, button: ActionArea
 ) -> None:
     found = await press_staff(query, context, pressed, ACTORS)
     if found is None:
@@ -230,7 +231,7 @@ async def _chose_area(
 
 @on_answer("action_title")
 async def _action_title(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+    update: Update, context: Context, prompt: Prompt, text: str
 ) -> None:
     title = await _checked(update, context, "title", text)
     if title is None:
@@ -242,7 +243,7 @@ async def _action_title(
 
 @on_answer("action_owner")
 async def _action_owner(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+    update: Update, context: Context, prompt: Prompt, text: str
 ) -> None:
     owner = await _checked(update, context, "owner", text)
     if owner is None:
@@ -266,7 +267,7 @@ async def _action_owner(
 
 @on_answer("action_due")
 async def _action_due_typed(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+    update: Update, context: Context, prompt: Prompt, text: str
 ) -> None:
     t = await _texts(update, context)
     try:
@@ -280,7 +281,7 @@ async def _action_due_typed(
 
 
 async def _due_pressed(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: ActionDue
+    query: CallbackQuery, context: Context, pressed: Pressed, button: ActionDue
 ) -> None:
     prompt = (context.user_data or {}).get("prompt")
     if not isinstance(prompt, Prompt) or prompt.kind != "action_due":
@@ -293,7 +294,7 @@ async def _due_pressed(
 
 
 async def _record(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     chat: Chat,
     user_id: int,
     t: Texts,
@@ -347,7 +348,7 @@ async def _record(
 
 
 async def _set_status(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: MoveAction
+    query: CallbackQuery, context: Context, pressed: Pressed, button: MoveAction
 ) -> None:
     found = await press_staff(query, context, pressed, ACTORS)
     if found is None:
@@ -386,7 +387,7 @@ async def _set_status(
 
 async def _start_comment(
     query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     pressed: Pressed,
     button: ActionComment,
 ) -> None:
@@ -402,7 +403,7 @@ async def _start_comment(
 
 @on_answer("action_comment")
 async def _comment_written(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+    update: Update, context: Context, prompt: Prompt, text: str
 ) -> None:
     staff = await staff_member(update, context)
     if staff is None:
@@ -428,7 +429,7 @@ async def _comment_written(
     await say(context.bot, chat_of(update).id, staff.t._("Comment saved. /actions shows it."))
 
 
-async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def note(update: Update, context: Context) -> None:
     """/note <text>: a note to the unit's workers, sent with the latest round's results."""
     staff = await staff_member(update, context, roles=ACTORS)
     if staff is None:
@@ -475,7 +476,7 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _checked(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, text: str
+    update: Update, context: Context, field: str, text: str
 ) -> str | None:
     """The typed words if survey/ accepts them for ``field``; otherwise says why (the prompt
     stays, so the next message is another try)."""
@@ -487,7 +488,7 @@ async def _checked(
         return None
 
 
-async def _texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
+async def _texts(update: Update, context: Context) -> Texts:
     member = await member_of(context, user_of(update).id)
     return Texts(member.language if member else services_of(context).settings.language)
 

@@ -15,7 +15,7 @@ import logging
 from telegram import Chat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, filters
 
 from aggregation.charts import area_chart, units_heatmap
 from aggregation.findings import ranked_findings
@@ -27,6 +27,7 @@ from bot.access import (
 )
 from bot.context import chat_of, services_of, signed, user_of
 from bot.messages import report_text, split_messages
+from bot.shared import App, Context
 from survey.enrolment import unit_tree, units_named
 from survey.i18n import Texts
 from survey.roles import ACTORS
@@ -35,7 +36,7 @@ from survey.storage.models import Member
 log = logging.getLogger(__name__)
 
 
-def add_report_handlers(application: Application) -> None:
+def add_report_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("report", report, filters=private))
     application.add_handler(CommandHandler("trend", trend, filters=private))
@@ -47,7 +48,7 @@ def member_user(update: Update) -> int:
 
 
 async def _granted_report(
-    update: Update, context: ContextTypes.DEFAULT_TYPE
+    update: Update, context: Context
 ) -> tuple[Member, Texts, UnitReport] | None:
     """The report of the unit asked for (default: one's own), if it is within the grant."""
     staff = await staff_member(update, context)
@@ -60,7 +61,7 @@ async def _granted_report(
     return None if built is None else (staff.member, staff.t, built)
 
 
-async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def report(update: Update, context: Context) -> None:
     """/report [unit]: the latest closed rounds of a unit within the grant, and its sub-units
     at a glance (a chart) where it has any."""
     granted = await _granted_report(update, context)
@@ -83,7 +84,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await photo(chat, heat, t._("Sub-units, latest figures"), t)
 
 
-async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def trend(update: Update, context: Context) -> None:
     """/trend [area or unit]: one area over time, drawn for a phone. Without an area: the area
     that needs attention first; the caption names the others."""
     staff = await staff_member(update, context)
@@ -139,7 +140,7 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def report_of(
-    context: ContextTypes.DEFAULT_TYPE, unit_id: int, t: Texts, chat: Chat
+    context: Context, unit_id: int, t: Texts, chat: Chat
 ) -> UnitReport | None:
     services = services_of(context)
     try:
@@ -175,7 +176,7 @@ async def photo(chat: Chat, png: bytes, caption: str, t: Texts) -> None:
         await chat.send_message(t._("Charts cannot be sent here; use /report for the figures."))
 
 
-async def units(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def units(update: Update, context: Context) -> None:
     """/units: the units in the grant, with workers only where at least k."""
     staff = await staff_member(update, context)
     if staff is None:

@@ -13,7 +13,6 @@ import logging
 
 from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from bot.access import (
     press_staff,
@@ -26,6 +25,7 @@ from bot.buttons import (
 from bot.context import Pressed, chat_of, route, services_of, user_of
 from bot.one_message import send_text
 from bot.prompts import Prompt, await_answer, cancel, on_answer
+from bot.shared import Context
 from survey.i18n import Texts
 from survey.roles import READERS
 from survey.talk import TalkError, reply_target
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 async def _start_reply(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: TalkReply
+    query: CallbackQuery, context: Context, pressed: Pressed, button: TalkReply
 ) -> None:
     found = await press_staff(query, context, pressed, READERS)
     if found is None:
@@ -54,7 +54,7 @@ async def _start_reply(
 
 @on_answer("talk_reply")
 async def _reply_written(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, prompt: Prompt, text: str
+    update: Update, context: Context, prompt: Prompt, text: str
 ) -> None:
     staff = await staff_member(update, context)
     if staff is None:

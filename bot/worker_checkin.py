@@ -15,7 +15,7 @@ import logging
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.access import edit
 from bot.buttons import AfterCheckin, Talk
@@ -29,6 +29,7 @@ from bot.context import (
     signed,
     views_for,
 )
+from bot.shared import App, Context
 from bot.worker_membership import not_enrolled
 from survey.i18n import Texts
 from survey.lifecycle import Press, has_answered, open_round_for
@@ -39,11 +40,11 @@ from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, Submissi
 log = logging.getLogger(__name__)
 
 
-def add_checkin_handlers(application: Application) -> None:
+def add_checkin_handlers(application: App) -> None:
     application.add_handler(CommandHandler("checkin", checkin, filters=filters.ChatType.PRIVATE))
 
 
-async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def checkin(update: Update, context: Context) -> None:
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None
@@ -68,7 +69,7 @@ async def checkin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _screen(
-    context: ContextTypes.DEFAULT_TYPE, survey_round: SurveyRound, member: Member, user_id: int
+    context: Context, survey_round: SurveyRound, member: Member, user_id: int
 ) -> Screen:
     views = await views_for(
         context.application.bot_data, survey_round, member.language, member.unit_id
@@ -79,7 +80,7 @@ async def _screen(
 
 async def _checkin_press(
     query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     member: Member,
     t: Texts,
     decoded: tuple[CheckinState, str],
@@ -144,7 +145,7 @@ async def _checkin_press(
 
 async def _stale_checkin(
     query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     member: Member,
     t: Texts,
     reason: str,
@@ -164,7 +165,7 @@ async def _stale_checkin(
 
 
 async def _acknowledge_saved(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, t: Texts
+    query: CallbackQuery, context: Context, t: Texts
 ) -> None:
     """The answers are committed: from here the member must learn that, whatever Telegram
     answers. A failed edit is tried once more, then the thanks come as a new message; no error
@@ -215,7 +216,7 @@ def _thanks(t: Texts) -> str:
 
 
 async def checkin_button(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed
+    query: CallbackQuery, context: Context, pressed: Pressed
 ) -> None:
     """A check-in button (its own codec: bot.checkin)."""
     member = pressed.press.member
@@ -226,7 +227,7 @@ async def checkin_button(
 
 
 async def _after_checkin(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: AfterCheckin
+    query: CallbackQuery, context: Context, pressed: Pressed, button: AfterCheckin
 ) -> None:
     """Under the thanks: keep the check-in message, or remove it from the chat."""
     await query.answer()

@@ -12,7 +12,7 @@ import logging
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.buttons import ChooseLanguage, Leave, PrivacyDetails, Results
 from bot.commands import set_staff_commands, staff_commands, worker_commands
@@ -27,6 +27,7 @@ from bot.context import (
     user_of,
 )
 from bot.privacy import details_keyboard, details_text, privacy_text
+from bot.shared import App, Context
 from survey.deliveries import set_wants_results
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
 from survey.i18n import Texts
@@ -46,7 +47,7 @@ from survey.storage.models import Member, MemberStatus, Role
 log = logging.getLogger(__name__)
 
 
-def add_membership_handlers(application: Application) -> None:
+def add_membership_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     for name, handler in (
         ("start", start),
@@ -61,7 +62,7 @@ def add_membership_handlers(application: Application) -> None:
         application.add_handler(CommandHandler(name, handler, filters=private))
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: Context) -> None:
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None
@@ -127,7 +128,7 @@ def _invite_problem(t: Texts, exc: InviteError) -> str:
     return t._("This invite cannot be used. Ask for a new one.")
 
 
-def _language_keyboard(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> InlineKeyboardMarkup:
+def _language_keyboard(context: Context, user_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
@@ -154,7 +155,7 @@ def _help_text(t: Texts, role: Role | None) -> str:
     return "\n".join(lines)
 
 
-async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def privacy(update: Update, context: Context) -> None:
     services = services_of(context)
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
@@ -165,14 +166,14 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: Context) -> None:
     services = services_of(context)
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
     await chat_of(update).send_message(_help_text(t, member.role if member else None))
 
 
-async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def plain_message(update: Update, context: Context) -> None:
     """Anything that is not a command or a file: a short answer with what one can do here,
     rather than silence (the bot reads no free text)."""
     services = services_of(context)
@@ -185,7 +186,7 @@ async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def language(update: Update, context: Context) -> None:
     user = update.effective_user
     assert user is not None
     member = await member_of(context, user.id)
@@ -196,7 +197,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _set_status(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, status: MemberStatus
+    update: Update, context: Context, status: MemberStatus
 ) -> None:
     services = services_of(context)
     member = await member_of(context, user_of(update).id)
@@ -212,15 +213,15 @@ async def _set_status(
     await chat_of(update).send_message(text)
 
 
-async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pause(update: Update, context: Context) -> None:
     await _set_status(update, context, MemberStatus.PAUSED)
 
 
-async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def resume(update: Update, context: Context) -> None:
     await _set_status(update, context, MemberStatus.ACTIVE)
 
 
-async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def leave_command(update: Update, context: Context) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None
     assert chat is not None
@@ -257,7 +258,7 @@ def not_enrolled(t: Texts) -> str:
 
 async def _choose_language(
     query: CallbackQuery,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     pressed: Pressed,
     button: ChooseLanguage,
 ) -> None:
@@ -280,7 +281,7 @@ def _set_language(db: Database, member_id: int, language: str) -> None:
 
 
 async def _leave_answer(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: Leave
+    query: CallbackQuery, context: Context, pressed: Pressed, button: Leave
 ) -> None:
     member, t = pressed.press.member, pressed.t
     await query.answer()
@@ -292,7 +293,7 @@ async def _leave_answer(
 
 
 async def _privacy_details(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, _: PrivacyDetails
+    query: CallbackQuery, context: Context, pressed: Pressed, _: PrivacyDetails
 ) -> None:
     await query.answer()
     await context.bot.send_message(
@@ -300,7 +301,7 @@ async def _privacy_details(
     )
 
 
-async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def settings_command(update: Update, context: Context) -> None:
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services_of(context).settings.language))
     if member is None:
@@ -311,7 +312,7 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 def _results_setting(
-    context: ContextTypes.DEFAULT_TYPE, t: Texts, wanted: bool, user_id: int
+    context: Context, t: Texts, wanted: bool, user_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     if wanted:
         text = t._(
@@ -330,7 +331,7 @@ def _results_setting(
 
 
 async def _results_choice(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: Results
+    query: CallbackQuery, context: Context, pressed: Pressed, button: Results
 ) -> None:
     member, t, wanted = pressed.press.member, pressed.t, button.choice == "on"
     if member is None:

@@ -12,7 +12,7 @@ import html
 import logging
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.acknowledge import answer_press, replace, stored
 from bot.buttons import Talk
@@ -26,6 +26,7 @@ from bot.context import (
     signed,
     user_of,
 )
+from bot.shared import App, Context
 from bot.worker_membership import not_enrolled
 from survey.i18n import Texts
 from survey.storage.models import Member, Role, TalkRecipient
@@ -34,7 +35,7 @@ from survey.talk import TalkError, available_recipients, request_talk
 log = logging.getLogger(__name__)
 
 
-def add_talk_handlers(application: Application) -> None:
+def add_talk_handlers(application: App) -> None:
     application.add_handler(CommandHandler("talk", talk, filters=filters.ChatType.PRIVATE))
 
 
@@ -48,7 +49,7 @@ def _talk_text(t: Texts) -> str:
     )
 
 
-async def talk(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def talk(update: Update, context: Context) -> None:
     """/talk: the offer to talk, the same for everyone."""
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services_of(context).settings.language))
@@ -62,7 +63,7 @@ async def talk(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _talk_offer(
-    context: ContextTypes.DEFAULT_TYPE, member: Member, t: Texts, user_id: int
+    context: Context, member: Member, t: Texts, user_id: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     available = await asyncio.to_thread(
         available_recipients, services_of(context).db, member.unit_id
@@ -83,7 +84,7 @@ async def _talk_offer(
 
 
 async def _talk_press(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, pressed: Pressed, button: Talk
+    query: CallbackQuery, context: Context, pressed: Pressed, button: Talk
 ) -> None:
     member, t, recipient = pressed.press.member, pressed.t, button.recipient
     if member is None or member.role != Role.WORKER:

@@ -38,7 +38,7 @@ async def running(application: Application) -> AsyncIterator[Application]:
         stop = asyncio.Event()
         polling = ConfirmAfterHandling(application, timeout=1)
         poller = asyncio.create_task(polling.run(stop))
-        application.bot_data["polling"] = polling  # what tests look into
+        application.bot_data.polling = polling  # what tests look into
         try:
             yield application
         finally:

@@ -62,7 +62,7 @@ async def test_presses_in_flight_at_a_crash_are_handled_after_the_restart(
         # The first process again, now dying in the middle of the Send presses.
         dying = make_application(db, keys, settings, api)
         intake = _DyingIntake()
-        dying.bot_data["services"] = dataclasses.replace(dying.bot_data["services"], intake=intake)
+        dying.bot_data.services = dataclasses.replace(dying.bot_data.services, intake=intake)
         await dying.initialize()
         await dying.start()
         stop = asyncio.Event()
@@ -94,7 +94,7 @@ async def test_a_flood_from_one_chat_does_not_hold_up_anyone_else(bot, org) -> N
         api.send_text(flooder, "/help", language="en")
     api.send_text(other, "/help", language="en")
     await api.wait_for(lambda: api.texts(other), timeout=10)
-    polling = api.application.bot_data["polling"]
+    polling = api.application.bot_data.polling
     await api.wait_for(lambda: polling.dropped + len(api.texts(flooder)) == 300, timeout=10)
     assert polling.dropped > 250  # at most a few in flight per chat at any time
     assert api.texts(other)[0] == api.texts(flooder)[0]  # the same short help

@@ -86,7 +86,7 @@ async def test_a_crash_mid_broadcast_resumes_without_doubles_or_gaps(
     assert caught.group_contains(Crash)
     assert sum(len(api.texts(u)) for u in USERS) == 3
     monkeypatch.setattr(outbox_module, "claim_many", original)
-    application.bot_data.pop("outbox")  # the restarted process starts afresh
+    application.bot_data.outbox = None  # the restarted process starts afresh
     report = await deliver(application, _round(db, org), Kind.INVITATION)  # the restart
     assert report.sent == 3
     assert [len(api.texts(u)) for u in USERS] == [1] * 6
@@ -196,7 +196,7 @@ async def test_a_leader_that_lost_its_lock_connection_stops_sending(
     old = LeaderLock(db)
     assert old.try_lead()
     assert old.holds()
-    application.bot_data["leader"] = old
+    application.bot_data.leader = old
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
         admin.execute(
             text(
@@ -241,12 +241,12 @@ async def test_a_postgresql_restart_ends_leadership_and_nobody_gets_two(
     old = LeaderLock(db)
     assert old.try_lead()
     private_postgres.restart()
-    application.bot_data["leader"] = old
+    application.bot_data.leader = old
     assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == 0
     new = LeaderLock(db)
     assert new.try_lead()
     assert not old.try_lead()
-    application.bot_data["leader"] = new
+    application.bot_data.leader = new
     assert (await deliver(application, _round(db, org), Kind.INVITATION)).sent == len(USERS)
     assert [len(api.texts(u)) for u in USERS] == [1] * len(USERS)
     old.release()  # clean, although the server it locked with has restarted
@@ -326,7 +326,7 @@ async def test_a_lead_lost_while_sends_wait_in_the_rate_limiter_sends_nothing(
         application = make_application(db, keys, settings, api, rate_limiter=gate)
         async with running(application):
             lead = _Lead()
-            application.bot_data["leader"] = lead
+            application.bot_data.leader = lead
             broadcast = asyncio.create_task(deliver(application, _round(db, org), Kind.INVITATION))
             await api.wait_for(lambda: gate.waiting == len(USERS))
             lead.holding = False  # another process leads now
