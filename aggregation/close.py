@@ -27,7 +27,7 @@ from aggregation.statistics import (
     round_figures,
 )
 from survey.crypto import KeyRing, Unsealer, seal_context
-from survey.figures import RoundFigures, UnitFigure, as_stored, stored_figure
+from survey.figures import FIGURES_VERSION, RoundFigures, UnitFigure, as_stored, stored_figure
 from survey.questions import load_version_by_id, parse_items
 from survey.questions.locked import LockedItem
 from survey.storage import Database
@@ -233,7 +233,11 @@ def _store(db: Database, round_id: int, figures: RoundFigures) -> None:
             indices = {c: v["index"] for c, v in figure.get("constructs", {}).items()}
             session.add(
                 RoundStatistic(
-                    round_id=round_id, unit_id=unit, figures=as_stored(figure), indices=indices
+                    round_id=round_id,
+                    unit_id=unit,
+                    figures=as_stored(figure),
+                    figures_version=FIGURES_VERSION,
+                    indices=indices,
                 )
             )
 
@@ -283,8 +287,11 @@ def published(db: Database, round_ids: list[int]) -> dict[tuple[int, int], UnitF
     """Stored figures keyed by (round, unit)."""
     with db.session() as session:
         rows = session.execute(
-            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                col(RoundStatistic.round_id).in_(round_ids)
-            )
+            select(
+                RoundStatistic.round_id,
+                RoundStatistic.unit_id,
+                RoundStatistic.figures,
+                RoundStatistic.figures_version,
+            ).where(col(RoundStatistic.round_id).in_(round_ids))
         ).all()
-    return {(r, u): stored_figure(f) for r, u, f in rows}
+    return {(r, u): stored_figure(f, v) for r, u, f, v in rows}

@@ -7,7 +7,7 @@ can show nothing that disclosure control did not already allow. Open rounds do n
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -143,9 +143,7 @@ def build_report(
     and the indices are functions of their own.
     """
     unit, units, relevant, rows = _stored_rounds(db, unit_id, rounds)
-    withheld, audited_rows = _audited_rounds(
-        db, relevant, [(r, u, stored_figure(f)) for r, u, f in rows]
-    )
+    withheld, audited_rows = _audited_rounds(db, relevant, rows)
     if withheld:
         # A round whose participation counts would pin someone (published under earlier,
         # weaker rules) is left out of every report rather than shown again (P6).
@@ -217,7 +215,7 @@ def build_report(
 
 def _stored_rounds(
     db: Database, unit_id: int, rounds: int
-) -> tuple[Unit, dict[int, Unit], list[SurveyRound], Sequence[tuple[int, int, Mapping[str, Any]]]]:
+) -> tuple[Unit, dict[int, Unit], list[SurveyRound], list[tuple[int, int, UnitFigure]]]:
     """The unit, every unit, its last ``rounds`` closed rounds and their stored figures."""
     with db.session() as session:
         unit = session.get(Unit, unit_id)
@@ -233,11 +231,14 @@ def _stored_rounds(
         round_ids = [r.id for r in relevant]
         # The figures alone (not the compact indices): a report decodes each stored figure once.
         rows = session.exec(
-            select(RoundStatistic.round_id, RoundStatistic.unit_id, RoundStatistic.figures).where(
-                col(RoundStatistic.round_id).in_(round_ids)
-            )
+            select(
+                RoundStatistic.round_id,
+                RoundStatistic.unit_id,
+                RoundStatistic.figures,
+                RoundStatistic.figures_version,
+            ).where(col(RoundStatistic.round_id).in_(round_ids))
         ).all()
-    return unit, units, relevant, rows
+    return unit, units, relevant, [(r, u, stored_figure(f, v)) for r, u, f, v in rows]
 
 
 def _question_texts(

@@ -7,15 +7,19 @@ items' and areas' figures. Only what disclosure control allowed is ever in here 
 P6): a figure that could pin anyone is a published range (``range``, a ``mean`` pair, an
 ``unfavourable_range``) or is absent.
 
-The stored JSON is this shape. Keys are only ever added; a key that changes its meaning gets a
-new name, so a reader of stored figures (an export, an outside analysis) never meets a silent
-change, and mypy checks every read and write of a key against this module.
+The stored JSON is this shape, and each stored row says which version of it
+(``round_statistic.figures_version``). Keys may be added within a version; a key that changes
+its meaning is a new version, so a reader of stored figures (an export, an outside analysis)
+never meets a silent change, and mypy checks every read and write of a key against this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict, cast
+
+#: The shape described here, as stored with every row of figures.
+FIGURES_VERSION = 1
 
 #: Why a unit is not shown, where it is not simply too few respondents this round (no reason):
 #: too few members ever to be shown (``min_members`` says how many it would need), or to
@@ -76,9 +80,19 @@ class UnitFigure(TypedDict):
 RoundFigures = dict[int, UnitFigure]
 
 
-def stored_figure(data: Mapping[str, Any]) -> UnitFigure:
+class FiguresVersionError(ValueError):
+    """Stored figures of a shape this version of Staff Pulse does not read."""
+
+
+def stored_figure(data: Mapping[str, Any], version: int = FIGURES_VERSION) -> UnitFigure:
     """A unit's figures as read back from ``round_statistic.figures`` (JSON): written only from
-    a ``UnitFigure`` (``as_stored``), so read as one."""
+    a ``UnitFigure`` (``as_stored``) of ``version``, so read as one."""
+    if version != FIGURES_VERSION:
+        remedy = "upgrade Staff Pulse" if version > FIGURES_VERSION else "run `pulse migrate`"
+        raise FiguresVersionError(
+            f"stored figures have shape version {version}; this Staff Pulse reads version "
+            f"{FIGURES_VERSION}: {remedy}"
+        )
     return cast(UnitFigure, data)
 
 

@@ -165,6 +165,26 @@ def test_alerts_fire_on_the_question_set_rules(db, keys, settings, org) -> None:
     assert "skyddsombudet" in text
 
 
+def test_stored_figures_of_another_shape_are_refused_not_misread(db, keys, settings, org) -> None:
+    """A database whose figures were stored in another shape (a later version of Staff Pulse,
+    or an outside tool writing rows) stops the report with a clear message: a key read under
+    another meaning would misstate a figure."""
+    from sqlalchemy import update
+
+    from survey.figures import FIGURES_VERSION, FiguresVersionError
+    from survey.storage.models import RoundStatistic
+
+    big = org[1]
+    _run_week(db, keys, settings, org, 0, stress=4)
+    with db.session() as session:
+        assert {r.figures_version for r in session.exec(select(RoundStatistic)).all()} == {
+            FIGURES_VERSION
+        }
+        session.execute(update(RoundStatistic).values(figures_version=FIGURES_VERSION + 1))
+    with pytest.raises(FiguresVersionError, match="version 2; this Staff Pulse reads version 1"):
+        build_report(db, big.id)
+
+
 def test_open_rounds_are_never_reported(db, keys, settings, org) -> None:
     root = org[0]
     (round_id,) = tick(db, keys, settings, MONDAY).opened

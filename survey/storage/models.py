@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
     true,
 )
 from sqlmodel import Field, SQLModel
@@ -314,6 +315,11 @@ class RoundStatistic(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True)
     )
     figures: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: The shape of ``figures`` (survey.figures.FIGURES_VERSION): a reader of another shape
+    #: stops with a clear message instead of misreading a key.
+    figures_version: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default=text("1"))
+    )
     #: The shown construct indices alone ({construct: index}), small enough that an
     #: organisation-wide trend over years reads in a fraction of a second.
     indices: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
