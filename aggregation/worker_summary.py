@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from aggregation.findings import Change, changes
 from aggregation.report import ActionRow, UnitReport, build_report
 from aggregation.trends import trend_rows
+from survey.figures import not_published, stored_figure
 from survey.storage import Database
 from survey.storage.models import (
     ActionStatus,
@@ -85,7 +86,7 @@ def worker_summary(
         parents = dict(session.exec(select(Unit.id, Unit.parent_id)).all())
         names = dict(session.exec(select(Unit.id, Unit.name)).all())
         figures = {
-            row.unit_id: row.figures
+            row.unit_id: stored_figure(row.figures, row.figures_version)
             for row in session.exec(
                 select(RoundStatistic).where(RoundStatistic.round_id == round_id)
             )
@@ -106,15 +107,15 @@ def worker_summary(
         }
     if not figures or not any(u in figures for u in path):
         return None
-    group = next((u for u in path if figures.get(u, {}).get("shown")), None)
+    group = next((u for u in path if figures.get(u, not_published()).get("shown")), None)
     note_list = [(names.get(u, "?"), notes[u]) for u in reversed(path) if u in notes]
-    own = figures.get(unit_id, {})
+    own = figures.get(unit_id, not_published())
     own_reason = None if own.get("shown") else str(own.get("reason", ""))
     if group is None:
         # Nothing shown for any group containing the worker: they hear that, and the notes.
         # "Too few members" only where every unit on the way up had too few.
         members_only = all(
-            figures.get(u, {}).get("reason") == "members" for u in path if u in figures
+            figures[u].get("reason") == "members" for u in path if u in figures
         )
         return WorkerSummary(
             round_id,

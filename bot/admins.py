@@ -12,7 +12,6 @@ import html
 import io
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import col, select
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -25,6 +24,7 @@ from bot.buttons import ActivateQuestionSet
 from bot.context import Pressed, chat_of, route, services_of, signed, user_of
 from bot.messages import split_messages
 from bot.shared import App, Context
+from survey.figures import UnitFigure, stored_figure
 from survey.i18n import Texts
 from survey.invites import create_invite, default_terms, invite_link, write_qr_png
 from survey.lifecycle import list_schedules
@@ -262,11 +262,11 @@ async def rounds(update: Update, context: Context) -> None:
 
 def _rounds_overview(
     db: Database, scope: set[int]
-) -> tuple[list[Schedule], list[tuple[datetime, dict[str, Any], int]]]:
+) -> tuple[list[Schedule], list[tuple[datetime, UnitFigure, int]]]:
     """Schedules of units in scope; per closed round the organisation-level published counts."""
     with db.session() as session:
         schedules = [s for s in session.exec(select(Schedule)).all() if s.unit_id in scope]
-        closed: list[tuple[datetime, dict[str, Any], int]] = []
+        closed: list[tuple[datetime, UnitFigure, int]] = []
         for survey_round in session.exec(
             select(SurveyRound)
             .where(SurveyRound.state == RoundState.CLOSED)
@@ -279,7 +279,7 @@ def _rounds_overview(
                 closed.append(
                     (
                         survey_round.closed_at or survey_round.closes_at,
-                        dict(top.figures),
+                        stored_figure(dict(top.figures), top.figures_version),
                         survey_round.min_group_size,
                     )
                 )
