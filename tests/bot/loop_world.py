@@ -88,22 +88,30 @@ def button(message, label: str) -> str:
     return next(data for text, data in message.buttons() if text == label)
 
 
-async def record_through_the_bot(api, title: str = "A mentor for every new social worker"):
+async def ask_for_the_area(api):
+    """The manager presses "Record an action" under their report: the bot asks for the area."""
     api.send_text(MANAGER_A, "/report", language="en")
     await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
     report = next(m for m in api.messages[MANAGER_A] if m.buttons())
     api.press(MANAGER_A, report, button(report, "Record an action"), language="en")
     await api.wait_for(lambda: "Which area does it answer?" in (api.last(MANAGER_A).text or ""))
-    choose = api.last(MANAGER_A)
+    return api.last(MANAGER_A)
+
+
+async def describe_the_action(api, choose, title: str, owner: str):
+    """Support as the area, then the words and the owner: the bot asks by when (returned)."""
     api.press(MANAGER_A, choose, button(choose, "Support"), language="en")
     await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
     api.send_text(MANAGER_A, title, language="en")
     await api.wait_for(lambda: "Who owns it?" in (api.last(MANAGER_A).text or ""))
-    api.send_text(MANAGER_A, "Unit manager <Anna>", language="en")
+    api.send_text(MANAGER_A, owner, language="en")
     await api.wait_for(lambda: "By when?" in (api.last(MANAGER_A).text or ""))
-    due = api.last(MANAGER_A)
+    return api.last(MANAGER_A)
+
+
+async def record_through_the_bot(api, title: str = "A mentor for every new social worker"):
+    choose = await ask_for_the_area(api)
+    due = await describe_the_action(api, choose, title, "Unit manager <Anna>")
     api.press(MANAGER_A, due, due.buttons()[1][1], language="en")
     await api.wait_for(lambda: "Recorded:" in (api.last(MANAGER_A).text or ""))
     return api.last(MANAGER_A).text
-
-

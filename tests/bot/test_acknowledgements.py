@@ -14,7 +14,15 @@ from sqlmodel import select
 from survey.actions import list_actions
 from survey.storage import DatabaseUnavailableError
 from survey.storage.models import ActionStatus, TalkRequest
-from tests.bot.loop_world import MANAGER_A, SAFETY_A, WORKER_B, button, record_through_the_bot
+from tests.bot.loop_world import (
+    MANAGER_A,
+    SAFETY_A,
+    WORKER_B,
+    ask_for_the_area,
+    button,
+    describe_the_action,
+    record_through_the_bot,
+)
 
 NOTHING_SAVED = "nothing was saved"
 
@@ -27,19 +35,8 @@ def _told(api, chat: int) -> str:
 
 async def test_recording_an_action_is_confirmed_although_the_first_send_fails(bot, tree, db):
     api = bot
-    api.send_text(MANAGER_A, "/report", language="en")
-    await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
-    report = next(m for m in api.messages[MANAGER_A] if m.buttons())
-    api.press(MANAGER_A, report, button(report, "Record an action"), language="en")
-    await api.wait_for(lambda: "Which area does it answer?" in (api.last(MANAGER_A).text or ""))
-    choose = api.last(MANAGER_A)
-    api.press(MANAGER_A, choose, button(choose, "Support"), language="en")
-    await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
-    api.send_text(MANAGER_A, "Weekly case review", language="en")
-    await api.wait_for(lambda: "Who owns it?" in (api.last(MANAGER_A).text or ""))
-    api.send_text(MANAGER_A, "Unit manager", language="en")
-    await api.wait_for(lambda: "By when?" in (api.last(MANAGER_A).text or ""))
-    due = api.last(MANAGER_A)
+    choose = await ask_for_the_area(api)
+    due = await describe_the_action(api, choose, "Weekly case review", "Unit manager")
     api.fail("sendMessage", 500, times=1)  # the confirmation's first try
     api.press(MANAGER_A, due, due.buttons()[1][1], language="en")
     await api.wait_for(lambda: "Recorded:" in (api.last(MANAGER_A).text or ""))

@@ -30,6 +30,7 @@ from tests.bot.loop_world import (
     SAFETY_A,
     WORKER_A,
     WORKER_B,
+    ask_for_the_area,
     button,
     record_through_the_bot,
 )
@@ -311,12 +312,7 @@ async def test_recording_an_action_goes_on_after_a_restart(tree, db, keys, setti
 
     async with LocalBotApi() as api:
         async with running(make_application(db, keys, settings, api)):
-            api.send_text(MANAGER_A, "/report", language="en")
-            await api.wait_for(lambda: any(m.buttons() for m in api.messages[MANAGER_A]))
-            report = next(m for m in api.messages[MANAGER_A] if m.buttons())
-            api.press(MANAGER_A, report, button(report, "Record an action"), language="en")
-            await api.wait_for(lambda: "Which area" in (api.last(MANAGER_A).text or ""))
-        choose = api.last(MANAGER_A)
+            choose = await ask_for_the_area(api)
         async with running(make_application(db, keys, settings, api)):  # a restart
             api.press(MANAGER_A, choose, button(choose, "Support"), language="en")
             await api.wait_for(lambda: "What will be done?" in (choose.text or ""))
