@@ -13,7 +13,7 @@ from survey.enrolment import create_unit, enrol_member
 from survey.questions import import_question_set, load_question_set_file, load_version
 from survey.questions.locked import lock_items
 from survey.rounds import open_round
-from survey.storage.models import Role
+from survey.storage.models import Role, SurveyRound
 from survey.submissions import submit
 
 SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
@@ -44,9 +44,40 @@ def tree(db, keys, settings):
         enrol_member(
             db, keys, telegram_user_id=user, chat_id=user, unit_id=unit.id, role=role, language="en"
         )
+    closed = answered_and_closed(
+        db,
+        keys,
+        settings,
+        root,
+        team_a,
+        team_b,
+        language="en",
+        closed_at=datetime.now(UTC) - timedelta(days=2),
+    )
+    return {
+        "root": root,
+        "a": team_a,
+        "b": team_b,
+        "round": closed,
+        "row": row,
+        "set": question_set,
+    }
+
+
+def answered_and_closed(
+    db, keys, settings, root, team_a, team_b, *, language: str = "sv", closed_at=None
+) -> SurveyRound:
+    """Eight workers in Team A (all answer) and seven in Team B (all answer; Team B's eighth
+    member is a test's own worker, who does not), one round of the default set, closed."""
+    row, question_set = load_version(db, "social-work-weekly")
     workers = [
         enrol_member(
-            db, keys, telegram_user_id=800 + i, chat_id=800 + i, unit_id=team_a.id, language="en"
+            db,
+            keys,
+            telegram_user_id=800 + i,
+            chat_id=800 + i,
+            unit_id=team_a.id,
+            language=language,
         )
         for i in range(8)
     ] + [
@@ -73,15 +104,8 @@ def tree(db, keys, settings):
             round_id=closed.id,
             answers={i.key: i.options[-1 - n % 2] for i in items},
         )
-    close_round(db, keys, closed.id, now=now - timedelta(days=2))
-    return {
-        "root": root,
-        "a": team_a,
-        "b": team_b,
-        "round": closed,
-        "row": row,
-        "set": question_set,
-    }
+    close_round(db, keys, closed.id, now=closed_at)
+    return closed
 
 
 def button(message, label: str) -> str:

@@ -15,7 +15,7 @@ from survey.questions import import_question_set, load_question_set_file, load_v
 from survey.questions.locked import lock_items
 from survey.rounds import open_round
 from survey.storage.models import Role, RoundStatistic, SurveyRound
-from survey.submissions import submit
+from tests.bot.loop_world import answered_and_closed
 
 SETS = Path(__file__).resolve().parents[2] / "config" / "question_sets"
 MANAGER, ADMIN, WORKER = 7_000_000_001, 7_000_000_002, 7_000_000_003
@@ -49,34 +49,9 @@ def tree(db, keys, settings):
     enrol_member(
         db, keys, telegram_user_id=WORKER, chat_id=WORKER, unit_id=team_b.id, language="en"
     )
-    workers = [
-        enrol_member(db, keys, telegram_user_id=800 + i, chat_id=800 + i, unit_id=team_a.id)
-        for i in range(8)
-    ] + [  # team B: eight members with WORKER, seven of whom answer
-        enrol_member(db, keys, telegram_user_id=900 + i, chat_id=900 + i, unit_id=team_b.id)
-        for i in range(7)
-    ]
+    answered_and_closed(db, keys, settings, root, team_a, team_b)
     now = datetime.now(UTC)
     items = lock_items([(row.id, question_set)], 0)
-    closed = open_round(
-        db,
-        keys,
-        settings,
-        unit_id=root.id,
-        items=items,
-        opens_at=now - timedelta(days=4),
-        closes_at=now + timedelta(hours=1),
-        question_set_versions=[row.id],
-    )
-    for n, member in enumerate(workers):
-        submit(
-            db,
-            keys,
-            member_id=member.id,
-            round_id=closed.id,
-            answers={i.key: i.options[-1 - n % 2] for i in items},
-        )
-    close_round(db, keys, closed.id)
     open_round(
         db,
         keys,
