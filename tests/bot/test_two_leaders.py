@@ -161,6 +161,33 @@ async def test_a_frozen_leader_whose_lock_was_cut_sends_nothing_twice(
 
 
 @on_a_private_cluster
+async def test_a_leader_whose_lock_is_cut_while_it_sends_stops_at_once(
+    tmp_path, db, settings, members
+) -> None:
+    """The lock of a running leader A is cut mid-broadcast (a network cut, a failover) and B
+    takes over: A's next request finds it no longer leads and is not made; B invites the
+    rest; nobody is invited twice and nobody is missed."""
+    async with LocalBotApi() as api:
+        api.latency = 0.15
+        a = _pulse_run(tmp_path, "a", db, settings, api)
+        b = None
+        try:
+            await _until(lambda: sum(_invited(api).values()) >= 40, 60, "A has invited 40")
+            assert _cut_the_lock(db) == 1
+            b = _pulse_run(tmp_path, "b", db, settings, api)
+            await _until(lambda: min(_invited(api).values()) >= 1, 120, "everyone is invited")
+            await _settled(api)
+        finally:
+            await _stop(a, tmp_path, "a")
+            if b is not None:
+                await _stop(b, tmp_path, "b")
+    counts = _invited(api)
+    twice = sum(1 for n in counts.values() if n > 1)
+    print(f"\nlock cut: {twice} of {len(USERS)} invited twice")
+    assert set(counts.values()) == {1}
+
+
+@on_a_private_cluster
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_a_killed_leader_loses_at_most_its_sends_in_flight(
     tmp_path, db, settings, members, mode
