@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	else $(BIN)/pip install --progress-bar on -e '.[dev]'; fi
 	@# The project's own modules are imported from the checkout (editable install): compile them
 	@# once, so that no `pulse` command compiles them again (PYTHONDONTWRITEBYTECODE is common).
-	@$(BIN)/python -m compileall -q survey aggregation bot local_bot_api cli
+	@$(BIN)/python -m compileall -q survey aggregation bot local_bot_api web cli
 	@touch $@
 
 demo: $(VENV)/.installed
