@@ -34,6 +34,7 @@ class Kind(StrEnum):
     AFTER_CHECKIN = "x"
     LEAVE = "q"
     RESULTS = "rs"
+    CHANNEL = "ch"
     TALK = "tk"
     RECORD_ACTION = "an"
     ACTION_AREA = "ac"
@@ -80,6 +81,14 @@ class AfterCheckin(Button):
 class Leave(Button):
     kind = Kind.LEAVE
     choice: Literal["leave", "stay"]
+
+
+@dataclass(frozen=True)
+class Channel(Button):
+    """Where to answer check-ins: the page (Mini App) or the chat's buttons."""
+
+    kind = Kind.CHANNEL
+    choice: Literal["webapp", "chat"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,7 @@ KINDS: dict[Kind, type[Button]] = {
         AfterCheckin,
         Leave,
         Results,
+        Channel,
         Talk,
         RecordAction,
         ActionArea,

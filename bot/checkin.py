@@ -12,12 +12,12 @@ import html
 import string
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.buttons import Kind
+from survey.checkin_form import AskedItem
 from survey.crypto.buttons import ButtonSigner
 from survey.i18n import Texts
-from survey.questions import LockedItem
 
 _DIGITS = string.digits + string.ascii_lowercase  # option index in one character (up to 36)
 SKIPPED = "-"
@@ -27,13 +27,9 @@ PREFIX = Kind.CHECKIN.value
 CHOOSING = -1
 
 
-@dataclass(frozen=True)
-class ItemView:
-    """What the worker sees of one item: question and option labels in their language."""
-
-    item: LockedItem
-    text: str
-    labels: tuple[str, ...]
+#: One question as the chat shows it: the form's item (survey.checkin_form), under the name the
+#: chat's screens have always used.
+ItemView = AskedItem
 
 
 @dataclass(frozen=True)
@@ -137,6 +133,19 @@ class Screen:
             rows.append([self.button(label, state, f"e{_DIGITS[index]}")])
         rows.append([self.button("« " + t._("Back to the summary"), state, "b")])
         return html.escape(t._("Which answer do you want to change?")), InlineKeyboardMarkup(rows)
+
+
+def page_screen(t: Texts, url: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The check-in as one button that opens the page (a Mini App on our own server): the chat
+    then holds no answer at all, and Telegram never carries one."""
+    text = html.escape(
+        t._(
+            "Tap “Answer” to open the questions. Your answers go straight to our own server: "
+            "Telegram never sees them, and nothing of them stays in this chat."
+        )
+    )
+    button = InlineKeyboardButton("✎ " + t._("Answer"), web_app=WebAppInfo(url))
+    return text, InlineKeyboardMarkup([[button]])
 
 
 def step(views: list[ItemView], state: CheckinState, action: str) -> CheckinState | None:

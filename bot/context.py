@@ -15,20 +15,36 @@ from bot.buttons import Button
 from bot.buttons import data as button_data
 from bot.checkin import CheckinState, ItemView
 from bot.shared import App, BotData, Context
+from survey.checkin_form import asked_of, round_form
 from survey.crypto import KeyRing
 from survey.enrolment import find_member
 from survey.i18n import Texts
 from survey.intake import SubmissionIntake
 from survey.lifecycle import Press
-from survey.questions import parse_items
-from survey.questions.store import round_questions
 from survey.settings import SUPPORTED_LANGUAGES, SurveySettings
 from survey.storage import Database
-from survey.storage.models import Member, SurveyRound
+from survey.storage.models import CheckinChannel, Member, SurveyRound
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CheckinPage:
+    """The check-in as a Mini App page served by our own server (web/), where configured
+    (``PULSE_PUBLIC_URL``): its address per round and language, and where workers who did not
+    choose answer (``PULSE_CHECKIN_CHANNEL``)."""
+
+    url: Callable[[int, str], str]
+    default: CheckinChannel = CheckinChannel.WEBAPP
+
+    def for_worker(
+        self, round_id: int, language: str, chosen: CheckinChannel | str | None
+    ) -> str | None:
+        """The page's address for a worker who answers there; None for the chat's buttons."""
+        channel = CheckinChannel(chosen) if chosen else self.default
+        return self.url(round_id, language) if channel == CheckinChannel.WEBAPP else None
 
 
 @dataclass
@@ -43,6 +59,21 @@ class Services:
     #: Which answers a group's cap leaves out at close: the system's cryptographic generator
     #: (None), except in `pulse demo`, whose seed makes every figure the same run after run.
     chance: random.Random | None = None
+    #: The Mini App check-in page; None where no public address is configured (chat buttons).
+    checkin_page: CheckinPage | None = None
+
+    def page_for(
+        self, round_id: int, language: str, chosen: CheckinChannel | str | None
+    ) -> str | None:
+        """Where a worker answers round ``round_id``: the page's address, or None for the chat."""
+        if self.checkin_page is None:
+            return None
+        return self.checkin_page.for_worker(round_id, language, chosen)
+
+    def answers_in_chat(self, chosen: CheckinChannel | str | None) -> bool:
+        """Whether a worker who chose ``chosen`` answers with the chat's buttons (through
+        Telegram) rather than on the page."""
+        return self.page_for(0, "en", chosen) is None
 
 
 @dataclass(frozen=True)
@@ -121,14 +152,5 @@ async def views_for(
     if key not in cache:
         services = bot_data.services
         assert services is not None, "build_application gives the application its services"
-        questions = await asyncio.to_thread(
-            round_questions, services.db, survey_round.items, language
-        )
-        cache[key] = [
-            ItemView(item, text, labels)
-            for item, (_, text, labels) in zip(
-                parse_items(survey_round.items), questions, strict=True
-            )
-            if not item.text  # free text is answered by typing, not buttons: not in this flow
-        ]
-    return [view for view in cache[key] if view.item.asks(unit_id)]
+        cache[key] = await asyncio.to_thread(round_form, services.db, survey_round, language)
+    return asked_of(cache[key], unit_id)

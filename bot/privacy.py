@@ -10,8 +10,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from survey.i18n import Texts
 
 
-def privacy_text(t: Texts, k: int) -> str:
-    """Four short paragraphs a worker reads in the chat, in the language of the workplace."""
+def privacy_text(t: Texts, k: int, *, answers_in_chat: bool) -> str:
+    """Four short paragraphs a worker reads in the chat, in the language of the workplace.
+    ``answers_in_chat``: this worker answers with the chat's buttons (no page is configured,
+    or they chose the chat), so Telegram carries their answers."""
     sections = [
         (
             t._("What is stored about you"),
@@ -39,17 +41,25 @@ def privacy_text(t: Texts, k: int) -> str:
                 "is counted in a larger one."
             ).format(k=k),
         ),
-        (
-            t._("What Telegram sees"),
-            t._(
-                "Telegram carries this chat like any other, so it can see which buttons you "
-                "press, and so your answers. Once you have sent them, they are no longer shown "
-                "in the chat."
-            ),
-        ),
+        (t._("What Telegram sees"), _what_telegram_sees(t, answers_in_chat)),
     ]
     return "\n\n".join(
         f"<b>{html.escape(title)}</b>\n{html.escape(body)}" for title, body in sections
+    )
+
+
+def _what_telegram_sees(t: Texts, answers_in_chat: bool) -> str:
+    if answers_in_chat:
+        return t._(
+            "Telegram carries this chat like any other, so it can see which buttons you "
+            "press, and so your answers. Once you have sent them, they are no longer shown "
+            "in the chat."
+        )
+    return t._(
+        "You answer on a page of our own that opens inside Telegram. Telegram learns that you "
+        "opened it, when and for how long, never what you answer, and no answer is ever in this "
+        "chat. The page stores nothing on your phone. If you choose to answer in the chat "
+        "instead (/settings), Telegram carries your answers like any message."
     )
 
 

@@ -20,7 +20,7 @@ from aggregation.worker_summary import WorkerSummary, worker_summary
 from bot.access import record_keyboard
 from bot.buttons import Results as ButtonResults
 from bot.buttons import data as button_data
-from bot.checkin import CheckinState, ItemView, Screen
+from bot.checkin import CheckinState, ItemView, Screen, page_screen
 from bot.context import services_from, views_for
 from bot.messages import report_text, worker_summary_text
 from bot.one_message import Outcome
@@ -128,8 +128,12 @@ def _checkin_message(
 ) -> Part:
     services = services_from(application)
     t = Texts(target.language)
-    screen = Screen(views, t, services.keys.button_signer(), target.chat_id)
-    question, keyboard = screen.render(CheckinState(survey_round.id, ()))
+    page = services.page_for(survey_round.id, target.language, target.checkin_channel)
+    if page is not None:
+        question, keyboard = page_screen(t, page)
+    else:
+        screen = Screen(views, t, services.keys.button_signer(), target.chat_id)
+        question, keyboard = screen.render(CheckinState(survey_round.id, ()))
     if kind == Kind.INVITATION:
         heading = _invitation_heading(t, [view.item for view in views])
     else:

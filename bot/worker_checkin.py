@@ -19,7 +19,7 @@ from telegram.ext import CommandHandler, filters
 
 from bot.access import edit
 from bot.buttons import AfterCheckin, Talk
-from bot.checkin import CheckinState, Screen, answers_of, step
+from bot.checkin import CheckinState, Screen, answers_of, page_screen, step
 from bot.context import (
     Pressed,
     language_of,
@@ -63,8 +63,12 @@ async def checkin(update: Update, context: Context) -> None:
     if await asyncio.to_thread(has_answered, services.db, survey_round.id, member):
         await chat.send_message(t._("You have already answered this check-in. Thank you!"))
         return
-    screen = await _screen(context, survey_round, member, user.id)
-    text, keyboard = screen.render(CheckinState(survey_round.id, ()))
+    page = services.page_for(survey_round.id, member.language, member.checkin_channel)
+    if page is not None:
+        text, keyboard = page_screen(t, page)
+    else:
+        screen = await _screen(context, survey_round, member, user.id)
+        text, keyboard = screen.render(CheckinState(survey_round.id, ()))
     await chat.send_message(text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
 
 

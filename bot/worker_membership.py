@@ -14,7 +14,8 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, filters
 
-from bot.buttons import ChooseLanguage, Leave, PrivacyDetails, Results
+from bot.access import edit
+from bot.buttons import Channel, ChooseLanguage, Leave, PrivacyDetails, Results
 from bot.commands import set_staff_commands, staff_commands, worker_commands
 from bot.context import (
     Pressed,
@@ -28,7 +29,7 @@ from bot.context import (
 )
 from bot.privacy import details_keyboard, details_text, privacy_text
 from bot.shared import App, Context
-from survey.deliveries import set_wants_results
+from survey.deliveries import set_checkin_channel, set_wants_results
 from survey.enrolment import AlreadyEnrolledError, leave, set_status
 from survey.i18n import Texts
 from survey.invites import (
@@ -42,7 +43,7 @@ from survey.invites import (
 )
 from survey.roles import READERS
 from survey.storage import Database
-from survey.storage.models import Member, MemberStatus, Role
+from survey.storage.models import CheckinChannel, Member, MemberStatus, Role
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ async def start(update: Update, context: Context) -> None:
     await chat.send_message(
         html.escape(t._("Welcome to Staff Pulse! You have joined your unit's weekly check-in."))
         + "\n\n"
-        + privacy_text(t, services.settings.min_group_size),
+        + privacy_text(
+            t, services.settings.min_group_size, answers_in_chat=services.answers_in_chat(None)
+        ),
         parse_mode=ParseMode.HTML,
         reply_markup=details_keyboard(t, signed(context, PrivacyDetails(), user.id)),
     )
@@ -160,7 +163,11 @@ async def privacy(update: Update, context: Context) -> None:
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
     await chat_of(update).send_message(
-        privacy_text(t, services.settings.min_group_size),
+        privacy_text(
+            t,
+            services.settings.min_group_size,
+            answers_in_chat=services.answers_in_chat(member.checkin_channel if member else None),
+        ),
         parse_mode=ParseMode.HTML,
         reply_markup=details_keyboard(t, signed(context, PrivacyDetails(), user_of(update).id)),
     )
@@ -196,9 +203,7 @@ async def language(update: Update, context: Context) -> None:
     )
 
 
-async def _set_status(
-    update: Update, context: Context, status: MemberStatus
-) -> None:
+async def _set_status(update: Update, context: Context, status: MemberStatus) -> None:
     services = services_of(context)
     member = await member_of(context, user_of(update).id)
     t = Texts(language_of(update, member, services.settings.language))
@@ -309,6 +314,52 @@ async def settings_command(update: Update, context: Context) -> None:
         return
     text, keyboard = _results_setting(context, t, member.wants_results, user_of(update).id)
     await chat_of(update).send_message(text, reply_markup=keyboard)
+    page = services_of(context).checkin_page
+    if page is not None:
+        chosen = CheckinChannel(member.checkin_channel) if member.checkin_channel else None
+        text, keyboard = _channel_setting(context, t, chosen or page.default, user_of(update).id)
+        await chat_of(update).send_message(text, reply_markup=keyboard)
+
+
+def _channel_setting(
+    context: Context, t: Texts, channel: CheckinChannel, user_id: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Where to answer: the page keeps answers away from Telegram; the chat's buttons are the
+    fallback for anyone whose phone will not open it."""
+    if channel == CheckinChannel.WEBAPP:
+        text = t._(
+            "You answer on a page of our own, opened from the chat: Telegram never sees your "
+            "answers. If the page does not work on your phone, you can answer with buttons in "
+            "the chat instead (Telegram then carries your answers)."
+        )
+        button = InlineKeyboardButton(
+            t._("Answer in the chat instead"),
+            callback_data=signed(context, Channel("chat"), user_id),
+        )
+    else:
+        text = t._(
+            "You answer with buttons in the chat, so your answers pass through Telegram. On "
+            "the page, opened from the chat, Telegram never sees them."
+        )
+        button = InlineKeyboardButton(
+            t._("Answer on the page"), callback_data=signed(context, Channel("webapp"), user_id)
+        )
+    return text, InlineKeyboardMarkup([[button]])
+
+
+async def _channel_choice(
+    query: CallbackQuery, context: Context, pressed: Pressed, button: Channel
+) -> None:
+    member, t = pressed.press.member, pressed.t
+    if member is None:
+        await query.answer(not_enrolled(t), show_alert=True)
+        return
+    channel = CheckinChannel(button.choice)
+    await asyncio.to_thread(set_checkin_channel, services_of(context).db, member.id, channel)
+    await query.answer(t._("Saved."))
+    text, keyboard = _channel_setting(context, t, channel, query.from_user.id)
+    with contextlib.suppress(TelegramError):
+        await edit(query, html.escape(text), keyboard)
 
 
 def _results_setting(
@@ -355,5 +406,6 @@ BUTTONS = dict(
         route(PrivacyDetails, _privacy_details),
         route(Leave, _leave_answer),
         route(Results, _results_choice),
+        route(Channel, _channel_choice),
     ]
 )

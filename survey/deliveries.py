@@ -17,6 +17,7 @@ from survey.lifecycle import recipients
 from survey.roles import READERS
 from survey.storage import Database
 from survey.storage.models import (
+    CheckinChannel,
     Delivery,
     Member,
     MemberStatus,
@@ -34,6 +35,8 @@ class Recipient:
     language: str
     unit_id: int = 0
     role: Role = Role.WORKER
+    #: Where the worker chose to answer (None: the installation's default).
+    checkin_channel: CheckinChannel | None = None
 
 
 def recipient_of(keys: KeyRing, member: Member, unit_id: int | None = None) -> Recipient:
@@ -45,6 +48,7 @@ def recipient_of(keys: KeyRing, member: Member, unit_id: int | None = None) -> R
         member.language,
         member.unit_id if unit_id is None else unit_id,
         Role(member.role),
+        CheckinChannel(member.checkin_channel) if member.checkin_channel else None,
     )
 
 
@@ -153,6 +157,14 @@ def set_wants_results(db: Database, member_id: int, wanted: bool) -> None:
         member = session.get(Member, member_id)
         if member is not None:
             member.wants_results = wanted
+
+
+def set_checkin_channel(db: Database, member_id: int, channel: CheckinChannel | None) -> None:
+    """Where the worker answers from the next check-in on (None: the installation's default)."""
+    with db.session() as session:
+        member = session.get(Member, member_id)
+        if member is not None:
+            member.checkin_channel = channel
 
 
 def _ancestors(session: Session, unit_id: int) -> set[int]:

@@ -16,7 +16,7 @@ PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 def _marked_messages() -> set[str]:
     found: set[str] = set()
-    for package in ("survey", "aggregation", "bot"):
+    for package in ("survey", "aggregation", "bot", "web"):
         for _, _, message, _, _ in extract_from_dir(
             ROOT / package,
             method_map=[("**.py", "python"), ("**.j2", "jinja2")],

@@ -42,6 +42,14 @@ class MemberStatus(StrEnum):
     UNREACHABLE = "unreachable"
 
 
+class CheckinChannel(StrEnum):
+    """Where a worker answers: the Mini App page (Telegram never carries the answers) or the
+    chat's buttons (the fallback where no public address is configured, or by choice)."""
+
+    WEBAPP = "webapp"
+    CHAT = "chat"
+
+
 class ActionStatus(StrEnum):
     PLANNED = "planned"
     ONGOING = "ongoing"
@@ -88,6 +96,10 @@ class Member(SQLModel, table=True):
     #: Whether the worker gets their group's results after each round (they can turn it off).
     wants_results: bool = Field(
         default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
+    #: Where the worker answers, if they chose (/settings); None follows the installation.
+    checkin_channel: CheckinChannel | None = Field(
+        default=None, sa_column=Column(String(8), nullable=True)
     )
 
 

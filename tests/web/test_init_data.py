@@ -3,41 +3,18 @@ forgery, alteration, replay of an old one and malformed body refused with a reas
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.web.signing import NOW, TOKEN, fields_for, signed
 from web.init_data import InitDataError, validate_init_data
 
-TOKEN = "1234567890:" + "A" * 35
-NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-
-
-def signed(fields: dict[str, str], token: str = TOKEN) -> str:
-    """initData as the Telegram client hands it over: the fields, and the hash over them,
-    written here from Telegram's page, apart from the code under test (the key is the token
-    signed with the constant "WebAppData" as HMAC key, not the other way round)."""
-    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
-    key = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    digest = hmac.new(key, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode({**fields, "hash": digest})
-
-
-def fields_for(user_id: int = 7_100_000_001, at: datetime = NOW, **more: str) -> dict[str, str]:
-    user = {"id": user_id, "first_name": "Anna", "language_code": "sv"}
-    return {
-        "query_id": "AAHdF6IQAAAAAN0XohDhrOrc",
-        "user": json.dumps(user, separators=(",", ":"), ensure_ascii=False),
-        "auth_date": str(int(at.timestamp())),
-        **more,
-    }
 
 
 def test_initdata_signed_for_this_bot_names_its_user() -> None:
