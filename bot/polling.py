@@ -159,15 +159,25 @@ class WebhookServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self, public_url: str | None = None) -> None:
+        """Serve the webhook on its own address (no other web server runs)."""
         app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_post(self.path, self._receive)
+        self.attach(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.listen, self.port).start()
         if public_url is not None:
-            await self.application.bot.set_webhook(
-                public_url, secret_token=self.secret, allowed_updates=Update.ALL_TYPES
-            )
+            await self.register(public_url)
+
+    def attach(self, app: web.Application) -> None:
+        """Serve the webhook from another aiohttp application (the web server of the pages),
+        so that one server and one proxy route take both."""
+        app.router.add_post(self.path, self._receive)
+
+    async def register(self, public_url: str) -> None:
+        """Tell Telegram where to post updates, with the secret it must send."""
+        await self.application.bot.set_webhook(
+            public_url, secret_token=self.secret, allowed_updates=Update.ALL_TYPES
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:

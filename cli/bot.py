@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
     from telegram.ext import Application
 
+    from bot.context import CheckinPage, Services
     from bot.polling import WebhookServer
+    from bot.settings import BotSettings
     from survey.storage import Database
+    from web.server import WebServer
+    from web.settings import WebSettings
 
 #: Waits between attempts to reach the Bot API at start: doubling from 1 s up to 5 minutes.
 FIRST_WAIT = 1.0
@@ -27,7 +31,8 @@ LONGEST_WAIT = 300.0
 def run(
     webhook: Annotated[bool, typer.Option(help="Serve a webhook instead of long polling.")] = False,
 ) -> None:
-    """Run the bot: check-ins, reminders, round closes and reports, until stopped (Ctrl-C)."""
+    """Run the bot: check-ins, reminders, round closes and reports, until stopped (Ctrl-C).
+    With PULSE_PUBLIC_URL, the check-in page is served from the same process and loop."""
     import asyncio
 
     from bot.app import Services, build_application
@@ -39,40 +44,75 @@ def run(
     from survey.intake import SubmissionIntake
     from survey.settings import SurveySettings
     from survey.storage import Database
+    from web.settings import WebSettings
 
     with clear_errors():
         settings = SurveySettings()
         bot_settings = BotSettings()
+        web_settings = WebSettings()
         require_existing_sqlite(settings.resolved_database_url)  # never create one here
         db = Database.from_settings(settings)
         db.ping()
         _require_current_schema(db)
         keys = key_ring(settings)
         keys.active_report_key()  # fail now, not at the first answer, if keys are missing
-        services = Services(db, keys, settings, SubmissionIntake(db, keys))
+        intake = SubmissionIntake(db, keys)  # one intake: the chat's Send and the page's
+        services = Services(db, keys, settings, intake, checkin_page=_checkin_page(web_settings))
         application = build_application(bot_settings, services)
         if webhook and (bot_settings.webhook_url is None or bot_settings.webhook_secret is None):
             raise ValueError("webhook mode needs PULSE_WEBHOOK_URL and PULSE_WEBHOOK_SECRET")
+        pages = _web_server(services, bot_settings, web_settings)
     application.post_init = set_commands
     schedule_ticks(application, bot_settings.tick_seconds)
-    if not webhook:
-        asyncio.run(_poll(application))
-        return
-    secret, url = bot_settings.webhook_secret, bot_settings.webhook_url
-    assert secret is not None, "checked above"
-    assert url is not None, "checked above"
-    asyncio.run(
-        _serve_webhook(
+    hook = None
+    if webhook:
+        secret = bot_settings.webhook_secret
+        assert secret is not None, "checked above"
+        hook = WebhookServer(
             application,
-            WebhookServer(
-                application,
-                secret.get_secret_value(),
-                listen=bot_settings.webhook_listen,
-                port=bot_settings.webhook_port,
-            ),
-            url,
-            f"webhook on {bot_settings.webhook_listen}:{bot_settings.webhook_port}",
+            secret.get_secret_value(),
+            listen=bot_settings.webhook_listen,
+            port=bot_settings.webhook_port,
         )
+    asyncio.run(_serve(application, hook, bot_settings.webhook_url, pages))
+
+
+def _checkin_page(web_settings: WebSettings) -> CheckinPage | None:
+    """Where the check-in page is, for the bot's web_app buttons; None without a public URL."""
+    from bot.context import CheckinPage
+    from web.server import checkin_address
+
+    public = web_settings.public_url
+    if public is None:
+        return None
+    return CheckinPage(
+        url=lambda round_id, language: checkin_address(public, round_id, language),
+        default=web_settings.checkin_channel,
+    )
+
+
+def _web_server(
+    services: Services, bot_settings: BotSettings, web_settings: WebSettings
+) -> WebServer | None:
+    """The pages' server, sharing the bot's database, keys and intake; None without a public
+    URL (workers then answer with the chat's buttons)."""
+    from web.checkin import CheckinDesk
+    from web.server import WebServer, build_web_app
+
+    if web_settings.public_url is None:
+        return None
+    if bot_settings.bot_token is None:
+        raise ValueError("the check-in page needs PULSE_BOT_TOKEN to check Telegram's signature")
+    desk = CheckinDesk(
+        services.db,
+        services.keys,
+        services.intake,
+        bot_settings.bot_token.get_secret_value().strip(),
+        web_settings,
+        language=services.settings.language,
+    )
+    return WebServer(
+        build_web_app(desk), web_settings.listen_host, web_settings.listen_port
     )
 
 
@@ -88,28 +128,44 @@ def _require_current_schema(db: Database) -> None:
         )
 
 
-async def _poll(application: Application) -> None:
-    """Like python-telegram-bot's run_polling, but an update is confirmed to Telegram only after
-    its handler finished (bot/polling.py), so a crash loses no button press."""
+async def _serve(
+    application: Application,
+    hook: WebhookServer | None,
+    webhook_url: str | None,
+    pages: WebServer | None,
+) -> None:
+    """Serve until a signal: updates by long polling, where an update is confirmed to Telegram
+    only after its handler finished (bot/polling.py), or by webhook, answered only after the
+    handler finished; and the pages, if any. In webhook mode with pages, one server takes both
+    (the webhook at /telegram on PULSE_WEB_LISTEN)."""
     from bot.polling import ConfirmAfterHandling
 
-    async with _running(application, "long polling") as stop:
-        if stop is not None:
-            await ConfirmAfterHandling(application).run(stop)
-
-
-async def _serve_webhook(
-    application: Application, server: WebhookServer, url: str, how: str
-) -> None:
-    """Like run_webhook, but Telegram gets its answer only after the handler finished."""
+    how = "long polling" if hook is None else "webhook"
+    if pages is not None:
+        how += f", check-in page on {pages.host}:{pages.port}"
+    elif hook is not None:
+        how += f" on {hook.listen}:{hook.port}"
     async with _running(application, how) as stop:
         if stop is None:
             return
-        await server.start(url)
+        if pages is not None:
+            if hook is not None:
+                hook.attach(pages.app)
+            await pages.start()
         try:
+            if hook is None:
+                await ConfirmAfterHandling(application).run(stop)
+                return
+            if pages is None:
+                await hook.start(webhook_url)
+            elif webhook_url is not None:
+                await hook.register(webhook_url)
             await stop.wait()
         finally:
-            await server.stop()
+            if hook is not None:
+                await hook.stop()
+            if pages is not None:
+                await pages.stop()
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 #: Telegram's limits, in characters after entity parsing (https://core.telegram.org/bots/api).
 MESSAGE_LIMIT = 4096
@@ -89,7 +90,26 @@ def check_text(text: object, parse_mode: object, limit: int, *, required: bool =
         raise Refused("message is too long")
 
 
-def check_keyboard(markup: object) -> None:
+#: The fields of which an inline button has exactly one (core.telegram.org/bots/api,
+#: InlineKeyboardButton).
+BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+
+
+def check_keyboard(markup: object, chat_id: int | None = None) -> None:
+    """An inline keyboard as Telegram checks it: each button has a text and one action; callback
+    data of 1-64 bytes; a ``web_app`` button only in a private chat (a positive chat id) and only
+    to an HTTPS address."""
     if not markup:
         return
     if isinstance(markup, str):
@@ -99,6 +119,23 @@ def check_keyboard(markup: object) -> None:
         for button in row:
             if not button.get("text"):
                 raise Refused("text buttons are unallowed in the inline keyboard")
+            if sum(1 for action in BUTTON_ACTIONS if action in button) != 1:
+                raise Refused("can't parse inline keyboard button: exactly one action is needed")
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
                 raise Refused("BUTTON_DATA_INVALID")
+            if "web_app" in button:
+                _check_web_app(button["web_app"], chat_id)
+
+
+def _check_web_app(web_app: object, chat_id: int | None) -> None:
+    if chat_id is not None and chat_id < 0:
+        raise Refused("BUTTON_TYPE_INVALID")
+    url = web_app.get("url") if isinstance(web_app, dict) else None
+    if not isinstance(url, str) or not url:
+        raise Refused("can't parse inline keyboard button: Field \"url\" must be of type String")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise Refused(
+            f"inline keyboard button Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+        )

@@ -77,6 +77,17 @@ class Sent:
             for button in row
         ]
 
+    def web_apps(self) -> list[tuple[str, str]]:
+        """(label, address) of every button that opens a Mini App."""
+        if not self.reply_markup:
+            return []
+        return [
+            (button["text"], button["web_app"]["url"])
+            for row in self.reply_markup.get("inline_keyboard", [])
+            for button in row
+            if "web_app" in button
+        ]
+
 
 @dataclass
 class Failure:
@@ -367,7 +378,7 @@ class LocalBotApi:
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.strict:
             check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
-            check_keyboard(params.get("reply_markup"))
+            check_keyboard(params.get("reply_markup"), int(params["chat_id"]))
         return self._keep(params, params.get("text"), "text")
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -396,7 +407,7 @@ class LocalBotApi:
             raise Refused("message to edit not found")
         if self.strict:
             check_text(params.get("text"), params.get("parse_mode"), MESSAGE_LIMIT, required=True)
-            check_keyboard(params.get("reply_markup"))
+            check_keyboard(params.get("reply_markup"), sent.chat_id)
         unchanged = (
             params.get("text") == sent.text and params.get("reply_markup") == sent.reply_markup
         )
@@ -415,7 +426,7 @@ class LocalBotApi:
         sent = self._find(int(params["chat_id"]), int(params["message_id"]))
         if sent is None or sent.deleted:
             raise Refused("message to edit not found")
-        check_keyboard(params.get("reply_markup"))
+        check_keyboard(params.get("reply_markup"), sent.chat_id)
         if params.get("reply_markup") == sent.reply_markup:
             raise Refused("message is not modified")
         sent.reply_markup = params.get("reply_markup")

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from survey.i18n import Texts
 from survey.settings import SUPPORTED_LANGUAGES
-from web.checkin import DESK, MAX_BODY, CheckinDesk, Refusal, open_checkin_page, send_checkin
+from web.checkin import DESK, CheckinDesk, Refusal, open_checkin_page, send_checkin
 from web.limits import RateLimit
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,12 @@ ADDRESS_LIMIT = web.AppKey("address_limit", RateLimit)
 
 def build_web_app(desk: CheckinDesk) -> web.Application:
     """The aiohttp application of the HTTP surfaces (a webhook route may be added to it)."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_guarded, _bounded_per_address])
+    app = web.Application(
+        # A webhook may share this server (an update can be larger than a check-in); the
+        # check-in requests read at most MAX_BODY themselves.
+        client_max_size=1024 * 1024,
+        middlewares=[_guarded, _bounded_per_address],
+    )
     app[DESK] = desk
     app[ADDRESS_LIMIT] = RateLimit(desk.settings.web_address_requests_per_minute)
     app.router.add_get("/checkin", checkin_page)
@@ -73,6 +78,11 @@ def build_web_app(desk: CheckinDesk) -> web.Application:
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/healthz", health)
     return app
+
+
+def checkin_address(public_url: str, round_id: int, language: str) -> str:
+    """The page's address for a round, in a language: what the web_app button opens."""
+    return f"{public_url}/checkin?round={round_id}&lang={language}"
 
 
 async def checkin_page(request: web.Request) -> web.Response:
@@ -147,7 +157,11 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def _bounded_per_address(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.app[ADDRESS_LIMIT].allow(client_address(request)):
+    """The pages' requests per address; Telegram's webhook posts, if served here, are not
+    counted (they are Telegram's, checked by their secret)."""
+    if request.path.startswith("/checkin") and not request.app[ADDRESS_LIMIT].allow(
+        client_address(request)
+    ):
         t = Texts(request.app[DESK].language)
         return Refusal(
             429, "busy", t._("Too many requests at once. Wait a minute and try again.")

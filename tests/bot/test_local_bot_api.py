@@ -65,3 +65,35 @@ async def test_failures_on_demand_reach_the_library_as_telegram_errors() -> None
             with pytest.raises(Forbidden, match="blocked"):
                 await app.bot.send_message(7, "x")
             assert await app.bot.send_message(8, "fine")
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "url", "refusal"),
+    [
+        (9_100_000_001, "http://pulse.example.se/checkin", "Only HTTPS links are allowed"),
+        (9_100_000_001, "pulse.example.se/checkin", "Only HTTPS links are allowed"),
+        (-1_001_234_567, "https://pulse.example.se/checkin", "BUTTON_TYPE_INVALID"),
+    ],
+)
+async def test_web_app_buttons_are_checked_as_telegram_checks_them(
+    chat_id: int, url: str, refusal: str
+) -> None:
+    """Telegram opens Mini Apps from private chats only, and only over HTTPS."""
+    from telegram import WebAppInfo
+    from telegram.error import BadRequest
+
+    async with LocalBotApi() as api:
+        app = Application.builder().token(api.token).base_url(api.base_url).build()
+        async with app:
+            keyboard = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Svara", web_app=WebAppInfo(url))]]
+            )
+            with pytest.raises(BadRequest, match="(?i)" + refusal):  # PTB capitalizes
+                await app.bot.send_message(chat_id, "Veckans frågor", reply_markup=keyboard)
+            ok = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Svara", web_app=WebAppInfo("https://pulse.example.se/c"))]]
+            )
+            await app.bot.send_message(9_100_000_001, "Veckans frågor", reply_markup=ok)
+            assert api.messages[9_100_000_001][-1].web_apps() == [
+                ("Svara", "https://pulse.example.se/c")
+            ]

@@ -123,7 +123,14 @@ def _installation(tmp_path: Path) -> str:
     return invite.token
 
 
-def _pulse_run(tmp_path: Path, token: str, api_url: str, file_url: str) -> subprocess.Popen:
+def _pulse_run(
+    tmp_path: Path,
+    token: str,
+    api_url: str,
+    file_url: str,
+    more: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> subprocess.Popen:
     """`pulse run` as an operator starts it: the installed command, in its own process."""
     env = {
         **os.environ,
@@ -132,11 +139,16 @@ def _pulse_run(tmp_path: Path, token: str, api_url: str, file_url: str) -> subpr
         "PULSE_BOT_API_URL": api_url,
         "PULSE_BOT_FILE_URL": file_url,
         "PULSE_TICK_SECONDS": "3600",
+        **(more or {}),
     }
     env.pop("PULSE_DATABASE_URL", None)
     pulse = Path(sys.executable).with_name("pulse")
     return subprocess.Popen(
-        [str(pulse), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [str(pulse), "run", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -255,3 +267,97 @@ async def test_pulse_run_where_there_is_no_database_says_so_and_creates_none(
     assert exit_code == 2, output
     assert "run `pulse init` first" in output
     assert not (tmp_path / "data").exists()
+
+
+def _open_a_round(tmp_path: Path) -> int:
+    """A round open now for the installation's unit, with two questions."""
+    from datetime import UTC, datetime
+
+    from survey.installation import key_ring
+    from survey.questions import LockedItem
+    from survey.rounds import open_round
+
+    settings = SurveySettings(_env_file=None, data_dir=tmp_path / "data")
+    db = Database.from_settings(settings)
+    now = datetime.now(UTC)
+    survey_round = open_round(
+        db,
+        key_ring(settings),
+        settings,
+        unit_id=1,
+        items=[
+            LockedItem(key="stress", options=(1, 2, 3, 4, 5)),
+            LockedItem(key="support", options=(1, 2, 3, 4, 5)),
+        ],
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=2),
+    )
+    db.dispose()
+    return survey_round.id
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_pulse_run_serves_the_checkin_page_beside_the_bot(tmp_path: Path, mode: str) -> None:
+    """With PULSE_PUBLIC_URL, `pulse run` serves the page from its own loop (in webhook mode the
+    same server takes Telegram's updates at /telegram); /checkin opens it; an answer sent from
+    it is stored through the bot's intake."""
+    from local_bot_api.web_app import init_data_for
+
+    code = _installation(tmp_path)
+    round_id = _open_a_round(tmp_path)
+    port = _free_port()
+    more = {
+        "PULSE_PUBLIC_URL": "https://pulse.example.test",
+        "PULSE_WEB_LISTEN": f"127.0.0.1:{port}",
+    }
+    args: tuple[str, ...] = ()
+    if mode == "webhook":
+        more |= {
+            "PULSE_WEBHOOK_URL": "https://pulse.example.test/telegram",
+            "PULSE_WEBHOOK_SECRET": "s3cret-for-the-test",
+        }
+        args = ("--webhook",)
+    user = 9_100_000_002
+    async with LocalBotApi() as api, httpx.AsyncClient() as http:
+        process = _pulse_run(tmp_path, api.token, api.base_url, api.base_file_url, more, args)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):  # until the server listens
+                try:
+                    if (await http.get(base + "/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            updates: list[dict] = []
+            if mode == "webhook":
+                api.push_to = updates.append  # Telegram posts them to the webhook instead
+            api.send_text(user, f"/start {code}", language="sv")
+            api.send_text(user, "/checkin", language="sv")
+            for update in updates:  # with the secret, to the same server as the page
+                answer = await http.post(
+                    base + "/telegram",
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-the-test"},
+                )
+                assert answer.status_code == 200
+            await api.wait_for(lambda: api.messages[user] and api.last(user).web_apps(), timeout=30)
+            ((_, url),) = api.last(user).web_apps()
+            assert url == f"https://pulse.example.test/checkin?round={round_id}&lang=sv"
+            page = await http.get(base + url.removeprefix("https://pulse.example.test"))
+            assert page.status_code == 200
+            assert "Veckans frågor" in page.text
+            body = {"init_data": init_data_for(user, api.token), "round": round_id}
+            opened = (await http.post(base + "/checkin/open", json=body)).json()
+            assert [item["key"] for item in opened["items"]] == ["stress", "support"]
+            sent = await http.post(
+                base + "/checkin/send", json={**body, "answers": {"stress": 1, "support": 2}}
+            )
+            assert sent.status_code == 200, sent.text
+            again = await http.post(base + "/checkin/open", json=body)
+            assert again.json()["state"] == "answered"
+        finally:
+            exit_code, output = await _stop(process)
+        assert exit_code == 0, output
+        assert "check-in page on 127.0.0.1" in output
+        assert "Traceback" not in output
+        assert api.token not in output
