@@ -66,7 +66,7 @@ def _opens_the_page(api: LocalBotApi, user: int, round_id: int) -> None:
 
 
 async def test_checkin_opens_the_page_and_privacy_says_what_telegram_learns(page_bot, org) -> None:
-    application, api = page_bot
+    _, api = page_bot
     await _join(api, org)
     welcome = next(text for text in api.texts(USER) if "Välkommen" in text)
     assert "Telegram får veta att du öppnade den, när och hur länge" in welcome
