@@ -77,6 +77,7 @@ def build_web_app(desk: CheckinDesk) -> web.Application:
     app.router.add_post("/checkin/send", send_checkin)
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/favicon.ico", no_icon)  # browsers ask for it; an answer, not a 404
     return app
 
 
@@ -129,6 +130,10 @@ async def static_file(request: web.Request) -> web.Response:
 
 async def health(_: web.Request) -> web.Response:
     return web.Response(text="ok")
+
+
+async def no_icon(_: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 @web.middleware

@@ -75,7 +75,7 @@
     return node;
   }
   function show(...nodes) {
-    app.replaceChildren(...nodes);
+    app.replaceChildren(...nodes.filter((node) => node !== null));
     const heading = app.querySelector("h1");
     if (heading) { heading.tabIndex = -1; heading.focus(); }
   }
