@@ -26,12 +26,13 @@ import asyncio
 import functools
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from pydantic import SecretStr
 from sqlmodel import select
 from telegram import Update
@@ -43,9 +44,18 @@ from aggregation.html_report import report_html
 from aggregation.report import UnitReport, build_report
 from aggregation.wording import action_status, followup_text
 from bot.app import Services, build_application
+from bot.context import services_from
 from bot.messages import report_text
 from bot.scheduler import run_tick
 from bot.settings import BotSettings
+from cli.demo_page import (
+    answer_on_page,
+    demo_page,
+    demo_web_server,
+    local_address,
+    picker,
+    try_it_link,
+)
 from local_bot_api import LocalBotApi, Sent
 from survey.crypto import KeyRing
 from survey.enrolment import create_unit, find_member
@@ -101,6 +111,8 @@ class Worker:
     unit: str
     story: str
     diligence: float  # how likely they answer when asked
+    #: Answers on the check-in page (the default); False: chose the chat's buttons in /settings.
+    on_page: bool = True
 
 
 @dataclass
@@ -110,9 +122,14 @@ class DemoResult:
     files: list[Path] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     presses: int = 0
-    #: Check-ins of every week; of the last week, each one pressed through the bot's buttons.
+    #: Check-ins of every week; of the last week, each one opened from the bot's invitation or
+    #: reminder: on the check-in page (through our web server) or with the chat's buttons.
     answered: int = 0
     answered_in_telegram: int = 0
+    answered_on_page: int = 0
+    page_requests: int = 0
+    #: The check-in page for one demo worker, for a newcomer's browser (with ``serve``).
+    try_it: str | None = None
 
 
 def badness(story: str, week: int, weeks: int, rng: random.Random) -> float:
@@ -224,13 +241,25 @@ class _Story:
     start_day: date
     on_step: Callable[[str, float], None]
     result: DemoResult
+    #: The check-in page's server on 127.0.0.1, and the demo's way of talking to it.
+    web_base: str = ""
+    http: aiohttp.ClientSession | None = None
 
 
 async def run_demo(
-    out: Path, *, weeks: int, workers: int, seed: int, on_step: Callable[[str, float], None]
+    out: Path,
+    *,
+    weeks: int,
+    workers: int,
+    seed: int,
+    on_step: Callable[[str, float], None],
+    serve: Callable[[DemoResult], Awaitable[None]] | None = None,
+    port: int = 0,
 ) -> DemoResult:
     """The whole story: people join in Telegram, weeks of check-ins and closes, an action and
-    its follow-up, the last week answered with the buttons, then the reports and charts."""
+    its follow-up, the last week answered on the check-in page (some in the chat), then the
+    reports and charts. With ``serve``: a new week opens, and ``serve`` is awaited with the
+    check-in page still served on ``port`` (a link for a newcomer in ``result.try_it``)."""
     rng = random.Random(seed)
     # Which answers a group's cap leaves out at close: seeded too, so the same seed gives the
     # same figures (the product itself uses the system's cryptographic generator).
@@ -257,21 +286,40 @@ async def run_demo(
         story = _Story(
             api, application, town, keys, clock, rng, chance, weeks, start_day, on_step, result
         )
-        async with application:
-            await application.start()
-            # Updates reach the bot the way a webhook delivers them: straight onto its queue.
-            api.push_to = lambda data: application.update_queue.put_nowait(
-                Update.de_json(data, application.bot)
-            )
-            try:
-                on_step("Workers and managers join by invite link in Telegram", 0)
-                people = await _join(api, town, workers, rng)
-                await _seeded_weeks(story, people)
-                await _last_week_in_telegram(story, people)
-            finally:
-                await application.stop()
-        on_step("Writing the reports and charts", 1.0)
-        _summarise(story, people, out)
+        pages = demo_web_server(
+            town.db,
+            keys,
+            services_from(application).intake,  # one intake for the chat and the page
+            api.token,
+            lambda: clock["now"],
+            port,
+        )
+        await pages.start()
+        story.web_base = f"http://127.0.0.1:{pages.port}"
+        try:
+            async with aiohttp.ClientSession() as http, application:
+                story.http = http
+                await application.start()
+                # Updates reach the bot the way a webhook delivers them: straight onto its queue.
+                api.push_to = lambda data: application.update_queue.put_nowait(
+                    Update.de_json(data, application.bot)
+                )
+                try:
+                    on_step("Workers and managers join by invite link in Telegram", 0)
+                    people = await _join(api, town, workers, rng)
+                    await _some_choose_the_chat(api, people, random.Random(f"channel:{seed}"))
+                    await _seeded_weeks(story, people)
+                    await _last_week_in_telegram(story, people)
+                    if serve is not None:
+                        result.try_it = await _this_week_for_a_newcomer(story, people)
+                finally:
+                    await application.stop()
+            on_step("Writing the reports and charts", 1.0)
+            _summarise(story, people, out)
+            if serve is not None:
+                await serve(result)
+        finally:
+            await pages.stop()
         town.db.dispose()
     return result
 
@@ -291,6 +339,7 @@ def _demo_bot(
         SubmissionIntake(town.db, keys),
         clock=lambda: clock["now"],
         chance=chance,
+        checkin_page=demo_page(),
     )
     return build_application(
         BotSettings(
@@ -368,33 +417,40 @@ async def _last_week_in_telegram(story: _Story, people: list[Worker]) -> None:
     # Everyone presses at once, each with a generator of their own, drawn in a fixed order:
     # what they answer does not depend on who is served first.
     own = {p.user_id: random.Random(rng.getrandbits(64)) for p in people}
-    story.on_step(f"Week {weeks}: {len(first)} workers press the buttons", (weeks - 0.8) / weeks)
+    story.on_step(
+        f"Week {weeks}: {len(first)} workers answer, on the check-in page or in the chat",
+        (weeks - 0.8) / weeks,
+    )
+
+    async def check_in(p: Worker) -> int:
+        """One worker answers the message they have: on the page if it opens the page, else
+        with the chat's buttons. Returns the requests or presses it took."""
+        message = api.last(p.user_id)
+        address = local_address(story.web_base, message)
+        if address is None:
+            return -await answer(
+                api, p, message, story.town.question_set, bad[p.user_id], own[p.user_id]
+            )
+        assert story.http is not None, "run_demo opens the session"
+        pick = picker(story.town.question_set, bad[p.user_id], own[p.user_id])
+        return await answer_on_page(story.http, api, p.user_id, address, pick)
 
     async def press_all(group: list[Worker]) -> list[int]:
-        return await asyncio.gather(
-            *(
-                answer(
-                    api,
-                    p,
-                    api.last(p.user_id),
-                    story.town.question_set,
-                    bad[p.user_id],
-                    own[p.user_id],
-                )
-                for p in group
-            )
-        )
+        return await asyncio.gather(*(check_in(p) for p in group))
 
-    presses = await press_all(first)
+    done = await press_all(first)
     story.on_step(
         f"Week {weeks}: one reminder to those who have not answered", (weeks - 0.5) / weeks
     )
     clock["now"] = opens + timedelta(hours=24)
     await run_tick(application)
     later = [p for p in people if p not in first and rng.random() < p.diligence]
-    presses += await press_all(later)
+    done += await press_all(later)
     result = story.result
-    result.presses = sum(presses)
+    # Chat answers count their presses (negative above), page answers their requests.
+    result.presses = -sum(n for n in done if n < 0)
+    result.page_requests = sum(n for n in done if n > 0)
+    result.answered_on_page = sum(1 for n in done if n > 0)
     result.answered_in_telegram = len(first) + len(later)
     result.answered += result.answered_in_telegram
     story.on_step(
@@ -403,6 +459,41 @@ async def _last_week_in_telegram(story: _Story, people: list[Worker]) -> None:
     )
     clock["now"] = opens + timedelta(hours=72)
     await run_tick(application)
+
+
+async def _some_choose_the_chat(
+    api: LocalBotApi, people: list[Worker], chooser: random.Random
+) -> None:
+    """About one in six prefers the chat's buttons and says so in /settings, as a person does
+    (their own generator, so that the story's answers stay those of the seed)."""
+    choosing = [p for p in people if chooser.random() < 1 / 6]
+    for p in choosing:
+        p.on_page = False
+        api.send_text(p.user_id, "/settings", language="sv")
+    await api.wait_for(
+        lambda: all("Svara i chatten" in str(api.last(p.user_id).buttons()) for p in choosing),
+        timeout=60,
+    )
+    for p in choosing:
+        offer = api.last(p.user_id)
+        api.press(p.user_id, offer, _button(offer, "Svara i chatten"))
+    await api.wait_for(
+        lambda: all("Svara på sidan" in str(api.last(p.user_id).buttons()) for p in choosing),
+        timeout=60,
+    )
+
+
+async def _this_week_for_a_newcomer(story: _Story, people: list[Worker]) -> str:
+    """This week's round opened (the invitations go out), and the page as one demo worker
+    of Barnutredning Norr would open it from theirs."""
+    opens = _local_nine(story.start_day + timedelta(weeks=story.weeks))
+    story.clock["now"] = opens + timedelta(minutes=1)
+    await run_tick(story.application)
+    worker = next(p for p in people if p.unit == "Barnutredning Norr" and p.on_page)
+    address = local_address(story.web_base, story.api.last(worker.user_id))
+    assert address is not None, "the worker answers on the page"
+    round_id = int(address.split("round=", 1)[1].split("&", 1)[0])
+    return try_it_link(story.web_base, story.api, worker.user_id, round_id)
 
 
 def _summarise(story: _Story, people: list[Worker], out: Path) -> None:
