@@ -15,6 +15,7 @@ BENCHES = [
     ("aggregation", "bench_aggregation.py"),
     ("bot", "bench_bot.py"),
     ("newcomer", "bench_newcomer.py"),
+    ("web", "bench_web.py"),
 ]
 
 
