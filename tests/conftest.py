@@ -44,6 +44,19 @@ POSTGRES_URL = os.environ.get(
     "PULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (scripts/ensure-chromium installs it); the test is skipped without it,
+    and fails under CI."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    message = "no Chromium here (scripts/ensure-chromium installs Debian's)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
 # Every table of the models, children first, so TRUNCATE order never needs updating.
 TABLES = tuple(table.name for table in reversed(SQLModel.metadata.sorted_tables))
 

@@ -15,7 +15,11 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_configuration_page_lists_every_setting() -> None:
     page = (DOCS / "configuration.md").read_text()
-    for name in [*SurveySettings.model_fields, *BotSettings.model_fields, *WebSettings.model_fields]:
+    for name in [
+        *SurveySettings.model_fields,
+        *BotSettings.model_fields,
+        *WebSettings.model_fields,
+    ]:
         assert f"`PULSE_{name.upper()}`" in page, name
 
 

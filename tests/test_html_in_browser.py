@@ -12,16 +12,13 @@ from __future__ import annotations
 import html as html_module
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from aggregation.charts import units_heatmap
 from aggregation.html_report import report_html
 from aggregation.report import build_report
-from tests.conftest import IN_CI
+from tests.conftest import chromium_path
 from tests.test_aggregation import _run_week
 from tests.test_aggregation import org as org  # the fixture, shared
 
@@ -41,17 +38,6 @@ document.getElementById("page").addEventListener("load", (event) => {{
   }});
 }});
 </script></body></html>"""
-
-
-def _browser() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    message = "no Chromium here (scripts/ensure-chromium installs Debian's)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _measure(browser: str, page: Path, width: int, profile: Path) -> dict[str, object]:
@@ -84,7 +70,7 @@ def _measure(browser: str, page: Path, width: int, profile: Path) -> dict[str, o
 
 
 def test_the_report_fits_a_phone_and_a_desktop(db, keys, settings, org, tmp_path: Path) -> None:
-    browser = _browser()
+    browser = chromium_path()
     root = org[0]
     for week, stress in enumerate((3, 4, 5)):
         _run_week(db, keys, settings, org, week, stress=stress)

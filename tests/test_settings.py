@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from bot.settings import BotSettings
 from survey.settings import SurveySettings
+from web.settings import WebSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "pulse.env.example"
 
@@ -60,6 +61,32 @@ def test_bad_values_are_refused_with_a_reason(values: dict[str, object], message
 
 def test_the_example_file_documents_every_setting() -> None:
     documented = set(re.findall(r"^(PULSE_[A-Z_]+)=", EXAMPLE.read_text(), flags=re.MULTILINE))
-    fields = [*SurveySettings.model_fields, *BotSettings.model_fields]
+    fields = [*SurveySettings.model_fields, *BotSettings.model_fields, *WebSettings.model_fields]
     expected = {f"PULSE_{name.upper()}" for name in fields}
     assert documented == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"public_url": "http://pulse.example.se"}, "must be an https:// address"),
+        ({"public_url": "pulse.example.se"}, "must be an https:// address"),
+        ({"public_url": "https://pulse.example.se/?x=1"}, "without \\? or #"),
+        ({"web_listen": "8080"}, "must be host:port"),
+        ({"web_listen": "127.0.0.1:99999"}, "must be host:port"),
+        ({"checkin_channel": "sms"}, "'webapp' or 'chat'"),
+        ({"init_data_max_age_seconds": 10}, "greater than or equal to 60"),
+    ],
+)
+def test_bad_web_values_are_refused_with_a_reason(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        WebSettings(_env_file=None, **values)
+
+
+def test_a_public_url_is_kept_without_its_trailing_slash_and_empty_means_none() -> None:
+    assert WebSettings(_env_file=None, public_url="https://pulse.example.se/").public_url == (
+        "https://pulse.example.se"
+    )
+    assert WebSettings(_env_file=None, public_url="").public_url is None
+    listen = WebSettings(_env_file=None, web_listen="[::1]:8080")
+    assert (listen.listen_host, listen.listen_port) == ("::1", 8080)

@@ -26,7 +26,7 @@ from survey.i18n import Texts
 from survey.intake import SubmissionIntake
 from survey.settings import SUPPORTED_LANGUAGES
 from survey.storage import Database, DatabaseUnavailableError
-from survey.storage.models import SurveyRound
+from survey.storage.models import Member, SurveyRound
 from survey.submissions import AlreadyAnsweredError, RoundNotOpenError, SubmissionError
 from web.init_data import InitData, InitDataError, validate_init_data
 from web.limits import RateLimit
@@ -92,17 +92,37 @@ class _Request:
     answers: object
 
 
+@dataclass(frozen=True)
+class _Open:
+    """A request from a member who may answer now: what they sent, who and which round they
+    are, their language, and the questions they are asked."""
+
+    posted: _Request
+    member: Member
+    round: SurveyRound
+    t: Texts
+    form: list[AskedItem]
+
+
+async def _member_may_answer(request: web.Request, desk: CheckinDesk, status: int) -> _Open:
+    """Read and check the request, then whether its member may answer now; any other verdict
+    is refused with ``status`` and its words."""
+    posted = await _read(request, desk)
+    opening, t = await _opening(desk, posted)
+    if opening.verdict != Verdict.OPEN:
+        raise _verdict_refusal(opening, t, status=status)
+    assert opening.round is not None, "an open verdict names its round"
+    assert opening.member is not None, "an open verdict names its member"
+    form = asked_of(await desk.form(opening.round, t.language), opening.member.unit_id)
+    return _Open(posted, opening.member, opening.round, t, form)
+
+
 async def open_checkin_page(request: web.Request) -> web.Response:
-    """The questions of the round the page was opened for, or why there are none."""
+    """The questions of the round the page was opened for, or why there are none (said with
+    200: the page shows it, nothing went wrong)."""
     desk: CheckinDesk = request.app[DESK]
     try:
-        posted = await _read(request, desk)
-        opening, t = await _opening(desk, posted)
-        if opening.verdict != Verdict.OPEN:
-            raise _verdict_refusal(opening, t, status=200)
-        assert opening.round is not None, "an open verdict names its round"
-        assert opening.member is not None, "an open verdict names its member"
-        form = asked_of(await desk.form(opening.round, t.language), opening.member.unit_id)
+        ready = await _member_may_answer(request, desk, status=200)
     except Refusal as refusal:
         return refusal.response()
     except DatabaseUnavailableError:
@@ -110,9 +130,9 @@ async def open_checkin_page(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "state": "open",
-            "round": opening.round.id,
-            "language": t.language,
-            "texts": page_texts(t),
+            "round": ready.round.id,
+            "language": ready.t.language,
+            "texts": page_texts(ready.t),
             "items": [
                 {
                     "key": asked.item.key,
@@ -120,7 +140,7 @@ async def open_checkin_page(request: web.Request) -> web.Response:
                     "labels": list(asked.labels),
                     "required": asked.item.required,
                 }
-                for asked in form
+                for asked in ready.form
             ],
         }
     )
@@ -130,31 +150,8 @@ async def send_checkin(request: web.Request) -> web.Response:
     """Seal and store the answers through the intake; thanks only once committed."""
     desk: CheckinDesk = request.app[DESK]
     try:
-        posted = await _read(request, desk)
-        opening, t = await _opening(desk, posted)
-        if opening.verdict != Verdict.OPEN:
-            raise _verdict_refusal(opening, t, status=409)
-        assert opening.round is not None, "an open verdict names its round"
-        assert opening.member is not None, "an open verdict names its member"
-        form = asked_of(await desk.form(opening.round, t.language), opening.member.unit_id)
-        try:
-            answers = chosen_answers(form, posted.answers)
-            await desk.intake.submit(
-                member_id=opening.member.id,
-                round_id=opening.round.id,
-                answers=answers,
-                now=desk.clock(),
-            )
-        except AlreadyAnsweredError as exc:
-            raise _verdict_refusal(Opening(Verdict.ANSWERED), t, status=409) from exc
-        except RoundNotOpenError as exc:
-            raise _verdict_refusal(Opening(Verdict.CLOSED), t, status=409) from exc
-        except SubmissionError as exc:
-            raise Refusal(
-                400,
-                "invalid",
-                t._("These answers could not be saved. Close the page and open it again."),
-            ) from exc
+        ready = await _member_may_answer(request, desk, status=409)
+        await _submit(desk, ready)
     except Refusal as refusal:
         return refusal.response()
     except DatabaseUnavailableError:
@@ -162,9 +159,32 @@ async def send_checkin(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "state": "sent",
-            "message": t._("Thank you! Your answers are sealed and saved, with no link to you."),
+            "message": ready.t._(
+                "Thank you! Your answers are sealed and saved, with no link to you."
+            ),
         }
     )
+
+
+async def _submit(desk: CheckinDesk, ready: _Open) -> None:
+    t = ready.t
+    try:
+        await desk.intake.submit(
+            member_id=ready.member.id,
+            round_id=ready.round.id,
+            answers=chosen_answers(ready.form, ready.posted.answers),
+            now=desk.clock(),
+        )
+    except AlreadyAnsweredError as exc:
+        raise _verdict_refusal(Opening(Verdict.ANSWERED), t, status=409) from exc
+    except RoundNotOpenError as exc:
+        raise _verdict_refusal(Opening(Verdict.CLOSED), t, status=409) from exc
+    except SubmissionError as exc:
+        raise Refusal(
+            400,
+            "invalid",
+            t._("These answers could not be saved. Close the page and open it again."),
+        ) from exc
 
 
 async def _read(request: web.Request, desk: CheckinDesk) -> _Request:

@@ -43,8 +43,15 @@ def members(db, keys, org):
 
 
 def _pulse_run(
-    tmp_path: Path, name: str, db: Database, settings, api: LocalBotApi, webhook: bool = False
+    tmp_path: Path,
+    name: str,
+    db: Database,
+    settings,
+    api: LocalBotApi,
+    webhook: bool = False,
+    more: dict[str, str] | None = None,
 ) -> subprocess.Popen:
+    """`pulse run` in its own process on the test's database (``more``: further settings)."""
     env = {
         **os.environ,
         "PULSE_DATA_DIR": str(settings.data_dir),
@@ -65,6 +72,7 @@ def _pulse_run(
             "PULSE_WEBHOOK_PORT": str(port),
         }
         arguments.append("--webhook")
+    env |= more or {}
     log = (tmp_path / f"{name}.log").open("wb")
     pulse = Path(sys.executable).with_name("pulse")
     return subprocess.Popen([str(pulse), *arguments], cwd=tmp_path, env=env, stdout=log, stderr=log)

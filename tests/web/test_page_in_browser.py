@@ -7,7 +7,6 @@ the browser, scroll sideways, or stay open after thanking."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from survey.enrolment import create_unit, enrol_member
 from survey.questions import import_question_set, load_question_set_file, load_version
 from survey.questions.locked import lock_items
 from survey.rounds import open_round
-from tests.conftest import IN_CI, World
+from tests.conftest import World, chromium_path
 from tests.web.conftest import Site, desk_for, serve
 from tests.web.signing import fields_for, signed
 
@@ -34,20 +33,9 @@ window.TelegramWebviewProxy = { postEvent: (type, data) => window.__events.push(
 """
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    message = "no Chromium here (scripts/ensure-chromium installs Debian's)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    executable = _chromium()
+    executable = chromium_path()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=executable)
         try:
@@ -58,7 +46,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def weekly_world(db, keys, settings) -> World:
-    """A unit of twenty workers with the default question set's first week open."""
+    """Twenty workers enrolled before the default set's first week opens (a round counts the
+    members it has when it opens, P7: the bot's `org` fixture opens first)."""
     import_question_set(db, load_question_set_file(SETS / "social-work-weekly.yaml"))
     row, question_set = load_version(db, "social-work-weekly")
     unit = create_unit(db, "Barnutredning Norr")

@@ -10,11 +10,9 @@ the webhook served by the same web server as the page.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -27,6 +25,7 @@ from survey.enrolment import enrol_member
 from survey.storage import Database
 from survey.storage.models import Participation, PoolSubmission
 from tests.bot.conftest import org as org  # the fixture: a unit with the default set open
+from tests.bot.test_two_leaders import _pulse_run as run_in_a_process
 
 USERS = [6_500_000_000 + i for i in range(40)]
 PUBLIC = "https://pulse.example.test"
@@ -41,24 +40,13 @@ def _free_port() -> int:
 def _pulse_run(
     tmp_path: Path, name: str, db: Database, settings, api: LocalBotApi, port: int
 ) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PULSE_DATA_DIR": str(settings.data_dir),
-        "PULSE_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-        "PULSE_BOT_TOKEN": api.token,
-        "PULSE_BOT_API_URL": api.base_url,
-        "PULSE_BOT_FILE_URL": api.base_file_url,
-        "PULSE_TICK_SECONDS": "1",
+    """A `pulse run --webhook` whose page and webhook share one server on ``port``."""
+    more = {
         "PULSE_PUBLIC_URL": PUBLIC,
         "PULSE_WEB_LISTEN": f"127.0.0.1:{port}",
         "PULSE_WEBHOOK_URL": PUBLIC + "/telegram",
-        "PULSE_WEBHOOK_SECRET": "test-secret-only",
     }
-    log = (tmp_path / f"{name}.log").open("wb")
-    pulse = Path(sys.executable).with_name("pulse")
-    return subprocess.Popen(
-        [str(pulse), "run", "--webhook"], cwd=tmp_path, env=env, stdout=log, stderr=log
-    )
+    return run_in_a_process(tmp_path, name, db, settings, api, webhook=True, more=more)
 
 
 async def _listening(http: aiohttp.ClientSession, base: str) -> None:
