@@ -80,7 +80,7 @@ def report_html(
             + " · "
             + answered_text(t, figures, report.response_rate.iloc[-1])
         )
-        context.update(_sections(report, t, language))
+        context.update(report_sections(report, t, language))
     if report.rounds:
         trend = trend_png if trend_png is not None else trend_chart(report, language)
         context["trend"] = _inline(trend)
@@ -96,11 +96,11 @@ def report_html(
         ]
     if heatmap_png is not None:
         context["heatmap"] = _inline(heatmap_png)
-    context["actions"] = _actions(report, t, language)
+    context["actions"] = action_rows(report, t, language)
     return _environment().get_template("report.html.j2").render(context)
 
 
-def _actions(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]]:
+def action_rows(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]]:
     """The actions of the unit and its sub-units, with comments and the follow-up answer."""
     today = date.today()
     rows = []
@@ -128,7 +128,7 @@ def _actions(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]
     return rows
 
 
-def _sections(report: UnitReport, t: Texts, language: str) -> dict[str, Any]:
+def report_sections(report: UnitReport, t: Texts, language: str) -> dict[str, Any]:
     """The report's sections in page order. Long because each section is a few lines of the
     same shape, read top to bottom like the page."""
     latest = report.latest_round

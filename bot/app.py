@@ -31,6 +31,7 @@ from telegram.ext import (
 from bot import (
     admins,
     staff_actions,
+    staff_dashboard,
     staff_reports,
     staff_talk,
     worker_checkin,
@@ -100,6 +101,7 @@ def build_application(
     worker_talk.add_talk_handlers(application)
     staff_reports.add_report_handlers(application)
     staff_actions.add_action_handlers(application)
+    staff_dashboard.add_dashboard_handlers(application)
     admins.add_admin_handlers(application)
     # Last: any other message in a private chat (plain text, an unknown command) gets help.
     application.add_handler(

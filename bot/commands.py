@@ -40,6 +40,7 @@ def staff_commands(language: str, role: Role) -> list[BotCommand]:
         BotCommand("trend", t._("indices over time, as a chart")),
         BotCommand("units", t._("your units")),
         BotCommand("actions", t._("actions and their follow-up")),
+        BotCommand("dashboard", t._("the dashboard: results and actions on a page")),
     ]
     if role in (Role.MANAGER, Role.ADMIN):
         commands.append(BotCommand("note", t._("a note to your workers with their results")))

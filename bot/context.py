@@ -61,6 +61,10 @@ class Services:
     chance: random.Random | None = None
     #: The Mini App check-in page; None where no public address is configured (chat buttons).
     checkin_page: CheckinPage | None = None
+    #: The public HTTPS address of the pages (the dashboard too); None where there is none.
+    public_url: str | None = None
+    #: How long a dashboard login link works.
+    login_link_minutes: int = 10
 
     def page_for(
         self, round_id: int, language: str, chosen: CheckinChannel | str | None

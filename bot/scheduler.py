@@ -26,6 +26,7 @@ from survey.claims import Claim, Kind, reopen_unconfirmed
 from survey.deliveries import recipients_of
 from survey.i18n import Texts
 from survey.lifecycle import mark_reminded, tick
+from survey.staff_access import purge_access_log
 from survey.storage import Database
 from survey.storage.engine import DatabaseUnavailableError
 from survey.storage.leader import LeaderLock
@@ -115,6 +116,9 @@ async def follow_up_actions(application: App, now: datetime) -> None:
         request = _talk_request(application, due)
         await outbox_of(application).send(application, claim, due.to, [request])
     await asyncio.to_thread(purge_talks, services.db, today)
+    # Who opened which unit's page in the dashboard is kept for the retention period only.
+    retention = timedelta(days=services.settings.staff_access_retention_days)
+    await asyncio.to_thread(purge_access_log, services.db, now - retention)
 
 
 async def _remind_overdue(application: App, today: date) -> None:

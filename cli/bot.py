@@ -57,7 +57,15 @@ def run(
         keys = key_ring(settings)
         keys.active_report_key()  # fail now, not at the first answer, if keys are missing
         intake = SubmissionIntake(db, keys)  # one intake: the chat's Send and the page's
-        services = Services(db, keys, settings, intake, checkin_page=_checkin_page(web_settings))
+        services = Services(
+            db,
+            keys,
+            settings,
+            intake,
+            checkin_page=_checkin_page(web_settings),
+            public_url=web_settings.public_url,
+            login_link_minutes=web_settings.login_link_minutes,
+        )
         application = build_application(bot_settings, services)
         if webhook and (bot_settings.webhook_url is None or bot_settings.webhook_secret is None):
             raise ValueError("webhook mode needs PULSE_WEBHOOK_URL and PULSE_WEBHOOK_SECRET")
@@ -97,6 +105,7 @@ def _web_server(
     """The pages' server, sharing the bot's database, keys and intake; None without a public
     URL (workers then answer with the chat's buttons)."""
     from web.checkin import CheckinDesk
+    from web.dashboard import DashboardDesk
     from web.server import WebServer, build_web_app
 
     if web_settings.public_url is None:
@@ -111,8 +120,15 @@ def _web_server(
         web_settings,
         language=services.settings.language,
     )
+    dashboard = DashboardDesk(
+        services.db,
+        services.keys,
+        web_settings,
+        services.settings,
+        bot_settings.bot_token.get_secret_value().strip(),
+    )
     return WebServer(
-        build_web_app(desk), web_settings.listen_host, web_settings.listen_port
+        build_web_app(desk, dashboard), web_settings.listen_host, web_settings.listen_port
     )
 
 

@@ -193,6 +193,9 @@ app.command("close-round", short_help="Close a round now, or recompute its stati
     reports.close_round_command
 )
 app.command("purge", short_help="Delete raw answers past the retention period.")(reports.purge)
+app.command("access-log", short_help="Who of the staff opened which unit's page.")(
+    reports.access_log_command
+)
 app.command("demo", short_help="The whole product locally, with no Telegram account.")(
     demo_cli.demo
 )

@@ -130,3 +130,29 @@ def purge(
             f"{counted(plan.responses, 'answer')}"
         )
     console.print("Purged." if apply else "Dry run: add --apply to delete them.")
+
+
+def access_log_command(
+    unit: Annotated[
+        int | None, typer.Option(help="Only this unit and its sub-units (unit id).")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days back.")] = 90,
+) -> None:
+    """Who of the staff opened which unit's page in the dashboard, and when (kept 90 days):
+    so that a unit can ask who looked."""
+    from datetime import UTC, datetime, timedelta
+
+    from survey.staff_access import access_log
+
+    with context() as ctx:
+        since = datetime.now(UTC) - timedelta(days=days)
+        rows = access_log(ctx.db, ctx.keys, since, unit)
+    if not rows:
+        console.print(f"Nobody opened a unit's page in the last {days} days.")
+        return
+    for row in rows:
+        console.print(
+            f"{row.at:%Y-%m-%d %H:%M} UTC  {row.unit}  {row.role.value}  {row.name}",
+            highlight=False,
+            markup=False,
+        )

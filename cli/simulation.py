@@ -635,8 +635,10 @@ async def _join(api: LocalBotApi, town: Town, workers: int, rng: random.Random) 
         api.send_text(5_000_000_001 + index, f"/start {invite.token}", language="sv")
     staff = [5_000_000_001 + index for index in range(len(MANAGERS))]
     await api.wait_for(
-        lambda: all(len(api.texts(p.user_id)) >= 2 for p in people)
-        and all(api.texts(user) for user in staff),
+        lambda: (
+            all(len(api.texts(p.user_id)) >= 2 for p in people)
+            and all(api.texts(user) for user in staff)
+        ),
         timeout=120,
     )
     return people

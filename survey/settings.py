@@ -144,6 +144,11 @@ class SurveySettings(BaseSettings):
         ge=1,
         description="Days raw sealed answers are kept after their round closed; statistics stay.",
     )
+    staff_access_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days the dashboard's log of who opened which unit's page is kept.",
+    )
     log_level: str = Field(
         default="INFO",
         description="Log level (DEBUG, INFO, WARNING, ERROR). Every level is redacted (P4).",

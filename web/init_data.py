@@ -50,6 +50,9 @@ class WebAppUser:
 
     id: int
     language_code: str | None
+    #: First and last name as the person shows them in Telegram (staff's, for the dashboard's
+    #: access log; a worker's is never used).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,4 +129,6 @@ def _user(value: str | None) -> WebAppUser:
         raise InitDataError("malformed", "initData's user has no valid id")
     if language is not None and not isinstance(language, str):
         raise InitDataError("malformed", "initData's user has an invalid language")
-    return WebAppUser(user_id, language)
+    names = [user.get("first_name"), user.get("last_name")]
+    name = " ".join(n for n in names if isinstance(n, str) and n)[:200]
+    return WebAppUser(user_id, language, name)

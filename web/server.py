@@ -14,17 +14,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import jinja2
 from aiohttp import web
 
 from survey.i18n import Texts
 from survey.settings import SUPPORTED_LANGUAGES
 from web.checkin import DESK, CheckinDesk, Refusal, open_checkin_page, send_checkin
+from web.dashboard import DashboardDesk
 from web.limits import RateLimit
+from web.pages import HERE, render
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).parent
 STATIC = HERE / "static"
 #: Telegram Web (web.telegram.org/k and /a) shows a Mini App in a frame; nobody else may.
 TELEGRAM_WEB = "https://web.telegram.org"
@@ -38,7 +38,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
-        "form-action 'none'",
+        "form-action 'self'",
         f"frame-ancestors {TELEGRAM_WEB}",
     ]
 )
@@ -52,18 +52,16 @@ GUARD_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000",
 }
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+#: The dashboard's paths (its forms are checked by Origin).
+STAFF_PATHS = ("/dashboard", "/login", "/logout")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADDRESS_LIMIT = web.AppKey("address_limit", RateLimit)
 
 
-def build_web_app(desk: CheckinDesk) -> web.Application:
-    """The aiohttp application of the HTTP surfaces (a webhook route may be added to it)."""
+def build_web_app(desk: CheckinDesk, dashboard: DashboardDesk | None = None) -> web.Application:
+    """The aiohttp application of the HTTP surfaces: the check-in page, and the staff's
+    dashboard when given (a webhook route may be added to it)."""
     app = web.Application(
         # A webhook may share this server (an update can be larger than a check-in); the
         # check-in requests read at most MAX_BODY themselves.
@@ -78,6 +76,10 @@ def build_web_app(desk: CheckinDesk) -> web.Application:
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/healthz", health)
     app.router.add_get("/favicon.ico", no_icon)  # browsers ask for it; an answer, not a 404
+    if dashboard is not None:
+        from web.dashboard_pages import add_dashboard
+
+        add_dashboard(app, dashboard)
     return app
 
 
@@ -92,8 +94,9 @@ async def checkin_page(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     language = request.query.get("lang", "")
     t = Texts(language if language in SUPPORTED_LANGUAGES else desk.language)
-    html = _TEMPLATES.get_template("checkin.html.j2").render(
-        lang=t.language,
+    return render(
+        "checkin.html.j2",
+        t,
         title=t._("This week's questions"),
         loading=t._("Loading…"),
         needs_script=t._(
@@ -103,7 +106,6 @@ async def checkin_page(request: web.Request) -> web.Response:
         close=t._("Close"),
         version=STATIC_VERSION,
     )
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
 #: The page's own files, read once: the page is small and never changes while running.
@@ -142,8 +144,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     its kind only (a traceback's frames could hold a body) and answered in words."""
     try:
         response = await handler(request)
-    except web.HTTPException as exc:  # a route that does not exist, a method not allowed
-        response = web.Response(status=exc.status, text=exc.reason)
+    except web.HTTPException as exc:  # a redirect, a page of ours, a route that does not exist
+        response = web.Response(
+            status=exc.status, reason=exc.reason, text=exc.text, headers=exc.headers
+        )
     except Exception as exc:
         log.error("a web request failed (%s)", type(exc).__name__)
         t = Texts(request.app[DESK].language)
@@ -155,6 +159,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
                 "a moment."
             ),
         ).response()
+    if request.path.startswith(STAFF_PATHS):
+        # The staff's forms are checked by their Origin, which a browser sends as "null" under
+        # no-referrer; same-origin sends it to us, and still no referrer to anyone else.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
     for name, value in GUARD_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

@@ -49,6 +49,18 @@ class WebSettings(BaseSettings):
         description="Addresses of reverse proxies whose X-Forwarded-For is believed.",
     )
 
+    dashboard_idle_minutes: int = Field(
+        default=30, ge=5, le=720, description="A dashboard session ends after this long unused."
+    )
+    login_link_minutes: int = Field(
+        default=10, ge=1, le=60, description="How long a one-time dashboard login link works."
+    )
+    login_attempts_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Dashboard logins (links and Mini App) one network address may try per minute.",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _https(cls, value: str | None) -> str | None:

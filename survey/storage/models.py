@@ -491,3 +491,67 @@ class TalkRequest(SQLModel, table=True):
     delivery_confirmed: bool = Field(
         default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
     )
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time link that logs a staff member into the dashboard in an ordinary browser.
+
+    Only a hash of the link's secret is stored; it works once, for minutes, and only through a
+    POST from its page, so that a link preview fetching it cannot use it up or log in.
+    """
+
+    __tablename__ = "login_link"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    member_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    #: The staff member's Telegram name when they asked for the link, sealed to their pseudonym.
+    name_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class WebSession(SQLModel, table=True):
+    """A staff member's dashboard session: a hash of the cookie's secret, who, and the role and
+    grant it began with (a change of either ends it), the CSRF token of its forms, and when it
+    was last used (idle sessions end)."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    member_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    role: Role = Field(sa_column=Column(String(16), nullable=False))
+    unit_id: int = Field(sa_column=Column(Integer, nullable=False))
+    csrf: str = Field(sa_column=Column(String(64), nullable=False))
+    #: The staff member's Telegram name, encrypted and bound to their pseudonym, for the
+    #: access log.
+    name_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class StaffAccess(SQLModel, table=True):
+    """Who of the staff opened which unit's page in the dashboard, and when (kept 90 days), so
+    that a unit can ask who looked. Staff act in their role here, not anonymously."""
+
+    __tablename__ = "staff_access"
+
+    id: int = Field(default=None, primary_key=True)  # None only until the row is flushed
+    unit_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    role: Role = Field(sa_column=Column(String(16), nullable=False))
+    #: The reader's pseudonym (staff only) and Telegram name sealed to it: who looked, also
+    #: after they left.
+    pseudonym: str = Field(sa_column=Column(String(64), nullable=False))
+    name_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))

@@ -1,0 +1,308 @@
+"""The staff dashboard, attacked: login links and sessions that cannot be replayed or fixed,
+forms that another site cannot submit, a grant that an id in a URL cannot cross, a worker's
+Telegram login that opens nothing; and figures that are exactly the audited report's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlmodel import select
+
+from aggregation.exports import report_csv
+from aggregation.report import build_report
+from survey.actions import list_actions
+from survey.enrolment import enrol_member, find_member
+from survey.intake import SubmissionIntake
+from survey.staff_access import access_log, issue_login_link
+from survey.storage.models import Member, Role
+from tests.bot.loop_world import MANAGER_A, MANAGER_B, SAFETY_A, WORKER_B
+from tests.bot.loop_world import tree as tree  # the fixture: IFO, Team A and B, one round closed
+from tests.web.signing import TOKEN, fields_for, signed
+from web.checkin import CheckinDesk
+from web.dashboard import COOKIE, DashboardDesk
+from web.server import WebServer, build_web_app
+from web.settings import WebSettings
+
+ADMIN = 7_100_000_009
+
+
+@dataclass
+class Staff:
+    base: str
+    desk: DashboardDesk
+    http: aiohttp.ClientSession
+    tree: dict[str, Any]
+    clock: dict[str, datetime]
+
+    def link(self, user: int, name: str = "Anna Andersson") -> str:
+        member = find_member(self.desk.db, self.desk.keys, user)
+        assert member is not None
+        return issue_login_link(
+            self.desk.db, self.desk.keys, member.id, name, self.clock["now"], 10
+        )
+
+    async def post(
+        self,
+        path: str,
+        data: dict[str, str],
+        *,
+        origin: str | None = "own",
+        cookie: str | None = None,
+    ) -> aiohttp.ClientResponse:
+        headers = {}
+        if origin is not None:
+            headers["Origin"] = self.base if origin == "own" else origin
+        if cookie is not None:
+            headers["Cookie"] = f"{COOKIE}={cookie}"
+        return await self.http.post(
+            self.base + path, data=data, headers=headers, allow_redirects=False
+        )
+
+    async def get(self, path: str, cookie: str | None = None) -> aiohttp.ClientResponse:
+        headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
+        return await self.http.get(self.base + path, headers=headers, allow_redirects=False)
+
+    async def login(self, user: int = MANAGER_A) -> str:
+        response = await self.post("/login", {"token": self.link(user)})
+        assert response.status == 303, await response.text()
+        return response.cookies[COOKIE].value
+
+    async def csrf(self, cookie: str, unit: int) -> str:
+        page = await (await self.get(f"/dashboard/unit/{unit}", cookie)).text()
+        found = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert found is not None
+        return found.group(1)
+
+
+@pytest.fixture
+async def staff_site(db, keys, settings, tree) -> AsyncIterator[Staff]:
+    enrol_member(
+        db,
+        keys,
+        telegram_user_id=ADMIN,
+        chat_id=ADMIN,
+        unit_id=tree["root"].id,
+        role=Role.ADMIN,
+        language="en",
+    )
+    clock = {"now": datetime.now(UTC)}
+    web_settings = WebSettings(_env_file=None)
+    checkin = CheckinDesk(db, keys, SubmissionIntake(db, keys), TOKEN, web_settings)
+    desk = DashboardDesk(db, keys, web_settings, settings, TOKEN, clock=lambda: clock["now"])
+    server = WebServer(build_web_app(checkin, desk), "127.0.0.1", 0)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            yield Staff(f"http://127.0.0.1:{server.port}", desk, http, tree, clock)
+    finally:
+        await server.stop()
+
+
+async def test_a_login_link_works_once_by_post_and_sets_a_strict_cookie(staff_site: Staff) -> None:
+    token = staff_site.link(MANAGER_A)
+    # A link preview fetches the page: it neither logs in nor uses the link up.
+    for _ in range(2):
+        page = await staff_site.get(f"/login/{token}")
+        assert page.status == 200
+        assert COOKIE not in page.cookies
+    response = await staff_site.post("/login", {"token": token})
+    assert response.status == 303
+    assert response.headers["Location"] == "/dashboard"
+    cookie = response.headers["Set-Cookie"]
+    for attribute in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/"):
+        assert attribute in cookie
+    again = await staff_site.post("/login", {"token": token})
+    assert again.status == 403
+    assert "used or has expired" in await again.text()
+
+
+async def test_a_login_link_expires_and_a_guessed_one_opens_nothing(staff_site: Staff) -> None:
+    token = staff_site.link(MANAGER_A)
+    staff_site.clock["now"] += timedelta(minutes=11)
+    assert (await staff_site.post("/login", {"token": token})).status == 403
+    assert (await staff_site.post("/login", {"token": "A" * 43})).status == 403
+
+
+async def test_a_login_from_another_site_is_refused(staff_site: Staff) -> None:
+    token = staff_site.link(MANAGER_A)
+    for origin in (None, "https://evil.example"):
+        response = await staff_site.post("/login", {"token": token}, origin=origin)
+        assert response.status == 403
+    assert (await staff_site.post("/login", {"token": token})).status == 303  # still unused
+
+
+async def test_a_session_cookie_brought_by_the_browser_is_never_adopted(staff_site: Staff) -> None:
+    planted = "attacker-chosen-session-value-0123456789abcdef"
+    response = await staff_site.post(
+        "/login", {"token": staff_site.link(MANAGER_A)}, cookie=planted
+    )
+    assert response.cookies[COOKIE].value != planted
+    welcome = await (await staff_site.get("/dashboard", planted)).text()
+    assert "Send /dashboard to the bot" in welcome
+
+
+async def test_overview_names_the_units_and_logout_ends_the_session(staff_site: Staff) -> None:
+    cookie = await staff_site.login(ADMIN)
+    page = await (await staff_site.get("/dashboard", cookie)).text()
+    assert "IFO" in page
+    assert "Team A" in page
+    assert "Team B" in page
+    assert "To do now" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    out = await staff_site.post("/logout", {"csrf": csrf.group(1)}, cookie=cookie)
+    assert out.status == 303
+    assert "Send /dashboard to the bot" in await (await staff_site.get("/dashboard", cookie)).text()
+
+
+async def test_another_units_id_is_not_found_like_a_unit_that_does_not_exist(
+    staff_site: Staff,
+) -> None:
+    cookie = await staff_site.login(MANAGER_A)
+    team_b = staff_site.tree["b"].id
+    theirs = await staff_site.get(f"/dashboard/unit/{team_b}", cookie)
+    nowhere = await staff_site.get("/dashboard/unit/999999", cookie)
+    assert theirs.status == nowhere.status == 404
+    assert await theirs.text() == await nowhere.text()
+    for path in ("chart/trend.png", "report.csv", "report.xlsx"):
+        assert (await staff_site.get(f"/dashboard/unit/{team_b}/{path}", cookie)).status == 404
+    mine = await staff_site.get(f"/dashboard/unit/{staff_site.tree['a'].id}", cookie)
+    assert mine.status == 200
+
+
+async def test_a_workers_telegram_login_opens_nothing_and_a_managers_does(
+    staff_site: Staff,
+) -> None:
+    async def telegram(user: int, forge: bool = False) -> aiohttp.ClientResponse:
+        init_data = signed(fields_for(user, datetime.now(UTC)))
+        if forge:
+            init_data = init_data.replace(f"%3A{user}", f"%3A{MANAGER_A}")
+        return await staff_site.http.post(
+            staff_site.base + "/dashboard/login/telegram",
+            json={"init_data": init_data},
+            headers={"Origin": staff_site.base},
+        )
+
+    worker = await telegram(WORKER_B)
+    assert worker.status == 403
+    assert COOKIE not in worker.cookies
+    forged = await telegram(WORKER_B, forge=True)
+    assert forged.status == 401
+    manager = await telegram(MANAGER_A)
+    assert manager.status == 200
+    cookie = manager.cookies[COOKIE].value
+    assert "Team A" in await (await staff_site.get("/dashboard", cookie)).text()
+
+
+async def test_forms_need_our_origin_and_the_sessions_token(staff_site: Staff) -> None:
+    cookie = await staff_site.login(MANAGER_A)
+    team_a = staff_site.tree["a"].id
+    csrf = await staff_site.csrf(cookie, team_a)
+    due = (staff_site.clock["now"].date() + timedelta(days=14)).isoformat()
+    action = {"title": "Mentors", "owner": "Anna", "due": due, "area": ""}
+    path = f"/dashboard/unit/{team_a}/actions"
+    assert (await staff_site.post(path, action, cookie=cookie)).status == 403  # no token
+    wrong = {**action, "csrf": "x" * len(csrf)}
+    assert (await staff_site.post(path, wrong, cookie=cookie)).status == 403
+    evil = await staff_site.post(
+        path, {**action, "csrf": csrf}, cookie=cookie, origin="https://evil.example"
+    )
+    assert evil.status == 403
+    assert list_actions(staff_site.desk.db) == []
+    done = await staff_site.post(path, {**action, "csrf": csrf}, cookie=cookie)
+    assert done.status == 303
+    assert [a.action.title for a in list_actions(staff_site.desk.db)] == ["Mentors"]
+    page = await (await staff_site.get(f"/dashboard/unit/{team_a}?saved=1", cookie)).text()
+    assert "Mentors" in page
+    assert "Saved." in page
+
+
+async def test_a_safety_representative_comments_and_records_nothing(staff_site: Staff) -> None:
+    cookie = await staff_site.login(SAFETY_A)
+    team_a = staff_site.tree["a"].id
+    csrf = await staff_site.csrf(cookie, team_a)
+    due = (staff_site.clock["now"].date() + timedelta(days=14)).isoformat()
+    refused = await staff_site.post(
+        f"/dashboard/unit/{team_a}/actions",
+        {"title": "x", "owner": "y", "due": due, "csrf": csrf},
+        cookie=cookie,
+    )
+    assert refused.status == 403
+    assert list_actions(staff_site.desk.db) == []
+
+
+async def test_a_change_of_role_or_unit_and_idleness_end_the_session(staff_site: Staff) -> None:
+    db = staff_site.desk.db
+    cookie = await staff_site.login(MANAGER_B)
+    assert "Team B" in await (await staff_site.get("/dashboard", cookie)).text()
+    with db.session() as session:
+        member = session.exec(select(Member).where(Member.role == Role.MANAGER)).all()
+        manager_b = next(m for m in member if m.unit_id == staff_site.tree["b"].id)
+        manager_b.unit_id = staff_site.tree["a"].id  # moved: another grant
+    assert "Send /dashboard" in await (await staff_site.get("/dashboard", cookie)).text()
+    cookie = await staff_site.login(MANAGER_A)
+    staff_site.clock["now"] += timedelta(minutes=31)
+    assert "Send /dashboard" in await (await staff_site.get("/dashboard", cookie)).text()
+
+
+async def test_the_dashboards_figures_and_exports_are_the_reports(staff_site: Staff) -> None:
+    cookie = await staff_site.login(MANAGER_A)
+    team_a = staff_site.tree["a"].id
+    report = build_report(staff_site.desk.db, team_a)
+    page = await (await staff_site.get(f"/dashboard/unit/{team_a}", cookie)).text()
+    from aggregation.html_report import report_sections
+    from survey.i18n import Texts
+
+    for row in report_sections(report, Texts("en"), "en")["indices"]:
+        assert f'<div class="value">{row["value"]}</div>' in page
+    csv = await (await staff_site.get(f"/dashboard/unit/{team_a}/report.csv", cookie)).read()
+    assert csv == report_csv(report, "en")
+    xlsx = await staff_site.get(f"/dashboard/unit/{team_a}/report.xlsx", cookie)
+    assert xlsx.status == 200
+    assert (await xlsx.read())[:2] == b"PK"
+    for chart in ("chart/trend.png", "chart/participation.png"):
+        image = await staff_site.get(f"/dashboard/unit/{team_a}/{chart}", cookie)
+        assert image.status == 200
+        assert (await image.read())[:4] == b"\x89PNG"
+
+
+async def test_every_opening_of_a_units_page_is_logged_with_who(staff_site: Staff) -> None:
+    cookie = await staff_site.login(MANAGER_A)
+    team_a = staff_site.tree["a"].id
+    await staff_site.get(f"/dashboard/unit/{team_a}", cookie)
+    log = access_log(
+        staff_site.desk.db,
+        staff_site.desk.keys,
+        staff_site.clock["now"] - timedelta(hours=1),
+        team_a,
+    )
+    assert (
+        [(a.unit, a.role, a.name) for a in log]
+        == [
+            ("Team A", Role.MANAGER, "Anna Andersson"),  # the overview is Team A's, then the page
+            ("Team A", Role.MANAGER, "Anna Andersson"),
+        ][: len(log)]
+    )
+    assert len(log) >= 1
+
+
+async def test_logins_from_one_address_are_rate_limited(staff_site: Staff) -> None:
+    statuses = [(await staff_site.post("/login", {"token": "wrong" * 9})).status for _ in range(12)]
+    assert statuses[:10] == [403] * 10
+    assert statuses[10:] == [429, 429]
+
+
+async def test_pages_carry_no_inline_script(staff_site: Staff) -> None:
+    cookie = await staff_site.login(ADMIN)
+    for path in ("/dashboard", f"/dashboard/unit/{staff_site.tree['a'].id}"):
+        response = await staff_site.get(path, cookie)
+        page = await response.text()
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []
+        assert " style=" not in page

@@ -1,0 +1,416 @@
+"""The dashboard's pages and forms: the overview of a grant, a unit's page, its charts and
+exports, and the actions recorded, moved on, commented and noted from the page.
+
+Each handler turns a request into calls to survey/ (which decides what may be done) and
+aggregation/ (which says what may be shown), and the outcome into a page; a POST is accepted
+only from our own pages (Origin) with the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from aggregation.charts import area_chart, response_rate_chart, trend_chart, units_heatmap
+from aggregation.exports import report_csv, report_xlsx
+from aggregation.heatmap import unit_heatmap_data
+from aggregation.html_report import action_rows, report_sections
+from aggregation.overview import grant_overview
+from aggregation.report import ReportError, UnitReport
+from aggregation.wording import answered_text, hidden_reason
+from survey.actions import (
+    ActionError,
+    add_comment,
+    record_action,
+    set_action_status,
+    set_note,
+)
+from survey.deliveries import results_sent
+from survey.enrolment import UnitNode, unit_tree
+from survey.i18n import Texts
+from survey.roles import Role
+from survey.staff_access import StaffSession, log_access
+from survey.storage.models import ActionStatus
+from web.dashboard import (
+    DASHBOARD,
+    DashboardDesk,
+    current_staff,
+    login_page,
+    login_with_link,
+    login_with_telegram,
+    logout,
+    not_found,
+    same_origin,
+    staff_texts,
+    valid_csrf,
+)
+from web.pages import render, see_other
+
+#: One chart at a time: matplotlib's pyplot is not safe to use from several threads at once.
+_DRAWING = asyncio.Lock()
+CHARTS = ("trend", "units", "participation")
+
+
+def add_dashboard(app: web.Application, desk: DashboardDesk) -> None:
+    app[DASHBOARD] = desk
+    app.router.add_get("/dashboard", dashboard_home)
+    app.router.add_post("/dashboard/login/telegram", login_with_telegram)
+    app.router.add_get("/login/{token}", login_page)
+    app.router.add_post("/login", login_with_link)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/dashboard/unit/{unit}", unit_view)
+    app.router.add_get("/dashboard/unit/{unit}/chart/{chart}.png", chart)
+    app.router.add_get("/dashboard/unit/{unit}/area/{construct}.png", area)
+    app.router.add_get("/dashboard/unit/{unit}/report.{format}", export)
+    app.router.add_post("/dashboard/unit/{unit}/actions", record)
+    app.router.add_post("/dashboard/unit/{unit}/actions/{action}/status", move_on)
+    app.router.add_post("/dashboard/unit/{unit}/actions/{action}/comment", comment)
+    app.router.add_post("/dashboard/unit/{unit}/note", note)
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+async def grant_nodes(desk: DashboardDesk, staff: StaffSession) -> list[UnitNode]:
+    """The units of the grant in tree order (archived ones left out)."""
+    nodes = await asyncio.to_thread(unit_tree, desk.db, desk.survey.min_group_size)
+    return [node for node in nodes if node.unit.id in staff.scope]
+
+
+async def dashboard_home(request: web.Request) -> web.Response:
+    """The overview of the grant, or how to log in."""
+    desk = request.app[DASHBOARD]
+    staff = await current_staff(request)
+    if staff is None:
+        return render("dashboard/welcome.html.j2", Texts(desk.survey.language), staff=None)
+    t = staff_texts(staff)
+    root = staff.member.unit_id
+    await asyncio.to_thread(log_access, desk.db, desk.keys, staff, root, desk.clock())
+    nodes = await grant_nodes(desk, staff)
+    reports = dict(
+        zip(
+            [node.unit.id for node in nodes],
+            await asyncio.gather(*(desk.report(node.unit.id) for node in nodes)),
+            strict=True,
+        )
+    )
+    overview = grant_overview(nodes, reports.__getitem__, t.language)
+    top = reports[root]
+    return render(
+        "dashboard/overview.html.j2",
+        t,
+        staff=staff,
+        unit=top,
+        overview=overview,
+        heatmap=bool(top.latest.get("shown")) and len(nodes) > 1,
+    )
+
+
+async def unit_view(request: web.Request) -> web.StreamResponse:
+    desk, staff, report = await _unit_request(request)
+    t = staff_texts(staff)
+    await asyncio.to_thread(log_access, desk.db, desk.keys, staff, report.unit_id, desk.clock())
+    return render(
+        "dashboard/unit.html.j2",
+        t,
+        staff=staff,
+        **await asyncio.to_thread(_unit_context, desk, staff, report, t),
+        saved=request.query.get("saved") == "1",
+    )
+
+
+def _unit_context(
+    desk: DashboardDesk, staff: StaffSession, report: UnitReport, t: Texts
+) -> dict[str, Any]:
+    """What the unit's page shows, from the audited report: the same sections as the HTML
+    file, and the forms this reader may use."""
+    latest = report.latest_round
+    context: dict[str, Any] = {
+        "unit": report,
+        "k": latest.k if latest else desk.survey.min_group_size,
+        "latest": None,
+        "hidden": None,
+        "findings": [],
+        "indices": [],
+        "shares": [],
+        "more_alerts": [],
+        "parent": None,
+        "organisation": None,
+        "participation": [],
+        "areas": [
+            (construct, labels.get(t.language) or next(iter(labels.values()), construct))
+            for construct, labels in report.construct_labels.items()
+        ],
+        "actions": _actions(report, t),
+        "may_act": staff.may_act,
+        "may_note": staff.may_act and report.unit_id == staff.member.unit_id,
+        "today": desk.clock().date().isoformat(),
+        "heatmap": False,
+    }
+    if latest is None:
+        context["hidden"] = t._("No closed round yet: results appear when a round closes.")
+        return context
+    figures = report.latest
+    closed = t.date(latest.closed_at)
+    if not figures.get("shown"):
+        where = report.parent_name or report.org_name
+        context["hidden"] = hidden_reason(t, figures, latest.k, closed, where)
+    else:
+        context["latest"] = (
+            t._("Round of {week}, closed {date}").format(week=t.week(latest.closed_at), date=closed)
+            + " · "
+            + answered_text(t, figures, float(report.response_rate.iloc[-1]))
+        )
+        context.update(report_sections(report, t, t.language))
+        context["heatmap"] = len(unit_heatmap_data(desk.db, report)) >= 2  # sub-units to show
+    context["participation"] = [
+        {
+            "week": f"{t.week(ref.closed_at)} ({t.date(ref.closed_at)})",
+            "answered": answered_text(t, report.published[(ref.round_id, report.unit_id)], rate)
+            if (ref.round_id, report.unit_id) in report.published and not math.isnan(rate)
+            else t._("not shown"),
+        }
+        for ref, rate in reversed(
+            list(zip(report.rounds, report.response_rate.tolist(), strict=True))
+        )
+    ]
+    return context
+
+
+def _actions(report: UnitReport, t: Texts) -> list[dict[str, Any]]:
+    """The report's actions as the HTML file shows them, with what the forms need."""
+    return [
+        {**shown, "id": row.id, "unit_id": row.unit_id, "status_key": row.status.value}
+        for shown, row in zip(action_rows(report, t, t.language), report.actions, strict=True)
+    ]
+
+
+async def _unit_request(request: web.Request) -> tuple[DashboardDesk, StaffSession, UnitReport]:
+    """The desk, the logged-in reader and the report of the unit in the path; "not found"
+    alike for a unit outside the grant and one that does not exist."""
+    desk = request.app[DASHBOARD]
+    staff = await current_staff(request)
+    if staff is None:
+        raise web.HTTPSeeOther("/dashboard")
+    text = request.match_info.get("unit", "")
+    unit_id = int(text) if text.isdigit() and len(text) < 10 else None
+    if unit_id is None or unit_id not in staff.scope:
+        raise _NotFound(not_found(staff_texts(staff)))
+    try:
+        report = await desk.report(unit_id)
+    except ReportError as exc:
+        raise _NotFound(not_found(staff_texts(staff))) from exc
+    return desk, staff, report
+
+
+class _NotFound(web.HTTPException):
+    """Answer with the dashboard's own "not found" page."""
+
+    def __init__(self, page: web.Response) -> None:
+        super().__init__(text=page.text, content_type="text/html")
+        self.set_status(404)
+
+
+# --- charts and exports ---------------------------------------------------------------------
+
+
+async def chart(request: web.Request) -> web.StreamResponse:
+    desk, staff, report = await _unit_request(request)
+    name, language = request.match_info["chart"], staff.member.language
+    if name not in CHARTS or report.latest_round is None:
+        return not_found(staff_texts(staff))
+    async with _DRAWING:
+        if name == "trend":
+            png = await asyncio.to_thread(trend_chart, report, language)
+        elif name == "participation":
+            png = await asyncio.to_thread(response_rate_chart, report, language)
+        else:
+            drawn = await asyncio.to_thread(units_heatmap, desk.db, report, language)
+            if drawn is None:
+                return not_found(staff_texts(staff))
+            png = drawn
+    return _png(png)
+
+
+async def area(request: web.Request) -> web.StreamResponse:
+    _, staff, report = await _unit_request(request)
+    construct = request.match_info["construct"]
+    if construct not in report.construct_labels or report.latest_round is None:
+        return not_found(staff_texts(staff))
+    async with _DRAWING:
+        png = await asyncio.to_thread(area_chart, report, construct, staff.member.language)
+    return _png(png)
+
+
+def _png(png: bytes) -> web.Response:
+    response = web.Response(body=png, content_type="image/png")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """The unit's figures as the report has them (the same audited figures), to download."""
+    desk, staff, report = await _unit_request(request)
+    language = staff.member.language
+    kind = request.match_info["format"]
+    name = f"staff-pulse-{report.unit_id}"
+    if kind == "csv":
+        body = await asyncio.to_thread(report_csv, report, language)
+        content_type = "text/csv"
+    elif kind == "xlsx":
+        heat = await asyncio.to_thread(unit_heatmap_data, desk.db, report)
+        body = await asyncio.to_thread(report_xlsx, report, language, heat or None)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        return not_found(staff_texts(staff))
+    response = web.Response(body=body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'
+    return response
+
+
+# --- forms ----------------------------------------------------------------------------------
+
+
+async def _form(request: web.Request) -> tuple[DashboardDesk, StaffSession, UnitReport, Any]:
+    """A POST of one of the unit page's forms, checked: our own page, the session's token."""
+    desk, staff, report = await _unit_request(request)
+    form = await request.post()
+    if not same_origin(request) or not valid_csrf(staff, str(form.get("csrf", ""))):
+        t = staff_texts(staff)
+        raise _Refused(t, t._("This request did not come from our own page."), 403)
+    return desk, staff, report, form
+
+
+class _Refused(web.HTTPException):
+    def __init__(self, t: Texts, message: str, status: int = 400, back: str = "") -> None:
+        page = render(
+            "dashboard/message.html.j2",
+            t,
+            status=status,
+            title=t._("Not done"),
+            message=message,
+            back=back,
+            staff=None,
+        )
+        super().__init__(text=page.text, content_type="text/html")
+        self.set_status(status)
+
+
+def _back(report: UnitReport) -> web.Response:
+    return see_other(f"/dashboard/unit/{report.unit_id}?saved=1#actions")
+
+
+async def record(request: web.Request) -> web.StreamResponse:
+    desk, staff, report, form = await _form(request)
+    t = staff_texts(staff)
+    back = f"/dashboard/unit/{report.unit_id}#actions"
+    if not staff.may_act:
+        raise _Refused(t, t._("Only managers and admins record actions."), 403, back)
+    construct = str(form.get("area", "")) or None
+    if construct is not None and construct not in report.construct_labels:
+        raise _Refused(t, t._("This request could not be read."), 400, back)
+    try:
+        due = date.fromisoformat(str(form.get("due", "")))
+    except ValueError as exc:
+        raise _Refused(t, t._("Give the due date as a date."), 400, back) from exc
+    try:
+        await asyncio.to_thread(
+            record_action,
+            desk.db,
+            unit_id=report.unit_id,
+            title=str(form.get("title", "")),
+            owner=str(form.get("owner", "")),
+            due_on=due,
+            today=desk.clock().date(),
+            construct=construct,
+            created_by=staff.member.id,
+            scope=set(staff.scope),
+        )
+    except ActionError as exc:
+        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
+    desk.forget_reports()
+    return _back(report)
+
+
+async def move_on(request: web.Request) -> web.StreamResponse:
+    desk, staff, report, form = await _form(request)
+    t = staff_texts(staff)
+    back = f"/dashboard/unit/{report.unit_id}#actions"
+    if not staff.may_act:
+        raise _Refused(t, t._("Only managers and admins record actions."), 403, back)
+    try:
+        status = ActionStatus(str(form.get("status", "")))
+        action_id = int(request.match_info["action"])
+    except ValueError as exc:
+        raise _Refused(t, t._("This request could not be read."), 400, back) from exc
+    try:
+        await asyncio.to_thread(
+            set_action_status,
+            desk.db,
+            action_id,
+            status,
+            scope=set(staff.scope),
+            today=desk.clock().date(),
+        )
+    except ActionError as exc:
+        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
+    desk.forget_reports()
+    return _back(report)
+
+
+async def comment(request: web.Request) -> web.StreamResponse:
+    desk, staff, report, form = await _form(request)
+    t = staff_texts(staff)
+    back = f"/dashboard/unit/{report.unit_id}#actions"
+    try:
+        action_id = int(request.match_info["action"])
+    except ValueError as exc:
+        raise _Refused(t, t._("This request could not be read."), 400, back) from exc
+    try:
+        await asyncio.to_thread(
+            add_comment,
+            desk.db,
+            action_id,
+            role=Role(staff.member.role),
+            text=str(form.get("text", "")),
+            scope=set(staff.scope),
+            today=desk.clock().date(),
+        )
+    except ActionError as exc:
+        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
+    desk.forget_reports()
+    return _back(report)
+
+
+async def note(request: web.Request) -> web.StreamResponse:
+    desk, staff, report, form = await _form(request)
+    t = staff_texts(staff)
+    back = f"/dashboard/unit/{report.unit_id}#note"
+    latest = report.latest_round
+    if not staff.may_act or report.unit_id != staff.member.unit_id:
+        raise _Refused(t, t._("Only the unit's own manager writes its note."), 403, back)
+    if latest is None:
+        raise _Refused(
+            t, t._("No closed round yet: results appear when a round closes."), 400, back
+        )
+    if await asyncio.to_thread(results_sent, desk.db, latest.round_id):
+        raise _Refused(
+            t,
+            t._(
+                "The results of {week} have already gone out. Write your note when the next "
+                "round has closed; you get its report then."
+            ).format(week=t.week(latest.closed_at)),
+            400,
+            back,
+        )
+    try:
+        await asyncio.to_thread(
+            set_note, desk.db, latest.round_id, report.unit_id, str(form.get("text", ""))
+        )
+    except ActionError as exc:
+        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
+    return see_other(f"/dashboard/unit/{report.unit_id}?saved=1#note")
