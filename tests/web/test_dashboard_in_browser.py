@@ -84,7 +84,9 @@ async def _log_in_with_a_link(browser: Browser, base: str, db, keys, width: int)
     page = await context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
     page.problems = problems  # type: ignore[attr-defined]  # kept with the page for the checks
     await page.goto(f"{base}/login/{token}")
     await page.get_by_role("button", name="Logga in").click()  # the installation's language
