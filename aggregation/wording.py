@@ -151,18 +151,24 @@ def alert_sentence(t: Texts, report: UnitReport, alert: Alert, language: str) ->
     label = (labels or {}).get(language) or next(iter((labels or {}).values()), alert.item)
     finding = alert.finding
     if alert.rule == "share_unfavourable":
-        shares = ", ".join(t.percent(s) for s in finding["shares"])
-        return t.ngettext(
-            "{item}: unfavourable answers at or above {threshold} in the latest round ({shares}).",
-            "{item}: unfavourable answers at or above {threshold} for {rounds} rounds in a row "
-            "({shares}).",
-            finding["rounds"],
-        ).format(
-            item=label,
-            threshold=t.percent(finding["threshold"]),
-            rounds=finding["rounds"],
-            shares=shares,
+        # The value first, then what it is measured against (docs: say things once, plainly).
+        *earlier, latest = finding["shares"]
+        said = t._("{item}: {share} answered unfavourably").format(
+            item=label, share=t.percent(latest)
         )
+        if earlier:
+            said += (
+                " ("
+                + t.ngettext(
+                    "the round before: {shares}", "the rounds before: {shares}", len(earlier)
+                ).format(shares=", ".join(t.percent(s) for s in earlier))
+                + ")"
+            )
+        return said + t.ngettext(
+            ", at or above the limit of {threshold}.",
+            ", at or above the limit of {threshold} {rounds} rounds in a row.",
+            finding["rounds"],
+        ).format(threshold=t.percent(finding["threshold"]), rounds=t.count_word(finding["rounds"]))
     if alert.rule == "index_at_least":
         return t._("{construct} index is {index}, at or above {threshold}.").format(
             construct=label,

@@ -58,11 +58,13 @@ def report_text(report: UnitReport, language: str) -> list[str]:
         + f" · {esc(answered_text(t, figures, report.response_rate.iloc[-1]))}"
     )
     findings = ranked_findings(report)
-    if findings:
-        lines += ["", "<b>" + esc(t._("To do now")) + "</b>"]
-        for number, finding in enumerate(findings, 1):
-            lines.append(f"{number}. " + esc(finding_sentence(t, report, finding, language)))
-            lines.append("   → " + esc(finding_advice(t, finding, language)))
+    # Always there, so that its absence never has to be read as "nothing to do".
+    lines += ["", "<b>" + esc(t._("To do now")) + "</b>"]
+    if not findings:
+        lines.append(esc(t._("Nothing that calls for action right now.")))
+    for number, finding in enumerate(findings, 1):
+        lines.append(f"{number}. " + esc(finding_sentence(t, report, finding, language)))
+        lines.append("   → " + esc(finding_advice(t, finding, language)))
     lines += _index_lines(t, report, latest)
     lines += _unfavourable_lines(t, report)
     first = {id(finding.alert) for finding in findings if finding.alert is not None}

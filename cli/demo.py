@@ -112,6 +112,12 @@ async def _serve(result: DemoResult, progress: Progress) -> None:
         highlight=False,
     )
     console.print(result.try_it, highlight=False, markup=False, soft_wrap=True)
+    console.rule("[bold]The dashboard of the manager of Barn och familj[/bold]")
+    console.print(
+        "This link logs you in once (as /dashboard in the bot would give it), for a day:",
+        highlight=False,
+    )
+    console.print(result.dashboard, highlight=False, markup=False, soft_wrap=True)
     console.print("Ctrl-C stops the server.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

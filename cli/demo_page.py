@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -18,10 +19,14 @@ from bot.context import CheckinPage
 from local_bot_api import LocalBotApi, Sent
 from local_bot_api.web_app import init_data_for, opened_as_telegram_does
 from survey.crypto import KeyRing
+from survey.enrolment import find_member
 from survey.intake import SubmissionIntake
 from survey.questions import QuestionSet
+from survey.settings import SurveySettings
+from survey.staff_access import issue_login_link
 from survey.storage import Database
 from web.checkin import CheckinDesk
+from web.dashboard import DashboardDesk
 from web.server import WebServer, build_web_app, checkin_address
 from web.settings import WebSettings
 
@@ -40,9 +45,11 @@ def demo_web_server(
     intake: SubmissionIntake,
     bot_token: str,
     clock: Callable[[], object],
+    survey: SurveySettings,
     port: int = 0,
 ) -> WebServer:
-    """The page's server over the demo's database, sharing the bot's intake and clock."""
+    """The page's server over the demo's database, sharing the bot's intake and clock, with
+    the staff's dashboard."""
     settings = WebSettings(
         _env_file=None,
         public_url=DEMO_PUBLIC,
@@ -52,7 +59,17 @@ def demo_web_server(
         init_data_max_age_seconds=86_400,
     )
     desk = CheckinDesk(db, keys, intake, bot_token, settings, language="sv", clock=clock)  # type: ignore[arg-type]  # the demo's clock returns the story's datetime
-    return WebServer(build_web_app(desk), "127.0.0.1", port)
+    # The dashboard is opened at this server's own address (no proxy in the demo): its forms
+    # are checked against that origin.
+    dashboard = DashboardDesk(
+        db,
+        keys,
+        WebSettings(_env_file=None),
+        survey,
+        bot_token,
+        clock=clock,  # type: ignore[arg-type]  # as above
+    )
+    return WebServer(build_web_app(desk, dashboard), "127.0.0.1", port)
 
 
 def local_address(base: str, message: Sent) -> str | None:
@@ -93,6 +110,15 @@ def picker(question_set: QuestionSet, bad: float, rng: random.Random) -> Callabl
     from cli.simulation import choose
 
     return lambda key, count: choose(key, question_set, count, bad, rng)
+
+
+def dashboard_link(db: Database, keys: KeyRing, base: str, user_id: int, now: datetime) -> str:
+    """A one-time login link to the dashboard for one of the demo's managers (a day long:
+    it is printed once, for a newcomer to open when they like)."""
+    member = find_member(db, keys, user_id)
+    assert member is not None, "the demo's managers joined"
+    token = issue_login_link(db, keys, member.id, "Demo", now, minutes=24 * 60)
+    return f"{base}/login/{token}"
 
 
 def try_it_link(base: str, api: LocalBotApi, user_id: int, round_id: int) -> str:

@@ -50,6 +50,7 @@ from bot.scheduler import run_tick
 from bot.settings import BotSettings
 from cli.demo_page import (
     answer_on_page,
+    dashboard_link,
     demo_page,
     demo_web_server,
     local_address,
@@ -130,6 +131,8 @@ class DemoResult:
     page_requests: int = 0
     #: The check-in page for one demo worker, for a newcomer's browser (with ``serve``).
     try_it: str | None = None
+    #: A one-time login link to the dashboard for the manager of Barn och familj (``serve``).
+    dashboard: str | None = None
 
 
 def badness(story: str, week: int, weeks: int, rng: random.Random) -> float:
@@ -292,6 +295,7 @@ async def run_demo(
             services_from(application).intake,  # one intake for the chat and the page
             api.token,
             lambda: clock["now"],
+            town.settings,
             port,
         )
         await pages.start()
@@ -493,6 +497,9 @@ async def _this_week_for_a_newcomer(story: _Story, people: list[Worker]) -> str:
     address = local_address(story.web_base, story.api.last(worker.user_id))
     assert address is not None, "the worker answers on the page"
     round_id = int(address.split("round=", 1)[1].split("&", 1)[0])
+    story.result.dashboard = dashboard_link(
+        story.town.db, story.keys, story.web_base, 5_000_000_001, story.clock["now"]
+    )
     return try_it_link(story.web_base, story.api, worker.user_id, round_id)
 
 

@@ -119,7 +119,7 @@ async def test_a_login_link_works_once_by_post_and_sets_a_strict_cookie(staff_si
         assert attribute in cookie
     again = await staff_site.post("/login", {"token": token})
     assert again.status == 403
-    assert "used or has expired" in await again.text()
+    assert "redan använd eller har gått ut" in await again.text()  # the installation: sv
 
 
 async def test_a_login_link_expires_and_a_guessed_one_opens_nothing(staff_site: Staff) -> None:
@@ -144,7 +144,7 @@ async def test_a_session_cookie_brought_by_the_browser_is_never_adopted(staff_si
     )
     assert response.cookies[COOKIE].value != planted
     welcome = await (await staff_site.get("/dashboard", planted)).text()
-    assert "Send /dashboard to the bot" in welcome
+    assert "Skicka /dashboard till boten" in welcome
 
 
 async def test_overview_names_the_units_and_logout_ends_the_session(staff_site: Staff) -> None:
@@ -158,7 +158,9 @@ async def test_overview_names_the_units_and_logout_ends_the_session(staff_site: 
     assert csrf is not None
     out = await staff_site.post("/logout", {"csrf": csrf.group(1)}, cookie=cookie)
     assert out.status == 303
-    assert "Send /dashboard to the bot" in await (await staff_site.get("/dashboard", cookie)).text()
+    assert (
+        "Skicka /dashboard till boten" in await (await staff_site.get("/dashboard", cookie)).text()
+    )
 
 
 async def test_another_units_id_is_not_found_like_a_unit_that_does_not_exist(
@@ -245,10 +247,10 @@ async def test_a_change_of_role_or_unit_and_idleness_end_the_session(staff_site:
         member = session.exec(select(Member).where(Member.role == Role.MANAGER)).all()
         manager_b = next(m for m in member if m.unit_id == staff_site.tree["b"].id)
         manager_b.unit_id = staff_site.tree["a"].id  # moved: another grant
-    assert "Send /dashboard" in await (await staff_site.get("/dashboard", cookie)).text()
+    assert "Skicka /dashboard" in await (await staff_site.get("/dashboard", cookie)).text()
     cookie = await staff_site.login(MANAGER_A)
     staff_site.clock["now"] += timedelta(minutes=31)
-    assert "Send /dashboard" in await (await staff_site.get("/dashboard", cookie)).text()
+    assert "Skicka /dashboard" in await (await staff_site.get("/dashboard", cookie)).text()
 
 
 async def test_the_dashboards_figures_and_exports_are_the_reports(staff_site: Staff) -> None:
