@@ -112,6 +112,10 @@ def _panel(
             axis.vlines(position, low, high, color=OKABE_ITO[0], linewidth=4, alpha=0.35)
     for position in x[_hidden_rounds(report, construct)]:
         axis.axvspan(position - 0.4, position + 0.4, color="#DDDDDD", alpha=0.6, lw=0)
+    for position in _actions_done(report, construct):
+        # An action on this area was done before this round: its effect shows from here.
+        axis.axvline(position - 0.5, color="#444444", linestyle="-.", linewidth=1, alpha=0.7)
+        axis.text(position - 0.45, 97, "✓ " + t._("action done"), fontsize=size - 1, va="top")
     label = report.construct_labels[construct].get(t.language, construct)
     better = report.construct_better.get(construct) == "higher_is_better"
     direction = t._("higher is better") if better else t._("higher is worse")
@@ -121,6 +125,22 @@ def _panel(
     axis.set_xticks(x[::step], dates[::step], fontsize=size, rotation=45)
     axis.tick_params(axis="y", labelsize=size)
     axis.grid(alpha=0.3)
+
+
+def _actions_done(report: UnitReport, construct: str) -> list[int]:
+    """Positions of the first round closed after each action on ``construct`` was done."""
+    positions = set()
+    for action in report.actions:
+        if action.construct != construct or action.done_on is None:
+            continue
+        after = [
+            position
+            for position, ref in enumerate(report.rounds)
+            if ref.closed_at.date() >= action.done_on
+        ]
+        if after and after[0] > 0:
+            positions.add(after[0])
+    return sorted(positions)
 
 
 def _grey_note(t: Texts, report: UnitReport, constructs: list[str]) -> str:
