@@ -70,6 +70,53 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
 Heat = dict[str, dict[str, float | tuple[float, float] | None]]
 
 
+@dataclass(frozen=True)
+class HeatRow:
+    """One row of the sub-units heatmap, for a page that lays it out itself (the dashboard's
+    cards): the unit, its row name as the chart writes it, its cells, and for a unit shown
+    nothing of, its latest figure (which says why) and the nearest unit above it that is shown
+    (where its answers are counted)."""
+
+    unit_id: int
+    name: str
+    depth: int
+    cells: dict[str, float | tuple[float, float] | None]
+    figure: UnitFigure
+    counted_in: str | None
+
+
+def unit_heat_rows(db: Database, report: UnitReport) -> list[HeatRow]:
+    """The heatmap's rows in tree order (the unit first), with their cells."""
+    heat = _heat(db, report)
+    if heat is None or report.latest_round is None:
+        return []
+    latest = heat.by_round.get(report.latest_round.round_id, {})
+    names = {unit: name.strip("\u00a0") for unit, name in heat.rows}
+    rows = []
+    for unit, name in heat.rows:
+        figure = latest.get(unit, not_published())
+        above, counted_in = figure.get("parent"), None
+        while above is not None and counted_in is None:
+            parent = latest.get(above, not_published())
+            if parent.get("shown"):
+                counted_in = names.get(above, "").split(" (n", 1)[0]
+            above = parent.get("parent")
+        rows.append(
+            HeatRow(
+                unit,
+                name.lstrip("\u00a0"),
+                (len(name) - len(name.lstrip("\u00a0"))) // 3,
+                {
+                    construct: _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
+                    for construct, ref in heat.asked_in.items()
+                },
+                figure,
+                counted_in,
+            )
+        )
+    return rows
+
+
 Moves = dict[str, dict[str, tuple[float, float, float]]]
 
 

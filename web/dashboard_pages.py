@@ -17,7 +17,7 @@ from aiohttp import web
 
 from aggregation.charts import area_chart, response_rate_chart, trend_chart, units_heatmap
 from aggregation.exports import report_csv, report_xlsx
-from aggregation.heatmap import unit_heatmap_data
+from aggregation.heatmap import unit_heat_rows, unit_heatmap_data
 from aggregation.html_report import action_rows, report_sections
 from aggregation.overview import grant_overview
 from aggregation.report import ReportError, UnitReport
@@ -34,6 +34,7 @@ from survey.enrolment import UnitNode, unit_tree
 from survey.i18n import Texts
 from survey.roles import Role
 from survey.staff_access import StaffSession, log_access
+from survey.storage import Database
 from survey.storage.models import ActionStatus
 from web.dashboard import (
     DASHBOARD,
@@ -100,13 +101,15 @@ async def dashboard_home(request: web.Request) -> web.Response:
     )
     overview = grant_overview(nodes, reports.__getitem__, t.language)
     top = reports[root]
+    heat = await asyncio.to_thread(heat_cards, desk.db, top, t)
     return render(
         "dashboard/overview.html.j2",
         t,
         staff=staff,
         unit=top,
         overview=overview,
-        heatmap=bool(top.latest.get("shown")) and len(nodes) > 1,
+        heat=heat,
+        heatmap=bool(heat),
     )
 
 
@@ -150,6 +153,7 @@ def _unit_context(
         "may_note": staff.may_act and report.unit_id == staff.member.unit_id,
         "today": desk.clock().date().isoformat(),
         "heatmap": False,
+        "heat": [],
     }
     if latest is None:
         context["hidden"] = t._("No closed round yet: results appear when a round closes.")
@@ -166,7 +170,8 @@ def _unit_context(
             + answered_text(t, figures, float(report.response_rate.iloc[-1]))
         )
         context.update(report_sections(report, t, t.language))
-        context["heatmap"] = len(unit_heatmap_data(desk.db, report)) >= 2  # sub-units to show
+        context["heat"] = heat_cards(desk.db, report, t)
+        context["heatmap"] = bool(context["heat"])
     context["participation"] = [
         {
             "week": f"{t.week(ref.closed_at)} ({t.date(ref.closed_at)})",
@@ -179,6 +184,61 @@ def _unit_context(
         )
     ]
     return context
+
+
+def heat_cards(db: Database, report: UnitReport, t: Texts) -> list[dict[str, Any]]:
+    """The sub-units heatmap as cards a phone can read: each unit with its areas' latest
+    figures, and for a unit shown nothing of, its own reason in words."""
+    latest = report.latest_round
+    rows = unit_heat_rows(db, report)
+    if latest is None or len(rows) < 2:
+        return []
+    closed = t.date(latest.closed_at)
+    labels = {
+        construct: labels.get(t.language) or next(iter(labels.values()), construct)
+        for construct, labels in report.construct_labels.items()
+    }
+    cards = []
+    for row in rows:
+        shown = bool(row.figure.get("shown"))
+        cards.append(
+            {
+                "unit_id": row.unit_id,
+                "name": row.name,
+                "depth": min(row.depth, 4),
+                "hidden": None
+                if shown
+                else hidden_reason(t, row.figure, latest.k, closed, row.counted_in or "–"),
+                "cells": [
+                    {
+                        "label": labels.get(construct, construct),
+                        "text": _cell_text(t, cell),
+                        "tone": _tone(cell, report.construct_better.get(construct)),
+                    }
+                    for construct, cell in row.cells.items()
+                ]
+                if shown
+                else [],
+            }
+        )
+    return cards
+
+
+def _cell_text(t: Texts, cell: float | tuple[float, float] | None) -> str:
+    if cell is None:
+        return t._("not shown")
+    if isinstance(cell, tuple):
+        return f"{t.number(cell[0])}–{t.number(cell[1])}"
+    return t.number(cell)
+
+
+def _tone(cell: float | tuple[float, float] | None, better: str | None) -> str:
+    """A colour band of the index (as the heatmap's scale), for the reader's eye only."""
+    if cell is None:
+        return "none"
+    value = (cell[0] + cell[1]) / 2 if isinstance(cell, tuple) else cell
+    good = value if better == "higher_is_better" else 100 - value
+    return "good" if good >= 60 else "bad" if good < 40 else "mid"
 
 
 def _actions(report: UnitReport, t: Texts) -> list[dict[str, Any]]:

@@ -308,3 +308,50 @@ async def test_pages_carry_no_inline_script(staff_site: Staff) -> None:
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []
         assert " style=" not in page
+
+
+async def test_answers_of_an_open_round_change_no_figure(
+    staff_site: Staff, db, keys, settings
+) -> None:
+    """A round still open shows nothing: its answers, however extreme, move no figure."""
+    from survey.questions import load_version
+    from survey.questions.locked import lock_items
+    from survey.rounds import open_round
+    from survey.submissions import submit
+
+    cookie = await staff_site.login(MANAGER_A)
+    team_a = staff_site.tree["a"].id
+
+    def figures(page: str) -> list[str]:
+        return re.findall(r'<div class="value">([^<]*)</div>', page)
+
+    before = figures(await (await staff_site.get(f"/dashboard/unit/{team_a}", cookie)).text())
+    assert before
+    row, question_set = load_version(db, "social-work-weekly")
+    items = lock_items([(row.id, question_set)], 1)
+    now = datetime.now(UTC)
+    survey_round = open_round(
+        db,
+        keys,
+        settings,
+        unit_id=staff_site.tree["root"].id,
+        items=items,
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=2),
+        question_set_versions=[row.id],
+    )
+    with db.session() as session:
+        workers = session.exec(
+            select(Member).where(Member.unit_id == team_a, Member.role == Role.WORKER)
+        ).all()
+    for worker in workers:
+        submit(
+            db,
+            keys,
+            member_id=worker.id,
+            round_id=survey_round.id,
+            answers={i.key: i.options[0] for i in items if not i.text and i.required},
+        )
+    staff_site.desk.forget_reports()
+    after = figures(await (await staff_site.get(f"/dashboard/unit/{team_a}", cookie)).text())
+    assert after == before
