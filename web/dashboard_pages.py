@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -335,14 +337,40 @@ async def export(request: web.Request) -> web.StreamResponse:
 # --- forms ----------------------------------------------------------------------------------
 
 
-async def _form(request: web.Request) -> tuple[DashboardDesk, StaffSession, UnitReport, Any]:
+@dataclass(frozen=True)
+class _Post:
     """A POST of one of the unit page's forms, checked: our own page, the session's token."""
+
+    desk: DashboardDesk
+    staff: StaffSession
+    report: UnitReport
+    form: Any
+    t: Texts
+    #: Where the refusal page's "Back" leads.
+    back: str
+
+    def refuse(self, message: str, status: int = 400) -> _Refused:
+        return _Refused(self.t, message, status, self.back)
+
+    def unreadable(self) -> _Refused:
+        return self.refuse(self.t._("This request could not be read."))
+
+    async def apply(self, change: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Run one of survey/'s changes; its refusal is shown in the reader's words."""
+        try:
+            await asyncio.to_thread(change, self.desk.db, *args, **kwargs)
+        except ActionError as exc:
+            raise self.refuse(exc.problem.in_language(self.t)) from exc
+        self.desk.forget_reports()
+
+
+async def _form(request: web.Request, section: str = "actions") -> _Post:
     desk, staff, report = await _unit_request(request)
     form = await request.post()
+    t = staff_texts(staff)
     if not same_origin(request) or not valid_csrf(staff, str(form.get("csrf", ""))):
-        t = staff_texts(staff)
         raise _Refused(t, t._("This request did not come from our own page."), 403)
-    return desk, staff, report, form
+    return _Post(desk, staff, report, form, t, f"/dashboard/unit/{report.unit_id}#{section}")
 
 
 class _Refused(web.HTTPException):
@@ -360,117 +388,84 @@ class _Refused(web.HTTPException):
         self.set_status(status)
 
 
-def _back(report: UnitReport) -> web.Response:
-    return see_other(f"/dashboard/unit/{report.unit_id}?saved=1#actions")
+def _back(report: UnitReport, section: str = "actions") -> web.Response:
+    return see_other(f"/dashboard/unit/{report.unit_id}?saved=1#{section}")
 
 
 async def record(request: web.Request) -> web.StreamResponse:
-    desk, staff, report, form = await _form(request)
-    t = staff_texts(staff)
-    back = f"/dashboard/unit/{report.unit_id}#actions"
-    if not staff.may_act:
-        raise _Refused(t, t._("Only managers and admins record actions."), 403, back)
-    construct = str(form.get("area", "")) or None
-    if construct is not None and construct not in report.construct_labels:
-        raise _Refused(t, t._("This request could not be read."), 400, back)
+    post = await _form(request)
+    if not post.staff.may_act:
+        raise post.refuse(post.t._("Only managers and admins record actions."), 403)
+    construct = str(post.form.get("area", "")) or None
+    if construct is not None and construct not in post.report.construct_labels:
+        raise post.unreadable()
     try:
-        due = date.fromisoformat(str(form.get("due", "")))
+        due = date.fromisoformat(str(post.form.get("due", "")))
     except ValueError as exc:
-        raise _Refused(t, t._("Give the due date as a date."), 400, back) from exc
-    try:
-        await asyncio.to_thread(
-            record_action,
-            desk.db,
-            unit_id=report.unit_id,
-            title=str(form.get("title", "")),
-            owner=str(form.get("owner", "")),
-            due_on=due,
-            today=desk.clock().date(),
-            construct=construct,
-            created_by=staff.member.id,
-            scope=set(staff.scope),
-        )
-    except ActionError as exc:
-        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
-    desk.forget_reports()
-    return _back(report)
+        raise post.refuse(post.t._("Give the due date as a date.")) from exc
+    await post.apply(
+        record_action,
+        unit_id=post.report.unit_id,
+        title=str(post.form.get("title", "")),
+        owner=str(post.form.get("owner", "")),
+        due_on=due,
+        today=post.desk.clock().date(),
+        construct=construct,
+        created_by=post.staff.member.id,
+        scope=set(post.staff.scope),
+    )
+    return _back(post.report)
 
 
 async def move_on(request: web.Request) -> web.StreamResponse:
-    desk, staff, report, form = await _form(request)
-    t = staff_texts(staff)
-    back = f"/dashboard/unit/{report.unit_id}#actions"
-    if not staff.may_act:
-        raise _Refused(t, t._("Only managers and admins record actions."), 403, back)
+    post = await _form(request)
+    if not post.staff.may_act:
+        raise post.refuse(post.t._("Only managers and admins record actions."), 403)
     try:
-        status = ActionStatus(str(form.get("status", "")))
+        status = ActionStatus(str(post.form.get("status", "")))
         action_id = int(request.match_info["action"])
     except ValueError as exc:
-        raise _Refused(t, t._("This request could not be read."), 400, back) from exc
-    try:
-        await asyncio.to_thread(
-            set_action_status,
-            desk.db,
-            action_id,
-            status,
-            scope=set(staff.scope),
-            today=desk.clock().date(),
-        )
-    except ActionError as exc:
-        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
-    desk.forget_reports()
-    return _back(report)
+        raise post.unreadable() from exc
+    await post.apply(
+        set_action_status,
+        action_id,
+        status,
+        scope=set(post.staff.scope),
+        today=post.desk.clock().date(),
+    )
+    return _back(post.report)
 
 
 async def comment(request: web.Request) -> web.StreamResponse:
-    desk, staff, report, form = await _form(request)
-    t = staff_texts(staff)
-    back = f"/dashboard/unit/{report.unit_id}#actions"
+    post = await _form(request)
     try:
         action_id = int(request.match_info["action"])
     except ValueError as exc:
-        raise _Refused(t, t._("This request could not be read."), 400, back) from exc
-    try:
-        await asyncio.to_thread(
-            add_comment,
-            desk.db,
-            action_id,
-            role=Role(staff.member.role),
-            text=str(form.get("text", "")),
-            scope=set(staff.scope),
-            today=desk.clock().date(),
-        )
-    except ActionError as exc:
-        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
-    desk.forget_reports()
-    return _back(report)
+        raise post.unreadable() from exc
+    await post.apply(
+        add_comment,
+        action_id,
+        role=Role(post.staff.member.role),
+        text=str(post.form.get("text", "")),
+        scope=set(post.staff.scope),
+        today=post.desk.clock().date(),
+    )
+    return _back(post.report)
 
 
 async def note(request: web.Request) -> web.StreamResponse:
-    desk, staff, report, form = await _form(request)
-    t = staff_texts(staff)
-    back = f"/dashboard/unit/{report.unit_id}#note"
-    latest = report.latest_round
-    if not staff.may_act or report.unit_id != staff.member.unit_id:
-        raise _Refused(t, t._("Only the unit's own manager writes its note."), 403, back)
+    post = await _form(request, "note")
+    t, report, latest = post.t, post.report, post.report.latest_round
+    if not post.staff.may_act or report.unit_id != post.staff.member.unit_id:
+        raise post.refuse(t._("Only the unit's own manager writes its note."), 403)
     if latest is None:
-        raise _Refused(
-            t, t._("No closed round yet: results appear when a round closes."), 400, back
-        )
-    if await asyncio.to_thread(results_sent, desk.db, latest.round_id):
-        raise _Refused(
-            t,
+        raise post.refuse(t._("No closed round yet: results appear when a round closes."))
+    if await asyncio.to_thread(results_sent, post.desk.db, latest.round_id):
+        raise post.refuse(
             t._(
                 "The results of {week} have already gone out. Write your note when the next "
                 "round has closed; you get its report then."
-            ).format(week=t.week(latest.closed_at)),
-            400,
-            back,
+            ).format(week=t.week(latest.closed_at))
         )
-    try:
-        await asyncio.to_thread(
-            set_note, desk.db, latest.round_id, report.unit_id, str(form.get("text", ""))
-        )
-    except ActionError as exc:
-        raise _Refused(t, exc.problem.in_language(t), 400, back) from exc
-    return see_other(f"/dashboard/unit/{report.unit_id}?saved=1#note")
+    await post.apply(set_note, latest.round_id, report.unit_id, str(post.form.get("text", "")))
+    return _back(report, "note")

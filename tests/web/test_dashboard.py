@@ -355,3 +355,21 @@ async def test_answers_of_an_open_round_change_no_figure(
     staff_site.desk.forget_reports()
     after = figures(await (await staff_site.get(f"/dashboard/unit/{team_a}", cookie)).text())
     assert after == before
+
+
+async def test_the_units_own_manager_writes_the_note_and_nobody_else(staff_site: Staff) -> None:
+    from survey.storage.models import RoundNote
+
+    team_a = staff_site.tree["a"].id
+    for user, status in ((SAFETY_A, 403), (ADMIN, 403), (MANAGER_A, 303)):
+        cookie = await staff_site.login(user)
+        csrf = await staff_site.csrf(cookie, team_a)
+        response = await staff_site.post(
+            f"/dashboard/unit/{team_a}/note",
+            {"csrf": csrf, "text": "Tack <alla>!"},
+            cookie=cookie,
+        )
+        assert response.status == status, user
+    with staff_site.desk.db.session() as session:
+        notes = session.exec(select(RoundNote)).all()
+    assert [(n.unit_id, n.text) for n in notes] == [(team_a, "Tack <alla>!")]
