@@ -63,7 +63,12 @@ def report_html(
         "footer": t._(
             "Figures for fewer than {k} answers are never shown, and no figure lets a smaller "
             "group be worked out by subtraction."
-        ).format(k=report.rounds[-1].k if report.rounds else 5),
+        ).format(k=report.rounds[-1].k if report.rounds else 5)
+        + " "
+        + t._(
+            "“At least” before a count: to keep anyone from working out that everyone else "
+            "answered, a group's count is published as a lower bound when nearly all answered."
+        ),
     }
     latest = report.latest_round
     if latest is None:

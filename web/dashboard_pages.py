@@ -65,6 +65,7 @@ def add_dashboard(app: web.Application, desk: DashboardDesk) -> None:
     app.router.add_get("/login/{token}", login_page)
     app.router.add_post("/login", login_with_link)
     app.router.add_post("/logout", logout)
+    app.router.add_get("/dashboard/figures", figures_page)
     app.router.add_get("/dashboard/unit/{unit}", unit_view)
     app.router.add_get("/dashboard/unit/{unit}/chart/{chart}.png", chart)
     app.router.add_get("/dashboard/unit/{unit}/area/{construct}.png", area)
@@ -113,6 +114,15 @@ async def dashboard_home(request: web.Request) -> web.Response:
         heat=heat,
         heatmap=bool(heat),
     )
+
+
+async def figures_page(request: web.Request) -> web.Response:
+    """How the figures protect each person, in the reader's words (linked from every "at
+    least")."""
+    desk = request.app[DASHBOARD]
+    staff = await current_staff(request)
+    t = staff_texts(staff) if staff is not None else Texts(desk.survey.language)
+    return render("dashboard/figures.html.j2", t, staff=staff, k=desk.survey.min_group_size)
 
 
 async def unit_view(request: web.Request) -> web.StreamResponse:

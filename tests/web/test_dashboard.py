@@ -302,7 +302,7 @@ async def test_logins_from_one_address_are_rate_limited(staff_site: Staff) -> No
 
 async def test_pages_carry_no_inline_script(staff_site: Staff) -> None:
     cookie = await staff_site.login(ADMIN)
-    for path in ("/dashboard", f"/dashboard/unit/{staff_site.tree['a'].id}"):
+    for path in ("/dashboard", f"/dashboard/unit/{staff_site.tree['a'].id}", "/dashboard/figures"):
         response = await staff_site.get(path, cookie)
         page = await response.text()
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
