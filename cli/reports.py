@@ -152,7 +152,7 @@ def access_log_command(
         return
     for row in rows:
         console.print(
-            f"{row.at:%Y-%m-%d %H:%M} UTC  {row.unit}  {row.role.value}  {row.name}",
+            f"{row.at:%Y-%m-%d %H:%M} UTC · {row.unit} · {row.role.value} · {row.name}",
             highlight=False,
             markup=False,
         )

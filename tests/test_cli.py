@@ -501,3 +501,36 @@ def test_help_lists_the_commands_in_an_operators_order() -> None:
     text = runner.invoke(app, ["--help"]).output
     lines = text.split("Commands:")[1].strip().splitlines()
     assert [line.split()[0] for line in lines] == list(OPERATOR_ORDER)
+
+
+def test_access_log_says_who_opened_which_units_page(env: Path) -> None:
+    """`pulse access-log`: the dashboard's openings with the reader's name and role; a unit
+    that does not exist is an operator's mistake."""
+    from datetime import UTC
+
+    from survey.enrolment import create_unit, enrol_member
+    from survey.installation import key_ring
+    from survey.settings import SurveySettings
+    from survey.staff_access import log_access, session_of, start_session
+    from survey.storage import Database
+    from survey.storage.models import Role
+
+    _run("init")
+    settings = SurveySettings()
+    db, keys = Database.from_settings(settings), key_ring(settings)
+    unit = create_unit(db, "Team <Norr>")
+    manager = enrol_member(
+        db, keys, telegram_user_id=71, chat_id=71, unit_id=unit.id, role=Role.MANAGER
+    )
+    now = datetime.now(UTC)
+    token, _ = start_session(db, keys, manager, "Anna Andersson", now)
+    staff = session_of(db, keys, token, now, timedelta(minutes=30))
+    assert staff is not None
+    log_access(db, keys, staff, unit.id, now)
+    db.dispose()
+    code, listing = _run("access-log", "--unit", str(unit.id))
+    assert code == 0
+    assert "Team <Norr> · manager · Anna Andersson" in listing
+    code, refused = _run("access-log", "--unit", "999")
+    assert code == 2
+    assert "there is no unit 999" in refused

@@ -158,3 +158,21 @@ async def test_a_swedish_admin_opens_it_as_a_mini_app(browser: Browser, dashboar
     await _fits(page)
     units = await page.locator("#units li a").all_inner_texts()
     assert units == ["IFO", "Team A", "Team B"]
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+async def test_the_pages_around_logging_in_fit_the_screen(
+    browser: Browser, dashboard: str, width: int
+) -> None:
+    """The welcome page, a login link's page, a used link's refusal, "not found" and the page
+    on how figures protect people: none scrolls sideways."""
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await context.new_page()
+    for path in ("/dashboard", "/login/" + "x" * 43, "/dashboard/figures"):
+        await page.goto(dashboard + path)
+        await _fits(page)
+    await page.goto(dashboard + "/login/" + "x" * 43)
+    await page.get_by_role("button", name="Logga in").click()
+    await page.locator("h1", has_text="Inte gjort").wait_for()
+    assert "redan använd" in await page.inner_text("main")
+    await _fits(page)
