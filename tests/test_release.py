@@ -162,7 +162,15 @@ def test_after_close_nothing_says_who_answered(make_world) -> None:
         # A worker's request to talk, made by choice and not anonymous: it must name no round
         # and hold no time finer than a day, so it cannot be matched with a check-in.
         "talk_request",
+        # The dashboard's login links, sessions and access log: staff only (survey.staff_access
+        # refuses a worker; tests/web/test_dashboard.py), never a round or an answer.
+        "login_link",
+        "web_session",
+        "staff_access",
     }
+    for table in ("login_link", "web_session", "staff_access"):
+        columns = {c["name"] for c in inspector.get_columns(table)}
+        assert not any("round" in name for name in columns), table
     talk = {c["name"]: c for c in inspector.get_columns("talk_request")}
     assert not any(
         fk["referred_table"] == "survey_round" for fk in inspector.get_foreign_keys("talk_request")

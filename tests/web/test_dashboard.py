@@ -373,3 +373,16 @@ async def test_the_units_own_manager_writes_the_note_and_nobody_else(staff_site:
     with staff_site.desk.db.session() as session:
         notes = session.exec(select(RoundNote)).all()
     assert [(n.unit_id, n.text) for n in notes] == [(team_a, "Tack <alla>!")]
+
+
+def test_a_worker_gets_no_login_link_and_no_session(db, keys, tree) -> None:
+    """The dashboard's tables hold staff only: a worker can have neither a link nor a
+    session, so nothing there can say when a worker was active."""
+    from survey.staff_access import LoginError, start_session
+
+    worker = find_member(db, keys, WORKER_B)
+    assert worker is not None
+    with pytest.raises(LoginError):
+        issue_login_link(db, keys, worker.id, "W", datetime.now(UTC), 10)
+    with pytest.raises(LoginError):
+        start_session(db, keys, worker, "W", datetime.now(UTC))
