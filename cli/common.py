@@ -38,6 +38,7 @@ OPERATOR_ORDER = (
     "rounds",
     "report",
     "actions",
+    "access-log",
     "close-round",
     "purge",
     "backup",
