@@ -70,39 +70,57 @@ def report_html(
             "answered, a group's count is published as a lower bound when nearly all answered."
         ),
     }
-    latest = report.latest_round
-    if latest is None:
-        context["hidden"] = t._("No closed round yet: results appear when a round closes.")
+    context.update(report_headline(report, t))
+    if context["hidden"] is not None and report.latest_round is None:
         return _environment().get_template("report.html.j2").render(context)
-    figures = report.latest
-    closed = t.date(latest.closed_at)
-    if not figures.get("shown"):
-        where = report.parent_name or report.org_name
-        context["hidden"] = hidden_reason(t, figures, latest.k, closed, where)
-    else:
-        context["latest"] = (
-            t._("Round of {week}, closed {date}").format(week=t.week(latest.closed_at), date=closed)
-            + " · "
-            + answered_text(t, figures, report.response_rate.iloc[-1])
-        )
+    if context["latest"] is not None:
         context.update(report_sections(report, t, language))
     if report.rounds:
         trend = trend_png if trend_png is not None else trend_chart(report, language)
         context["trend"] = _inline(trend)
         context["rate_chart"] = _inline(response_rate_chart(report, language))
-        context["participation"] = [
-            {
-                "week": f"{t.week(ref.closed_at)} ({t.date(ref.closed_at)})",
-                "answered": answered_text(t, report.published[(ref.round_id, report.unit_id)], rate)
-                if (ref.round_id, report.unit_id) in report.published
-                else t._("not shown"),
-            }
-            for ref, rate in zip(report.rounds, report.response_rate.tolist(), strict=True)
-        ]
+        context["participation"] = participation_rows(report, t)
     if heatmap_png is not None:
         context["heatmap"] = _inline(heatmap_png)
     context["actions"] = action_rows(report, t, language)
     return _environment().get_template("report.html.j2").render(context)
+
+
+def report_headline(report: UnitReport, t: Texts) -> dict[str, str | None]:
+    """The line under the unit's name (which round, who answered), or why nothing is shown:
+    {"latest": ..., "hidden": ...}, one of them None."""
+    latest = report.latest_round
+    if latest is None:
+        return {
+            "latest": None,
+            "hidden": t._("No closed round yet: results appear when a round closes."),
+        }
+    figures = report.latest
+    closed = t.date(latest.closed_at)
+    if not figures.get("shown"):
+        where = report.parent_name or report.org_name
+        return {"latest": None, "hidden": hidden_reason(t, figures, latest.k, closed, where)}
+    return {
+        "latest": t._("Round of {week}, closed {date}").format(
+            week=t.week(latest.closed_at), date=closed
+        )
+        + " · "
+        + answered_text(t, figures, float(report.response_rate.iloc[-1])),
+        "hidden": None,
+    }
+
+
+def participation_rows(report: UnitReport, t: Texts) -> list[dict[str, str]]:
+    """Who answered in each round, oldest first, as published ("not shown" where hidden)."""
+    return [
+        {
+            "week": f"{t.week(ref.closed_at)} ({t.date(ref.closed_at)})",
+            "answered": answered_text(t, report.published[(ref.round_id, report.unit_id)], rate)
+            if (ref.round_id, report.unit_id) in report.published and not math.isnan(rate)
+            else t._("not shown"),
+        }
+        for ref, rate in zip(report.rounds, report.response_rate.tolist(), strict=True)
+    ]
 
 
 def action_rows(report: UnitReport, t: Texts, language: str) -> list[dict[str, Any]]:

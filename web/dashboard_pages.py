@@ -9,7 +9,6 @@ only from our own pages (Origin) with the session's CSRF token.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,10 +19,15 @@ from aiohttp import web
 from aggregation.charts import area_chart, response_rate_chart, trend_chart, units_heatmap
 from aggregation.exports import report_csv, report_xlsx
 from aggregation.heatmap import unit_heat_rows, unit_heatmap_data
-from aggregation.html_report import action_rows, report_sections
+from aggregation.html_report import (
+    action_rows,
+    participation_rows,
+    report_headline,
+    report_sections,
+)
 from aggregation.overview import grant_overview
 from aggregation.report import ReportError, UnitReport
-from aggregation.wording import answered_text, hidden_reason
+from aggregation.wording import hidden_reason
 from survey.actions import (
     ActionError,
     add_comment,
@@ -167,34 +171,12 @@ def _unit_context(
         "heatmap": False,
         "heat": [],
     }
-    if latest is None:
-        context["hidden"] = t._("No closed round yet: results appear when a round closes.")
-        return context
-    figures = report.latest
-    closed = t.date(latest.closed_at)
-    if not figures.get("shown"):
-        where = report.parent_name or report.org_name
-        context["hidden"] = hidden_reason(t, figures, latest.k, closed, where)
-    else:
-        context["latest"] = (
-            t._("Round of {week}, closed {date}").format(week=t.week(latest.closed_at), date=closed)
-            + " · "
-            + answered_text(t, figures, float(report.response_rate.iloc[-1]))
-        )
+    context.update(report_headline(report, t))
+    if context["latest"] is not None:
         context.update(report_sections(report, t, t.language))
         context["heat"] = heat_cards(desk.db, report, t)
         context["heatmap"] = bool(context["heat"])
-    context["participation"] = [
-        {
-            "week": f"{t.week(ref.closed_at)} ({t.date(ref.closed_at)})",
-            "answered": answered_text(t, report.published[(ref.round_id, report.unit_id)], rate)
-            if (ref.round_id, report.unit_id) in report.published and not math.isnan(rate)
-            else t._("not shown"),
-        }
-        for ref, rate in reversed(
-            list(zip(report.rounds, report.response_rate.tolist(), strict=True))
-        )
-    ]
+    context["participation"] = list(reversed(participation_rows(report, t)))
     return context
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -76,10 +77,12 @@ def org(db, keys, settings):
     return {"unit": unit, "invite": invite, "round": survey_round, "set": question_set}
 
 
-def make_application(db, keys, settings, api: LocalBotApi, rate_limiter=None) -> Application:
+def make_application(
+    db, keys, settings, api: LocalBotApi, rate_limiter=None, **more: Any
+) -> Application:
     """The real bot, wired to the local Bot API server (no rate limiter unless given: tests go
-    fast)."""
-    services = Services(db, keys, settings, SubmissionIntake(db, keys))
+    fast); ``more``: more of bot.context.Services (the check-in page, the public URL)."""
+    services = Services(db, keys, settings, SubmissionIntake(db, keys), **more)
     bot_settings = BotSettings(
         _env_file=None,
         bot_token=SecretStr(api.token),

@@ -8,19 +8,15 @@ from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pydantic import SecretStr
 from sqlmodel import select
 from telegram.ext import Application
 
-from bot.app import Services, build_application
 from bot.context import CheckinPage
 from bot.scheduler import run_tick
-from bot.settings import BotSettings
 from local_bot_api import LocalBotApi
 from survey.enrolment import enrol_member
-from survey.intake import SubmissionIntake
 from survey.storage.models import CheckinChannel, Member
-from tests.bot.conftest import running
+from tests.bot.conftest import make_application, running
 from web.server import checkin_address
 
 PUBLIC = "https://pulse.example.test"
@@ -29,14 +25,7 @@ USER = 5_223_456_789
 
 def page_application(db, keys, settings, api: LocalBotApi, default: CheckinChannel) -> Application:
     page = CheckinPage(lambda r, lang: checkin_address(PUBLIC, r, lang), default)
-    services = Services(db, keys, settings, SubmissionIntake(db, keys), checkin_page=page)
-    bot_settings = BotSettings(
-        _env_file=None,
-        bot_token=SecretStr(api.token),
-        bot_api_url=api.base_url,
-        bot_file_url=api.base_file_url,
-    )
-    return build_application(bot_settings, services, rate_limit=False)
+    return make_application(db, keys, settings, api, checkin_page=page)
 
 
 @pytest.fixture

@@ -8,14 +8,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import SecretStr
 
-from bot.app import Services, build_application
-from bot.settings import BotSettings
 from local_bot_api import LocalBotApi
-from survey.intake import SubmissionIntake
 from survey.staff_access import LoginError, redeem_login_link
-from tests.bot.conftest import running
+from tests.bot.conftest import make_application, running
 from tests.bot.loop_world import MANAGER_A, WORKER_B
 from tests.bot.loop_world import tree as tree  # the fixture
 
@@ -23,14 +19,7 @@ PUBLIC = "https://pulse.example.test"
 
 
 def _application(db, keys, settings, api: LocalBotApi, public_url: str | None):
-    services = Services(db, keys, settings, SubmissionIntake(db, keys), public_url=public_url)
-    bot_settings = BotSettings(
-        _env_file=None,
-        bot_token=SecretStr(api.token),
-        bot_api_url=api.base_url,
-        bot_file_url=api.base_file_url,
-    )
-    return build_application(bot_settings, services, rate_limit=False)
+    return make_application(db, keys, settings, api, public_url=public_url)
 
 
 async def test_staff_get_the_dashboard_button_and_a_one_time_link(db, keys, settings, tree) -> None:

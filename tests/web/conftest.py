@@ -3,7 +3,8 @@ port of 127.0.0.1, over the test's database (both engines), talked to over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from survey.intake import SubmissionIntake
 from tests.conftest import World
 from tests.web.signing import TOKEN, fields_for, signed
 from web.checkin import CheckinDesk
+from web.dashboard import DashboardDesk
 from web.server import WebServer, build_web_app
 from web.settings import WebSettings
 
@@ -75,3 +77,36 @@ async def site(make_world) -> AsyncIterator[Site]:
     world = make_world((6, 6))
     async for running in serve(desk_for(world), world):
         yield running
+
+
+@asynccontextmanager
+async def staff_server(
+    db, keys, settings, tree, admin: int, language: str, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[tuple[str, DashboardDesk]]:
+    """The page's server with the dashboard over the bot's loop organisation (tests.bot.loop_world),
+    with an admin at its top in ``language``; yields the base address and the dashboard's desk."""
+    from survey.enrolment import enrol_member
+    from survey.storage.models import Role
+
+    enrol_member(
+        db,
+        keys,
+        telegram_user_id=admin,
+        chat_id=admin,
+        unit_id=tree["root"].id,
+        role=Role.ADMIN,
+        language=language,
+    )
+    web_settings = WebSettings(_env_file=None)
+    checkin = CheckinDesk(db, keys, SubmissionIntake(db, keys), TOKEN, web_settings)
+    desk = DashboardDesk(db, keys, web_settings, settings, TOKEN, clock=clock or _now)
+    server = WebServer(build_web_app(checkin, desk), "127.0.0.1", 0)
+    await server.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}", desk
+    finally:
+        await server.stop()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

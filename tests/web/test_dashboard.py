@@ -17,17 +17,14 @@ from sqlmodel import select
 from aggregation.exports import report_csv
 from aggregation.report import build_report
 from survey.actions import list_actions
-from survey.enrolment import enrol_member, find_member
-from survey.intake import SubmissionIntake
+from survey.enrolment import find_member
 from survey.staff_access import access_log, issue_login_link
 from survey.storage.models import Member, Role
 from tests.bot.loop_world import MANAGER_A, MANAGER_B, SAFETY_A, WORKER_B
 from tests.bot.loop_world import tree as tree  # the fixture: IFO, Team A and B, one round closed
-from tests.web.signing import TOKEN, fields_for, signed
-from web.checkin import CheckinDesk
+from tests.web.conftest import staff_server
+from tests.web.signing import fields_for, signed
 from web.dashboard import COOKIE, DashboardDesk
-from web.server import WebServer, build_web_app
-from web.settings import WebSettings
 
 ADMIN = 7_100_000_009
 
@@ -82,26 +79,12 @@ class Staff:
 
 @pytest.fixture
 async def staff_site(db, keys, settings, tree) -> AsyncIterator[Staff]:
-    enrol_member(
-        db,
-        keys,
-        telegram_user_id=ADMIN,
-        chat_id=ADMIN,
-        unit_id=tree["root"].id,
-        role=Role.ADMIN,
-        language="en",
-    )
     clock = {"now": datetime.now(UTC)}
-    web_settings = WebSettings(_env_file=None)
-    checkin = CheckinDesk(db, keys, SubmissionIntake(db, keys), TOKEN, web_settings)
-    desk = DashboardDesk(db, keys, web_settings, settings, TOKEN, clock=lambda: clock["now"])
-    server = WebServer(build_web_app(checkin, desk), "127.0.0.1", 0)
-    await server.start()
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield Staff(f"http://127.0.0.1:{server.port}", desk, http, tree, clock)
-    finally:
-        await server.stop()
+    async with (
+        staff_server(db, keys, settings, tree, ADMIN, "en", lambda: clock["now"]) as (base, desk),
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http,
+    ):
+        yield Staff(base, desk, http, tree, clock)
 
 
 async def test_a_login_link_works_once_by_post_and_sets_a_strict_cookie(staff_site: Staff) -> None:

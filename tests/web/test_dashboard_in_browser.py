@@ -17,19 +17,14 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from local_bot_api import LocalBotApi
 from local_bot_api.web_app import opened_as_telegram_does
-from survey.enrolment import enrol_member, find_member
-from survey.intake import SubmissionIntake
+from survey.enrolment import find_member
 from survey.staff_access import issue_login_link
-from survey.storage.models import Role
 from tests.bot.conftest import make_application, running
 from tests.bot.loop_world import MANAGER_A
 from tests.bot.loop_world import tree as tree  # the fixture: IFO, Team A and B, a round closed
 from tests.conftest import chromium_path
-from tests.web.signing import TOKEN, fields_for, signed
-from web.checkin import CheckinDesk
-from web.dashboard import DashboardDesk
-from web.server import WebServer, build_web_app
-from web.settings import WebSettings
+from tests.web.conftest import staff_server
+from tests.web.signing import fields_for, signed
 
 ADMIN = 7_100_000_019  # Swedish, at the top of the tree
 
@@ -46,24 +41,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def dashboard(db, keys, settings, tree) -> AsyncIterator[str]:
-    enrol_member(
-        db,
-        keys,
-        telegram_user_id=ADMIN,
-        chat_id=ADMIN,
-        unit_id=tree["root"].id,
-        role=Role.ADMIN,
-        language="sv",
-    )
-    web_settings = WebSettings(_env_file=None)
-    checkin = CheckinDesk(db, keys, SubmissionIntake(db, keys), TOKEN, web_settings)
-    desk = DashboardDesk(db, keys, web_settings, settings, TOKEN)
-    server = WebServer(build_web_app(checkin, desk), "127.0.0.1", 0)
-    await server.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        await server.stop()
+    async with staff_server(db, keys, settings, tree, ADMIN, "sv") as (base, _):
+        yield base
 
 
 async def _fits(page: Page) -> None:

@@ -52,9 +52,7 @@ def weekly_world(db, keys, settings) -> World:
     row, question_set = load_version(db, "social-work-weekly")
     unit = create_unit(db, "Barnutredning Norr")
     ids = [7_200_000_000 + n for n in range(20)]
-    members = [
-        enrol_member(db, keys, telegram_user_id=i, chat_id=i, unit_id=unit.id) for i in ids
-    ]
+    members = [enrol_member(db, keys, telegram_user_id=i, chat_id=i, unit_id=unit.id) for i in ids]
     now = datetime.now(UTC)
     survey_round = open_round(
         db,
@@ -91,9 +89,7 @@ async def _open(browser: Browser, site: Site, user: int, width: int) -> tuple[Pa
 
 
 async def _overflows(page: Page) -> bool:
-    return bool(
-        await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-    )
+    return bool(await page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
 
 
 async def _events(page: Page) -> list[str]:
