@@ -92,7 +92,8 @@ def demo(
     if not serve:
         _print_result(result)
         console.print(
-            "Answer a check-in yourself on the page: [bold]pulse demo --serve[/bold]",
+            "Answer a check-in yourself on the page, and open the managers' dashboard: "
+            "[bold]pulse demo --serve[/bold]",
             highlight=False,
         )
 
