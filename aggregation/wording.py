@@ -5,6 +5,7 @@ exports and the CLI, from published, audited figures only (hidden cells carry th
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from aggregation.alerts import Alert
 from aggregation.findings import Change, Finding
@@ -219,3 +220,11 @@ def comment_author(t: Texts, role: str) -> str:
     """ "Skyddsombud", "Chef": who wrote a comment, as the start of a line."""
     name = t.role(role)
     return name[:1].upper() + name[1:]
+
+
+def too_late_for_a_note(t: Texts, closed_at: datetime) -> str:
+    """A note refused because the round's results went out already (survey.actions)."""
+    return t._(
+        "The results of {week} have already gone out. Write your note when the next "
+        "round has closed; you get its report then."
+    ).format(week=t.week(closed_at))

@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CommandHandler, filters
 
 from aggregation.findings import ranked_findings
-from aggregation.wording import action_status, construct_label
+from aggregation.wording import action_status, construct_label, too_late_for_a_note
 from bot.access import (
     edit,
     outside_grant,
@@ -44,13 +44,13 @@ from bot.shared import App, Context
 from bot.staff_reports import report_of
 from survey.actions import (
     ActionError,
+    NoteTooLateError,
     add_comment,
     checked_text,
     record_action,
     set_action_status,
-    set_note,
+    write_note,
 )
-from survey.deliveries import results_sent
 from survey.enrolment import scope_of
 from survey.i18n import Texts
 from survey.roles import ACTORS, READERS
@@ -180,9 +180,7 @@ async def _start_recording(
         [
             InlineKeyboardButton(
                 construct_label(built, construct, member.language),
-                callback_data=signed(
-                    context, ActionArea(unit_id, construct), query.from_user.id
-                ),
+                callback_data=signed(context, ActionArea(unit_id, construct), query.from_user.id),
             )
         ]
         for construct in choices
@@ -230,9 +228,7 @@ async def _chose_area(
 
 
 @on_answer("action_title")
-async def _action_title(
-    update: Update, context: Context, prompt: Prompt, text: str
-) -> None:
+async def _action_title(update: Update, context: Context, prompt: Prompt, text: str) -> None:
     title = await _checked(update, context, "title", text)
     if title is None:
         return
@@ -242,9 +238,7 @@ async def _action_title(
 
 
 @on_answer("action_owner")
-async def _action_owner(
-    update: Update, context: Context, prompt: Prompt, text: str
-) -> None:
+async def _action_owner(update: Update, context: Context, prompt: Prompt, text: str) -> None:
     owner = await _checked(update, context, "owner", text)
     if owner is None:
         return
@@ -266,9 +260,7 @@ async def _action_owner(
 
 
 @on_answer("action_due")
-async def _action_due_typed(
-    update: Update, context: Context, prompt: Prompt, text: str
-) -> None:
+async def _action_due_typed(update: Update, context: Context, prompt: Prompt, text: str) -> None:
     t = await _texts(update, context)
     try:
         due = date.fromisoformat(text.strip())
@@ -402,9 +394,7 @@ async def _start_comment(
 
 
 @on_answer("action_comment")
-async def _comment_written(
-    update: Update, context: Context, prompt: Prompt, text: str
-) -> None:
+async def _comment_written(update: Update, context: Context, prompt: Prompt, text: str) -> None:
     staff = await staff_member(update, context)
     if staff is None:
         await cancel(context, user_of(update).id)
@@ -452,16 +442,18 @@ async def note(update: Update, context: Context) -> None:
     if latest is None:
         await chat.send_message(t._("No closed round yet: results appear when a round closes."))
         return
-    if await asyncio.to_thread(results_sent, services.db, latest.round_id):
-        await chat.send_message(
-            t._(
-                "The results of {week} have already gone out. Write your note when the next "
-                "round has closed; you get its report then."
-            ).format(week=t.week(latest.closed_at))
-        )
-        return
     try:
-        await asyncio.to_thread(set_note, services.db, latest.round_id, staff.member.unit_id, text)
+        await asyncio.to_thread(
+            write_note,
+            services.db,
+            writer=staff.member,
+            unit_id=staff.member.unit_id,
+            round_id=latest.round_id,
+            text=text,
+        )
+    except NoteTooLateError:
+        await chat.send_message(too_late_for_a_note(t, latest.closed_at))
+        return
     except ActionError as exc:
         await chat.send_message(exc.problem.in_language(t))
         return
@@ -475,9 +467,7 @@ async def note(update: Update, context: Context) -> None:
     )
 
 
-async def _checked(
-    update: Update, context: Context, field: str, text: str
-) -> str | None:
+async def _checked(update: Update, context: Context, field: str, text: str) -> str | None:
     """The typed words if survey/ accepts them for ``field``; otherwise says why (the prompt
     stays, so the next message is another try)."""
     try:

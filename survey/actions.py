@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from survey.claims import results_sent
 from survey.enrolment import subtree_ids
 from survey.phrases import N_, Phrase, phrase
+from survey.roles import ACTORS
 from survey.storage import Database
 from survey.storage.models import (
     Action,
@@ -300,6 +302,31 @@ def followup_items(
 
 
 # --- the manager's note to the workers -----------------------------------------------------------
+
+
+class NotYoursError(ActionError, PermissionError):
+    """The change belongs to someone else's role or unit (a page answers 403)."""
+
+
+class NoteTooLateError(ActionError):
+    """The round's results have started going out: a note would reach only some workers."""
+
+
+def write_note(db: Database, *, writer: Member, unit_id: int, round_id: int, text: str) -> None:
+    """The note of a unit's own manager (or an admin of that unit) for a round's results, while
+    they have not started going out (the chat's /note and the dashboard alike)."""
+    if writer.role not in ACTORS or writer.unit_id != unit_id:
+        raise NotYoursError(phrase(N_("Only the unit's own manager writes its note.")))
+    if results_sent(db, round_id):
+        raise NoteTooLateError(
+            phrase(
+                N_(
+                    "The results have already gone out. Write your note when the next round "
+                    "has closed; you get its report then."
+                )
+            )
+        )
+    set_note(db, round_id, unit_id, text)
 
 
 def set_note(db: Database, round_id: int, unit_id: int, text: str) -> None:

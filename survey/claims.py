@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Insert, and_, delete, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel, col, select
 
 from survey.storage import Database
 from survey.storage.models import ActionReminder, Delivery, TalkRequest
@@ -217,3 +217,16 @@ def _delivery_keys(claims: list[Claim]) -> ColumnElement[bool]:
             for c in claims
         )
     )
+
+
+def results_sent(db: Database, round_id: int) -> bool:
+    """Whether a round's results have started going out to workers."""
+    with db.session() as session:
+        return (
+            session.exec(
+                select(Delivery.member_id).where(
+                    Delivery.round_id == round_id, Delivery.kind == Kind.RESULTS
+                )
+            ).first()
+            is not None
+        )

@@ -139,19 +139,6 @@ def recipients_of(db: Database, keys: KeyRing, member_ids: list[int]) -> list[Re
     return [recipient_of(keys, m) for m in members]
 
 
-def results_sent(db: Database, round_id: int) -> bool:
-    """Whether a round's results have started going out to workers."""
-    with db.session() as session:
-        return (
-            session.exec(
-                select(Delivery.member_id).where(
-                    Delivery.round_id == round_id, Delivery.kind == Kind.RESULTS
-                )
-            ).first()
-            is not None
-        )
-
-
 def set_wants_results(db: Database, member_id: int, wanted: bool) -> None:
     with db.session() as session:
         member = session.get(Member, member_id)

@@ -252,3 +252,37 @@ def test_no_follow_up_answer_is_stored_under_a_wider_group(db, keys, settings, o
             unsealer.unseal(row.sealed, seal_context(survey_round.id, row.unit_id))
         )
         assert key not in answers
+
+
+def test_a_note_is_the_units_own_managers_and_only_before_the_results_go_out(
+    db, keys, make_world
+) -> None:
+    """The rule the chat's /note and the dashboard share (survey.actions.write_note): a
+    manager of another unit, a safety representative and a note after the first results left
+    are all refused, and nothing is stored."""
+    from survey.actions import ActionError, NoteTooLateError, write_note
+    from survey.claims import Claim, Kind, claim_many
+    from survey.storage.models import RoundNote
+
+    world = make_world((6, 6))
+    team_a, team_b = world.teams
+    manager_a, manager_b, safety_a = (
+        enrol_member(db, keys, telegram_user_id=u, chat_id=u, unit_id=unit.id, role=role)
+        for u, unit, role in (
+            (41, team_a, Role.MANAGER),
+            (42, team_b, Role.MANAGER),
+            (43, team_a, Role.SAFETY_REP),
+        )
+    )
+    round_id = world.round.id
+    for writer in (manager_b, safety_a):
+        with pytest.raises(ActionError, match="own manager"):
+            write_note(db, writer=writer, unit_id=team_a.id, round_id=round_id, text="Hej")
+    write_note(db, writer=manager_a, unit_id=team_a.id, round_id=round_id, text="Tack!")
+    claim_many(db, [Claim(Kind.RESULTS, round_id, world.members[0].id)])
+    with pytest.raises(NoteTooLateError):
+        write_note(db, writer=manager_a, unit_id=team_a.id, round_id=round_id, text="Sent")
+    with db.session() as session:
+        assert [(n.unit_id, n.text) for n in session.exec(select(RoundNote)).all()] == [
+            (team_a.id, "Tack!")
+        ]

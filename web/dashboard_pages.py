@@ -27,15 +27,15 @@ from aggregation.html_report import (
 )
 from aggregation.overview import grant_overview
 from aggregation.report import ReportError, UnitReport
-from aggregation.wording import hidden_reason
+from aggregation.wording import hidden_reason, too_late_for_a_note
 from survey.actions import (
     ActionError,
+    NoteTooLateError,
     add_comment,
     record_action,
     set_action_status,
-    set_note,
+    write_note,
 )
-from survey.deliveries import results_sent
 from survey.enrolment import UnitNode, unit_tree
 from survey.i18n import Texts
 from survey.roles import Role
@@ -347,12 +347,20 @@ class _Post:
     def unreadable(self) -> _Refused:
         return self.refuse(self.t._("This request could not be read."))
 
-    async def apply(self, change: Callable[..., object], *args: Any, **kwargs: Any) -> None:
-        """Run one of survey/'s changes; its refusal is shown in the reader's words."""
+    async def apply(
+        self,
+        change: Callable[..., object],
+        *args: Any,
+        explain: Callable[[ActionError], str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run one of survey/'s changes; its refusal is shown in the reader's words
+        (``explain``: words of the page's own for a refusal that needs them)."""
         try:
             await asyncio.to_thread(change, self.desk.db, *args, **kwargs)
         except ActionError as exc:
-            raise self.refuse(exc.problem.in_language(self.t)) from exc
+            said = explain(exc) if explain is not None else exc.problem.in_language(self.t)
+            raise self.refuse(said, 403 if isinstance(exc, PermissionError) else 400) from exc
         self.desk.forget_reports()
 
 
@@ -448,16 +456,20 @@ async def comment(request: web.Request) -> web.StreamResponse:
 async def note(request: web.Request) -> web.StreamResponse:
     post = await _form(request, "note")
     t, report, latest = post.t, post.report, post.report.latest_round
-    if not post.staff.may_act or report.unit_id != post.staff.member.unit_id:
-        raise post.refuse(t._("Only the unit's own manager writes its note."), 403)
     if latest is None:
         raise post.refuse(t._("No closed round yet: results appear when a round closes."))
-    if await asyncio.to_thread(results_sent, post.desk.db, latest.round_id):
-        raise post.refuse(
-            t._(
-                "The results of {week} have already gone out. Write your note when the next "
-                "round has closed; you get its report then."
-            ).format(week=t.week(latest.closed_at))
-        )
-    await post.apply(set_note, latest.round_id, report.unit_id, str(post.form.get("text", "")))
+
+    def explain(refusal: ActionError) -> str:
+        if isinstance(refusal, NoteTooLateError):
+            return too_late_for_a_note(t, latest.closed_at)
+        return refusal.problem.in_language(t)
+
+    await post.apply(
+        write_note,
+        writer=post.staff.member,
+        unit_id=report.unit_id,
+        round_id=latest.round_id,
+        text=str(post.form.get("text", "")),
+        explain=explain,
+    )
     return _back(report, "note")

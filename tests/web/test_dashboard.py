@@ -369,3 +369,22 @@ def test_a_worker_gets_no_login_link_and_no_session(db, keys, tree) -> None:
         issue_login_link(db, keys, worker.id, "W", datetime.now(UTC), 10)
     with pytest.raises(LoginError):
         start_session(db, keys, worker, "W", datetime.now(UTC))
+
+
+async def test_a_note_after_the_results_went_out_is_refused_in_words(staff_site: Staff) -> None:
+    from survey.claims import Claim, Kind, claim_many
+    from survey.storage.models import RoundNote
+
+    team_a = staff_site.tree["a"].id
+    worker = find_member(staff_site.desk.db, staff_site.desk.keys, WORKER_B)
+    assert worker is not None
+    claim_many(staff_site.desk.db, [Claim(Kind.RESULTS, staff_site.tree["round"].id, worker.id)])
+    cookie = await staff_site.login(MANAGER_A)
+    csrf = await staff_site.csrf(cookie, team_a)
+    response = await staff_site.post(
+        f"/dashboard/unit/{team_a}/note", {"csrf": csrf, "text": "Late"}, cookie=cookie
+    )
+    assert response.status == 400
+    assert "have already gone out" in await response.text()
+    with staff_site.desk.db.session() as session:
+        assert session.exec(select(RoundNote)).all() == []
