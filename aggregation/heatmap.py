@@ -22,7 +22,10 @@ class _Heat:
     figures of the rounds it shows (each area's latest round that asked it, and the one before
     that, for the change)."""
 
-    rows: list[tuple[int, str]]
+    #: (unit, row name as the chart writes it, depth below the report's unit)
+    rows: list[tuple[int, str, int]]
+    #: Units' plain names.
+    names: dict[int, str]
     by_round: dict[int, dict[int, UnitFigure]]
     asked_in: dict[str, RoundRef]
     before: dict[str, RoundRef]
@@ -49,7 +52,7 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
             by_round.setdefault(round_id, {})[unit] = figure
     figures = by_round.get(latest.round_id, {})
     kids = Tree({unit: figure.get("parent") for unit, figure in figures.items()}).children()
-    rows: list[tuple[int, str]] = []
+    rows: list[tuple[int, str, int]] = []
 
     def walk(unit: int, depth: int) -> None:
         # Indented as in the tree (no-break spaces survive the chart's label).
@@ -58,13 +61,13 @@ def _heat(db: Database, report: UnitReport) -> _Heat | None:
             # "n≥7" where the count is published as "at least 7", as the report says it.
             sign = "≥" if figures[unit].get("respondents_at_least") else "="
             name += f" (n{sign}{figures[unit]['respondents']})"
-        rows.append((unit, name))
+        rows.append((unit, name, depth))
         for child in sorted(kids.get(unit, []), key=lambda u: names.get(u, "")):
             walk(child, depth + 1)
 
     if report.unit_id in figures:
         walk(report.unit_id, 0)
-    return _Heat(rows, by_round, asked_in, before)
+    return _Heat(rows, names, by_round, asked_in, before)
 
 
 Heat = dict[str, dict[str, float | tuple[float, float] | None]]
@@ -91,29 +94,20 @@ def unit_heat_rows(db: Database, report: UnitReport) -> list[HeatRow]:
     if heat is None or report.latest_round is None:
         return []
     latest = heat.by_round.get(report.latest_round.round_id, {})
-    names = {unit: name.strip("\u00a0") for unit, name in heat.rows}
     rows = []
-    for unit, name in heat.rows:
+    for unit, name, depth in heat.rows:
         figure = latest.get(unit, not_published())
         above, counted_in = figure.get("parent"), None
         while above is not None and counted_in is None:
             parent = latest.get(above, not_published())
             if parent.get("shown"):
-                counted_in = names.get(above, "").split(" (n", 1)[0]
+                counted_in = heat.names.get(above)
             above = parent.get("parent")
-        rows.append(
-            HeatRow(
-                unit,
-                name.lstrip("\u00a0"),
-                (len(name) - len(name.lstrip("\u00a0"))) // 3,
-                {
-                    construct: _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
-                    for construct, ref in heat.asked_in.items()
-                },
-                figure,
-                counted_in,
-            )
-        )
+        cells = {
+            construct: _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
+            for construct, ref in heat.asked_in.items()
+        }
+        rows.append(HeatRow(unit, name.lstrip("\u00a0"), depth, cells, figure, counted_in))
     return rows
 
 
@@ -143,7 +137,7 @@ def unit_heatmap_moves(db: Database, report: UnitReport) -> Moves:
 
 def _heat_cells(heat: _Heat) -> Heat:
     data: Heat = {}
-    for unit, name in heat.rows:
+    for unit, name, _ in heat.rows:
         data[name] = {
             construct: _cell(_shown_entry(heat.by_round, ref.round_id, unit, construct))
             for construct, ref in heat.asked_in.items()
@@ -153,7 +147,7 @@ def _heat_cells(heat: _Heat) -> Heat:
 
 def _heat_moves(heat: _Heat) -> Moves:
     moves: Moves = {}
-    for unit, name in heat.rows:
+    for unit, name, _ in heat.rows:
         for construct, ref in heat.asked_in.items():
             earlier = heat.before.get(construct)
             if earlier is None:

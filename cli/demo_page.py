@@ -44,7 +44,7 @@ def demo_web_server(
     keys: KeyRing,
     intake: SubmissionIntake,
     bot_token: str,
-    clock: Callable[[], object],
+    clock: Callable[[], datetime],
     survey: SurveySettings,
     port: int = 0,
 ) -> WebServer:
@@ -58,7 +58,7 @@ def demo_web_server(
         # The newcomer's link is printed once; it should still work after lunch.
         init_data_max_age_seconds=86_400,
     )
-    desk = CheckinDesk(db, keys, intake, bot_token, settings, language="sv", clock=clock)  # type: ignore[arg-type]  # the demo's clock returns the story's datetime
+    desk = CheckinDesk(db, keys, intake, bot_token, settings, language="sv", clock=clock)
     # The dashboard is opened at this server's own address (no proxy in the demo): its forms
     # are checked against that origin.
     dashboard = DashboardDesk(
@@ -67,7 +67,7 @@ def demo_web_server(
         WebSettings(_env_file=None),
         survey,
         bot_token,
-        clock=clock,  # type: ignore[arg-type]  # as above
+        clock=clock,
     )
     return WebServer(build_web_app(desk, dashboard), "127.0.0.1", port)
 

@@ -57,6 +57,8 @@ def chromium_path() -> str:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
 # Every table of the models, children first, so TRUNCATE order never needs updating.
 TABLES = tuple(table.name for table in reversed(SQLModel.metadata.sorted_tables))
 

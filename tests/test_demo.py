@@ -86,7 +86,6 @@ async def test_serving_after_the_demo_opens_this_week_with_a_link_that_answers_i
     check-in for a demo worker, as Telegram would open it."""
     import aiohttp
 
-
     seen: dict[str, object] = {}
 
     async def serve(result) -> None:

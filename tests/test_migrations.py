@@ -96,9 +96,10 @@ def test_the_schema_revisions_read_without_alembic_agree_with_alembic(db: Databa
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
     with db.engine.connect() as connection:
-        assert current_revision(db.engine) == MigrationContext.configure(
-            connection
-        ).get_current_revision()
+        assert (
+            current_revision(db.engine)
+            == MigrationContext.configure(connection).get_current_revision()
+        )
     migrate_to(db.engine, "0003_round_statistics")
     assert current_revision(db.engine) == "0003_round_statistics"
     migrate_to(db.engine, "head")  # the session's database stays at head for other tests

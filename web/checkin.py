@@ -20,7 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from survey.checkin_form import AskedItem, Opening, Verdict, asked_of, chosen_answers, open_checkin
+from survey.checkin_form import (
+    AskedItem,
+    Opening,
+    Verdict,
+    asked_of,
+    chosen_answers,
+    open_checkin,
+    round_form,
+)
 from survey.crypto import KeyRing
 from survey.i18n import Texts
 from survey.intake import SubmissionIntake
@@ -64,8 +72,6 @@ class CheckinDesk:
 
     async def form(self, survey_round: SurveyRound, language: str) -> list[AskedItem]:
         """A round's questions in ``language``: locked at open (P7), so kept for its life."""
-        from survey.checkin_form import round_form
-
         key = (survey_round.id, language)
         if key not in self.forms:
             self.forms[key] = await asyncio.to_thread(round_form, self.db, survey_round, language)
@@ -212,6 +218,8 @@ async def _read(request: web.Request, desk: CheckinDesk) -> _Request:
             body["init_data"],
             desk.bot_token,
             max_age=timedelta(seconds=desk.settings.init_data_max_age_seconds),
+            # Telegram signed it in real time; only the survey's rules read desk.clock (which
+            # `pulse demo` moves through twelve weeks).
             now=datetime.now(UTC),
         )
     except InitDataError as exc:

@@ -35,7 +35,7 @@ from survey.staff_access import (
 )
 from survey.storage import Database
 from web.init_data import InitDataError, validate_init_data
-from web.limits import RateLimit
+from web.limits import RateLimit, client_address
 from web.pages import render, see_other
 from web.settings import WebSettings
 
@@ -130,16 +130,10 @@ def not_found(t: Texts) -> web.Response:
     )
 
 
-def _set_session_cookie(response: web.StreamResponse, token: str, desk: DashboardDesk) -> None:
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        secure=True,
-        samesite="Strict",
-        path="/",
-        max_age=desk.settings.dashboard_idle_minutes * 60 * 48,  # the server decides expiry
-    )
+def _set_session_cookie(response: web.StreamResponse, token: str) -> None:
+    """A browser-session cookie: the server alone decides when the session ends (idle,
+    logout, a change of role or grant)."""
+    response.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="Strict", path="/")
 
 
 # --- logging in and out ---------------------------------------------------------------------
@@ -163,7 +157,7 @@ async def login_with_link(request: web.Request) -> web.StreamResponse:
     t = Texts(desk.survey.language)
     if not same_origin(request):
         return _refused(t, 403, t._("This request did not come from our own page."))
-    if not desk.logins.allow(_address(request)):
+    if not desk.logins.allow(client_address(request, desk.settings.web_trusted_proxies)):
         return _refused(t, 429, t._("Too many requests at once. Wait a minute and try again."))
     form = await request.post()
     token = form.get("token")
@@ -179,7 +173,7 @@ async def login_with_link(request: web.Request) -> web.StreamResponse:
     except LoginError as exc:
         return _refused(t, 403, exc.problem.in_language(t))
     response = see_other("/dashboard")
-    _set_session_cookie(response, session_token, desk)
+    _set_session_cookie(response, session_token)
     return response
 
 
@@ -190,7 +184,7 @@ async def login_with_telegram(request: web.Request) -> web.Response:
     t = Texts(desk.survey.language)
     if not same_origin(request):
         return web.json_response({"ok": False}, status=403)
-    if not desk.logins.allow(_address(request)):
+    if not desk.logins.allow(client_address(request, desk.settings.web_trusted_proxies)):
         message = t._("Too many requests at once. Wait a minute and try again.")
         return web.json_response({"ok": False, "message": message}, status=429)
     try:
@@ -215,7 +209,7 @@ async def login_with_telegram(request: web.Request) -> web.Response:
     except LoginError:
         return web.json_response({"ok": False, "message": refusal}, status=403)
     response = web.json_response({"ok": True})
-    _set_session_cookie(response, token, desk)
+    _set_session_cookie(response, token)
     return response
 
 
@@ -242,9 +236,3 @@ def _refused(t: Texts, status: int, message: str) -> web.Response:
         message=message,
         staff=None,
     )
-
-
-def _address(request: web.Request) -> str:
-    from web.server import client_address  # the one place that knows the proxy rules
-
-    return client_address(request)

@@ -18,6 +18,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from aiohttp import web
+
 
 class RateLimit:
     """A token bucket per key: ``per_minute`` requests a minute, up to ``burst`` at once."""
@@ -53,3 +55,13 @@ class RateLimit:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+def client_address(request: web.Request, trusted_proxies: list[str]) -> str:
+    """The client's address as a rate-limit key (never kept): the peer's, or, behind a trusted
+    reverse proxy, the last one it added to X-Forwarded-For."""
+    peer = request.remote or ""
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and peer in trusted_proxies:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return peer

@@ -20,7 +20,7 @@ from survey.i18n import Texts
 from survey.settings import SUPPORTED_LANGUAGES
 from web.checkin import DESK, CheckinDesk, Refusal, open_checkin_page, send_checkin
 from web.dashboard import DashboardDesk
-from web.limits import RateLimit
+from web.limits import RateLimit, client_address
 from web.pages import HERE, render
 
 log = logging.getLogger(__name__)
@@ -173,24 +173,13 @@ async def _bounded_per_address(request: web.Request, handler: Handler) -> web.St
     """The pages' requests per address; Telegram's webhook posts, if served here, are not
     counted (they are Telegram's, checked by their secret)."""
     if request.path.startswith("/checkin") and not request.app[ADDRESS_LIMIT].allow(
-        client_address(request)
+        client_address(request, request.app[DESK].settings.web_trusted_proxies)
     ):
         t = Texts(request.app[DESK].language)
         return Refusal(
             429, "busy", t._("Too many requests at once. Wait a minute and try again.")
         ).response()
     return await handler(request)
-
-
-def client_address(request: web.Request) -> str:
-    """The client's address: the peer's, or, behind a trusted reverse proxy, the last one it
-    added to X-Forwarded-For. Used only as a rate-limit key, never kept (web.limits)."""
-    peer = request.remote or ""
-    desk = request.app[DESK]
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and peer in desk.settings.web_trusted_proxies:
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return peer
 
 
 class WebServer:

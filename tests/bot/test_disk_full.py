@@ -68,9 +68,7 @@ async def test_a_full_disk_sends_nothing_it_cannot_record_and_recovers(
             assert application.running
 
 
-def test_an_unwritable_log_says_so_once_and_counts_what_it_lost(
-    small_filesystem, capsys
-) -> None:
+def test_an_unwritable_log_says_so_once_and_counts_what_it_lost(small_filesystem, capsys) -> None:
     handler = ResilientFileHandler(small_filesystem.path / "pulse.log", 10_000_000, 2)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("tests.disk_full")
